@@ -1,0 +1,264 @@
+//! `fcap read`: show file capabilities, getcap-compatible by default.
+//!
+//! Default lines are exactly getcap's (`/usr/bin/ping cap_net_raw=ep`), `-v` and `-n`
+//! mean what they mean for getcap, `-r` walks a tree (sorted output, see [`crate::scan`]).
+//! `--json` prints JSON Lines and `-l` a human view with one capability per line.
+
+use crate::caps;
+use crate::error::{self, Exit, at_path, strerror};
+use crate::filecaps::{self, FileCaps};
+use crate::output::escape_path;
+use crate::scan::{self, Entry, Found, WalkOpts};
+use colored::Colorize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Show the capabilities of files.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Paths with control characters, backslashes or invalid UTF-8 are printed escaped \
+(\\n, \\t, \\r, \\\\, \\xHH); ordinary names print exactly as getcap prints them."
+)]
+pub struct ReadArgs {
+    /// Files or (with -r) directories to read.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Walk directories recursively (never following symlinks; output sorted by path).
+    #[arg(short, long)]
+    pub recursive: bool,
+
+    /// Also list files without capabilities, like getcap -v.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Append " [rootid=N]" to namespaced (v3) values, like getcap -n.
+    #[arg(short = 'n', long = "rootid")]
+    pub rootid: bool,
+
+    /// With -r, do not descend into other filesystems.
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+
+    /// Follow a symlink named on the command line and read the file it points to.
+    #[arg(short = 'L', long)]
+    pub dereference: bool,
+
+    /// Print JSON Lines: one object per file.
+    #[arg(long, conflicts_with = "long")]
+    pub json: bool,
+
+    /// Human view: one capability per line with its sets and what it allows.
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+enum Style {
+    Getcap { rootid: bool },
+    Json,
+    Long,
+}
+
+/// Run `fcap read`.
+pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let style = if args.json {
+        Style::Json
+    } else if args.long {
+        Style::Long
+    } else {
+        Style::Getcap {
+            rootid: args.rootid,
+        }
+    };
+    let mut exit = Exit::Success;
+    let mut fail = |e: anyhow::Error| {
+        error::print(&e);
+        exit = Exit::Error;
+    };
+    for path in &args.paths {
+        if args.recursive {
+            let opts = WalkOpts {
+                one_file_system: args.one_file_system,
+                verbose: args.verbose,
+            };
+            let mut entries = Vec::new();
+            let root = if args.dereference {
+                deref(path, &mut fail)
+            } else {
+                Some(path.clone())
+            };
+            let Some(root) = root else { continue };
+            scan::walk(&root, &opts, &mut |e| entries.push(e), &mut fail);
+            // Only the hits are sorted (and, with -v, everything listed).
+            entries.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+            for e in entries {
+                render(&e, &style, args.verbose, out, &mut fail)?;
+            }
+        } else if let Some(entry) = read_one(path, args.dereference, &mut fail) {
+            render(&entry, &style, args.verbose, out, &mut fail)?;
+        }
+    }
+    Ok(exit)
+}
+
+/// Resolve a symlink named on the command line (`-L`).
+fn deref(path: &Path, fail: &mut dyn FnMut(anyhow::Error)) -> Option<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            fail(error::io_at_path(path, &e, false));
+            None
+        }
+    }
+}
+
+/// One path named on the command line, without -r: like getcap, only regular files
+/// are read and symlinks are not followed (unless -L).
+fn read_one(path: &Path, dereference: bool, fail: &mut dyn FnMut(anyhow::Error)) -> Option<Entry> {
+    let meta = if dereference {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    };
+    let meta = match meta {
+        Ok(m) => m,
+        Err(e) => {
+            fail(error::io_at_path(path, &e, false));
+            return None;
+        }
+    };
+    if !meta.is_file() {
+        return Some(Entry {
+            path: path.to_path_buf(),
+            found: Found::NotRegular,
+        });
+    }
+    let found = if dereference {
+        match std::fs::canonicalize(path) {
+            Ok(real) => scan::read_caps(&real),
+            Err(e) => Found::Unreadable(at_path(path, strerror(&e))),
+        }
+    } else {
+        scan::read_caps(path)
+    };
+    Some(Entry {
+        path: path.to_path_buf(),
+        found,
+    })
+}
+
+fn render(
+    e: &Entry,
+    style: &Style,
+    verbose: bool,
+    out: &mut dyn Write,
+    fail: &mut dyn FnMut(anyhow::Error),
+) -> anyhow::Result<()> {
+    let path = escape_path(&e.path);
+    let caps = match &e.found {
+        Found::Unreadable(err) => {
+            // Only this path's line is missing; the message says why.
+            fail(anyhow::anyhow!("{err:#}"));
+            return Ok(());
+        }
+        Found::NotRegular => {
+            if verbose {
+                match style {
+                    Style::Json => writeln!(out, "{}", json_line(&path, None, false))?,
+                    _ => writeln!(out, "{path} (Not a regular file)")?,
+                }
+            }
+            return Ok(());
+        }
+        Found::File(c) => c,
+    };
+    match (style, caps) {
+        (Style::Getcap { .. } | Style::Long, None) => {
+            if verbose {
+                writeln!(out, "{path}")?;
+            }
+        }
+        (Style::Getcap { rootid }, Some(c)) => {
+            write!(out, "{path} {c}")?;
+            // getcap -n prints the rootid with %d, so values >= 2^31 print negative.
+            if let (true, Some(r)) = (rootid, c.rootid)
+                && r != 0
+                && r != u32::MAX
+            {
+                write!(out, " [rootid={}]", r as i32)?;
+            }
+            writeln!(out)?;
+        }
+        (Style::Json, c) => writeln!(out, "{}", json_line(&path, c.as_ref(), true))?,
+        (Style::Long, Some(c)) => long(&path, c, out)?,
+    }
+    Ok(())
+}
+
+/// The JSON Lines object for one file (`caps` is null for a file without capabilities
+/// and for non-regular entries listed with -v).
+pub fn json_line(path: &str, c: Option<&FileCaps>, regular: bool) -> serde_json::Value {
+    match c {
+        Some(c) => serde_json::json!({
+            "path": path,
+            "caps": c.to_text(),
+            "permitted": filecaps::names(c.permitted),
+            "inheritable": filecaps::names(c.inheritable),
+            "effective": c.effective,
+            "version": c.revision,
+            "rootid": c.rootid,
+        }),
+        None => serde_json::json!({
+            "path": path,
+            "caps": null,
+            "permitted": [],
+            "inheritable": [],
+            "effective": false,
+            "version": null,
+            "rootid": null,
+            "regular": regular,
+        }),
+    }
+}
+
+fn long(path: &str, c: &FileCaps, out: &mut dyn Write) -> anyhow::Result<()> {
+    write!(out, "{}  {}", path.bold(), c.to_text().dimmed())?;
+    if let Some(r) = c.rootid {
+        write!(out, "  (v3, namespace root uid {r})")?;
+    }
+    writeln!(out)?;
+    let all = c.permitted | c.inheritable;
+    if all.is_empty() {
+        writeln!(
+            out,
+            "  {}",
+            "no capabilities (an empty value still blocks ambient capabilities at exec)".yellow()
+        )?;
+    }
+    let width = all.iter().map(|n| caps::name(n).len()).max().unwrap_or(0);
+    for n in all.iter() {
+        let mut sets = Vec::new();
+        if c.permitted.has(n) {
+            sets.push("permitted");
+        }
+        if c.inheritable.has(n) {
+            sets.push("inheritable");
+        }
+        if c.effective {
+            sets.push("effective");
+        }
+        let name = format!("{:width$}", caps::name(n));
+        let name = if c.effective && c.permitted.has(n) {
+            name.green()
+        } else {
+            name.normal()
+        };
+        writeln!(
+            out,
+            "  {name}  {:<33}  {}",
+            sets.join(","),
+            caps::summary(n)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The one exit-code table and the one error printer.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (and, for questions, "yes") |
+//! | 1 | a negative answer: `verify` unmet, `check` drift, `set --check` differs |
+//! | 2 | an error: usage, I/O, permission, bad input (clap's usage errors exit 2 too) |
+//!
+//! A broken pipe (`fcap read -r / | head`) is not an error and exits 0, like ripgrep.
+
+use crate::output::escape_path;
+use std::io;
+use std::path::Path;
+
+/// What a command concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    Success = 0,
+    Negative = 1,
+    Error = 2,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Combine two outcomes: the worse one wins (error > negative > success).
+    pub fn max(self, other: Exit) -> Exit {
+        std::cmp::max(self, other)
+    }
+}
+
+/// Print an error the one way fcap prints errors: `fcap: <message>` on stderr, the
+/// whole context chain on one line.
+pub fn print(err: &anyhow::Error) {
+    // Control characters in a message (they come from file names) are escaped by the
+    // messages' own construction; this is a second guard for messages from elsewhere.
+    let msg: String = format!("{err:#}")
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    eprintln!("fcap: {msg}");
+}
+
+/// Print a warning: `fcap: warning: <message>` on stderr.
+pub fn warn(msg: &str) {
+    eprintln!("fcap: warning: {msg}");
+}
+
+/// True when any error in the chain is a broken pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `'<path>'`, quoted and escaped, for messages.
+pub fn quote(path: &Path) -> String {
+    format!("'{}'", escape_path(path))
+}
+
+/// An error about one path: `'<path>': <cause>`.
+pub fn at_path(path: &Path, cause: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{}: {cause}", quote(path))
+}
+
+/// An I/O error about one path, in plain words, with a hint where the user can act.
+/// `writing` selects the hints that only make sense for a write.
+pub fn io_at_path(path: &Path, e: &io::Error, writing: bool) -> anyhow::Error {
+    at_path(path, describe_io(path, e, writing))
+}
+
+/// The cause and hint for an I/O error.
+pub fn describe_io(path: &Path, e: &io::Error, writing: bool) -> String {
+    let plain = strerror(e);
+    match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) if writing => format!(
+            "{plain}: writing file capabilities needs CAP_SETFCAP over the file (and the file owner must be mapped in this user namespace); run as root, e.g. with sudo"
+        ),
+        Some(libc::ENOTSUP) if writing => {
+            let fs = crate::fsinfo::fs_name(path).unwrap_or_else(|| "this filesystem".to_string());
+            format!(
+                "{plain}: {fs} does not support the security.capability extended attribute; move the file to a filesystem that does (ext4, xfs, btrfs, tmpfs)"
+            )
+        }
+        Some(libc::EROFS) if writing => {
+            format!(
+                "{plain}: the filesystem is mounted read-only; remount it read-write or set capabilities when building the image"
+            )
+        }
+        Some(libc::ELOOP) => {
+            format!("{plain}: too many levels of symbolic links (a symlink loop?)")
+        }
+        Some(libc::ENOENT) => "No such file or directory".to_string(),
+        _ => plain,
+    }
+}
+
+/// The C library's message for an errno, without Rust's " (os error N)" suffix.
+pub fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worse_outcome_wins() {
+        assert_eq!(Exit::Success.max(Exit::Negative), Exit::Negative);
+        assert_eq!(Exit::Error.max(Exit::Negative), Exit::Error);
+        assert_eq!(
+            [Exit::Success, Exit::Negative, Exit::Error].map(Exit::code),
+            [0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn path_errors_quote_and_escape() {
+        let e = io_at_path(
+            Path::new("/x\ny"),
+            &io::Error::from_raw_os_error(libc::ENOENT),
+            false,
+        );
+        assert_eq!(e.to_string(), "'/x\\ny': No such file or directory");
+        let e = io_at_path(
+            Path::new("/f"),
+            &io::Error::from_raw_os_error(libc::EPERM),
+            true,
+        );
+        assert!(e.to_string().starts_with(
+            "'/f': Operation not permitted: writing file capabilities needs CAP_SETFCAP"
+        ));
+    }
+
+    #[test]
+    fn broken_pipe_is_found_in_the_chain() {
+        let e = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing");
+        assert!(is_broken_pipe(&e));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("x")));
+    }
+}

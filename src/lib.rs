@@ -1,0 +1,62 @@
+//! fcap: Linux file capabilities, read, written and predicted exactly.
+//!
+//! Pitfalls this crate is built around (see the README for the long story):
+//!
+//! * A file has **one** effective flag, not one per capability: `cap_a=ep cap_b=p`
+//!   cannot be stored, and every write must keep the flag consistent.
+//! * What "all" means, and how canonical text is printed, depends on the running
+//!   kernel's capability count (`/proc/sys/kernel/cap_last_cap`), not on a constant.
+//! * An empty but valid `security.capability` still makes a file "privileged" at exec
+//!   and drops ambient capabilities; removing the attribute is not the same as `=`.
+//! * Writes resolve the path once and then act on an `O_NOFOLLOW` file descriptor, so
+//!   a swapped symlink cannot redirect a privileged write.
+//!
+//! Layout: [`caps`] (catalogue and sets), [`text`] (libcap's grammar and printer),
+//! [`filecaps`] (the xattr value and codec), [`sys`] (the syscalls), [`output`]
+//! (paths and colours), [`error`] (exit codes and the error printer), [`cli`] and
+//! [`cmd`] (one module per subcommand).
+
+pub mod caps;
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod filecaps;
+pub mod fsinfo;
+pub mod output;
+pub mod scan;
+pub mod sys;
+pub mod text;
+
+use cli::{Cli, Command};
+use error::Exit;
+use std::io::Write;
+
+/// Run a parsed command line, writing normal output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let color = cli.color.apply();
+    let code = match cli.command {
+        Command::Read(a) => cmd::read::run(&a, color, out)?,
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// Everything `main` does, so the binary stays a thin shell: parse, run, print the
+/// error if there is one, and map the outcome to an exit code.
+pub fn main_with_args() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let code = match run(cli, &mut out) {
+        Ok(code) => code,
+        Err(e) if error::is_broken_pipe(&e) => Exit::Success,
+        Err(e) => {
+            error::print(&e);
+            Exit::Error
+        }
+    };
+    // A broken pipe while flushing the tail of the output is not an error either.
+    let _ = out.flush();
+    std::process::ExitCode::from(code.code())
+}

@@ -1,0 +1,9 @@
+//! fcap's integration tests: one binary, one module per subcommand. They run the real
+//! binary on real files with real `security.capability` xattrs, and use libcap's own
+//! `setcap`/`getcap`/`capsh` as the oracle.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+mod read;
+mod text_oracle;

@@ -1,0 +1,271 @@
+//! `fcap read` against libcap's getcap on real files with real xattrs.
+
+use crate::util::*;
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Lines of a command's stdout as a set (getcap -r prints in readdir order).
+fn line_set(s: &str) -> BTreeSet<String> {
+    s.lines().map(str::to_string).collect()
+}
+
+/// Give `p` these caps with libcap's setcap, asserting it worked (needs root).
+fn libcap_set(p: &Path, args: &[&str]) {
+    let mut v: Vec<&OsStr> = args.iter().map(|a| OsStr::new(*a)).collect();
+    v.push(p.as_os_str());
+    setcap(&v).ok();
+}
+
+/// A tree with v2, v3, empty and uncapped files, a symlink and a fifo.
+fn sample_tree() -> tempfile::TempDir {
+    assert!(
+        can_setfcap(),
+        "these tests write xattrs and must run as root (CI does)"
+    );
+    let d = tempdir();
+    let t = d.path();
+    libcap_set(&copy_prog(t, "ping"), &["cap_net_raw=ep"]);
+    libcap_set(&copy_prog(t, "mixed"), &["cap_kill=ei cap_chown+ep"]);
+    libcap_set(
+        &copy_prog(t, "ns"),
+        &["-n", "1000", "cap_chown,cap_kill=ep"],
+    );
+    libcap_set(&copy_prog(t, "empty"), &["="]);
+    copy_prog(t, "plain");
+    std::fs::create_dir(t.join("sub")).unwrap();
+    libcap_set(&copy_prog(&t.join("sub"), "all"), &["=eip cap_sys_admin-i"]);
+    libcap_set(
+        &copy_prog(&t.join("sub"), "big"),
+        &["-n", "2147483648", "cap_net_raw=p"],
+    );
+    std::os::unix::fs::symlink("ping", t.join("link")).unwrap();
+    let fifo = std::ffi::CString::new(t.join("fifo").as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    d
+}
+
+#[test]
+fn read_matches_getcap_byte_for_byte_per_file() {
+    let d = sample_tree();
+    let t = d.path();
+    for name in [
+        "ping", "mixed", "ns", "empty", "plain", "sub/all", "sub/big", "link", "fifo", "sub",
+    ] {
+        let p = t.join(name);
+        for flags in [&[][..], &["-v"], &["-n"], &["-n", "-v"]] {
+            let mut args: Vec<&OsStr> = flags.iter().map(|f| OsStr::new(*f)).collect();
+            args.push(p.as_os_str());
+            let want = getcap(&args);
+            let mut ours = vec![OsStr::new("read")];
+            ours.extend(args);
+            fcap_run(ours).ok().stdout_is(&want);
+        }
+    }
+}
+
+#[test]
+fn read_prints_exact_lines_for_known_values() {
+    let d = sample_tree();
+    let t = d.path();
+    let r = fcap_run([
+        os("read"),
+        t.join("ping").as_os_str(),
+        t.join("mixed").as_os_str(),
+    ]);
+    r.ok().stdout_is(&format!(
+        "{0}/ping cap_net_raw=ep\n{0}/mixed cap_kill=ei cap_chown+ep\n",
+        t.display()
+    ));
+    fcap_run([os("read"), os("-n"), t.join("ns").as_os_str(), t.join("sub/big").as_os_str()])
+        .ok()
+        .stdout_is(&format!(
+            "{0}/ns cap_chown,cap_kill=ep [rootid=1000]\n{0}/sub/big cap_net_raw=p [rootid=-2147483648]\n",
+            t.display()
+        ));
+    fcap_run([os("read"), t.join("empty").as_os_str()])
+        .ok()
+        .stdout_is(&format!("{}/empty =\n", t.display()));
+}
+
+#[test]
+fn recursive_read_finds_what_getcap_finds() {
+    let d = sample_tree();
+    for flags in [&[][..], &["-v"], &["-n"], &["-n", "-v"]] {
+        let mut args: Vec<&OsStr> = vec![os("-r")];
+        args.extend(flags.iter().map(|f| os(f)));
+        args.push(d.path().as_os_str());
+        let want = getcap(&args);
+        let mut ours = vec![os("read")];
+        ours.extend(args);
+        let r = fcap_run(ours);
+        r.ok();
+        assert_eq!(line_set(&r.stdout()), line_set(&want), "flags {flags:?}");
+        // And our output is sorted by path.
+        let lines: Vec<String> = r.stdout().lines().map(str::to_string).collect();
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted);
+    }
+}
+
+#[test]
+fn recursive_read_strips_trailing_slashes_like_nftw() {
+    let d = sample_tree();
+    let root = format!("{}//", d.path().display());
+    let want = getcap(&[os("-r"), os(&root)]);
+    let r = fcap_run([os("read"), os("-r"), os(&root)]);
+    assert_eq!(line_set(&r.stdout()), line_set(&want));
+    assert!(
+        r.stdout()
+            .contains(&format!("{}/ping cap_net_raw=ep", d.path().display()))
+    );
+}
+
+#[test]
+fn missing_paths_are_errors_and_the_rest_is_still_read() {
+    let d = sample_tree();
+    let missing = d.path().join("nope");
+    let r = fcap_run([
+        os("read"),
+        missing.as_os_str(),
+        d.path().join("ping").as_os_str(),
+    ]);
+    r.status(2)
+        .stderr_is(&format!(
+            "fcap: '{}': No such file or directory\n",
+            missing.display()
+        ))
+        .stdout_is(&format!("{}/ping cap_net_raw=ep\n", d.path().display()));
+    fcap_run([os("read"), os("-r"), missing.as_os_str()])
+        .status(2)
+        .stderr_has("No such file or directory");
+}
+
+#[test]
+fn json_lines_carry_every_field() {
+    let d = sample_tree();
+    let r = fcap_run([
+        os("read"),
+        os("--json"),
+        d.path().join("mixed").as_os_str(),
+        d.path().join("ns").as_os_str(),
+    ]);
+    r.ok();
+    let v: Vec<serde_json::Value> = r
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0]["path"], d.path().join("mixed").to_str().unwrap());
+    assert_eq!(v[0]["caps"], "cap_kill=ei cap_chown+ep");
+    assert_eq!(v[0]["permitted"], serde_json::json!(["cap_chown"]));
+    assert_eq!(v[0]["inheritable"], serde_json::json!(["cap_kill"]));
+    assert_eq!(v[0]["effective"], true);
+    assert_eq!(v[0]["version"], 2);
+    assert_eq!(v[0]["rootid"], serde_json::Value::Null);
+    assert_eq!(v[1]["version"], 3);
+    assert_eq!(v[1]["rootid"], 1000);
+}
+
+#[test]
+fn awkward_names_are_escaped_and_never_split_into_fake_lines() {
+    assert!(can_setfcap());
+    let d = tempdir();
+    let raw: &[u8] = b"evil\nfake cap_sys_admin=ep\x1b[2J\xff";
+    let p = d.path().join(OsStr::from_bytes(raw));
+    std::fs::copy("/bin/true", &p).unwrap();
+    libcap_set(&p, &["cap_chown=p"]);
+    let r = fcap_run([os("read"), os("-r"), d.path().as_os_str()]);
+    r.ok().stdout_is(&format!(
+        "{}/evil\\nfake cap_sys_admin=ep\\x1b[2J\\xff cap_chown=p\n",
+        d.path().display()
+    ));
+    let r = fcap_run([os("read"), os("--json"), p.as_os_str()]);
+    let v: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    let back = fcap::output::unescape_path(v["path"].as_str().unwrap()).unwrap();
+    assert_eq!(back, p);
+}
+
+#[test]
+fn long_view_names_each_capability() {
+    let d = sample_tree();
+    let r = fcap_run([
+        os("read"),
+        os("-l"),
+        os("--color"),
+        os("never"),
+        d.path().join("mixed").as_os_str(),
+    ]);
+    r.ok();
+    let out = r.stdout();
+    assert!(
+        out.starts_with(&format!(
+            "{}/mixed  cap_kill=ei cap_chown+ep\n",
+            d.path().display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("cap_chown  permitted,effective "), "{out}");
+    assert!(out.contains("cap_kill   inheritable,effective "), "{out}");
+    assert!(!out.contains('\x1b'));
+    let r = fcap_run([
+        os("read"),
+        os("-l"),
+        os("--color"),
+        os("always"),
+        d.path().join("mixed").as_os_str(),
+    ]);
+    assert!(r.stdout().contains("\x1b["));
+    // NO_COLOR only affects `auto`, and a pipe is never a terminal anyway.
+    let mut c = fcap();
+    c.env("NO_COLOR", "1")
+        .args([os("read"), os("-l"), d.path().join("mixed").as_os_str()]);
+    assert!(!run(c).stdout().contains('\x1b'));
+}
+
+#[test]
+fn dereference_follows_a_symlink_named_on_the_command_line() {
+    let d = sample_tree();
+    let link = d.path().join("link");
+    fcap_run([os("read"), link.as_os_str()]).ok().stdout_is("");
+    fcap_run([os("read"), os("-L"), link.as_os_str()])
+        .ok()
+        .stdout_is(&format!("{} cap_net_raw=ep\n", link.display()));
+}
+
+#[test]
+fn zero_length_value_is_reported_as_malformed() {
+    assert!(can_setfcap());
+    let d = tempdir();
+    let p = copy_prog(d.path(), "bad");
+    set_raw_xattr(&p, &[]).unwrap();
+    let r = fcap_run([os("read"), p.as_os_str()]);
+    r.status(2).stdout_is("");
+    let err = r.stderr();
+    assert!(
+        err.starts_with(&format!("fcap: '{}': ", p.display())),
+        "{err}"
+    );
+    assert!(err.contains("refuses to execute"), "{err}");
+}
+
+#[test]
+fn broken_pipe_is_not_an_error() {
+    let d = sample_tree();
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(format!(
+        "'{}' read -r -v /usr '{}' | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_fcap"),
+        d.path().display()
+    ));
+    // PIPESTATUS is bash; use bash explicitly.
+    let mut c2 = std::process::Command::new("bash");
+    c2.args(c.get_args());
+    let r = run(c2);
+    assert_eq!(r.stdout().trim(), "0", "stderr: {}", r.stderr());
+    assert_eq!(r.stderr(), "");
+}

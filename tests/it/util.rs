@@ -1,0 +1,155 @@
+//! The small harness every integration test uses.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The fcap binary under test, with a hermetic environment.
+pub fn fcap() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fcap"));
+    c.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("LC_ALL", "C");
+    c
+}
+
+/// The result of one run, with helpers that print everything on failure.
+pub struct Run {
+    pub cmd: String,
+    pub out: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    #[track_caller]
+    pub fn status(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            want,
+            "exit status of `{}`\nstdout:\n{}\nstderr:\n{}",
+            self.cmd,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        self.status(0)
+    }
+    #[track_caller]
+    pub fn stdout_is(&self, want: &str) -> &Self {
+        assert_eq!(
+            self.stdout(),
+            want,
+            "stdout of `{}`\nstderr:\n{}",
+            self.cmd,
+            self.stderr()
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stderr_is(&self, want: &str) -> &Self {
+        assert_eq!(
+            self.stderr(),
+            want,
+            "stderr of `{}`\nstdout:\n{}",
+            self.cmd,
+            self.stdout()
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stderr_has(&self, want: &str) -> &Self {
+        assert!(
+            self.stderr().contains(want),
+            "stderr of `{}` lacks {want:?}:\n{}",
+            self.cmd,
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Run a command and capture everything.
+pub fn run(mut c: Command) -> Run {
+    let cmd = format!("{c:?}");
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+    Run { cmd, out }
+}
+
+/// Run fcap with these arguments.
+pub fn fcap_run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut c = fcap();
+    c.args(args);
+    run(c)
+}
+
+/// A temp dir that an unprivileged user can reach (temp dirs are created 0700).
+pub fn tempdir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("fcap-test")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+/// Copy a small real program into `dir` (never touch system files).
+pub fn copy_prog(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::copy("/bin/true", &p).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Run libcap's setcap; returns (status, stderr).
+pub fn setcap(args: &[&OsStr]) -> Run {
+    let mut c = Command::new("setcap");
+    c.args(args);
+    run(c)
+}
+
+/// libcap's `getcap` output for one file.
+pub fn getcap(args: &[&OsStr]) -> String {
+    let mut c = Command::new("getcap");
+    c.args(args);
+    run(c).stdout()
+}
+
+/// The raw `security.capability` bytes of a file, read without following symlinks.
+pub fn raw_xattr(p: &Path) -> Option<Vec<u8>> {
+    xattr::get(p, "security.capability").unwrap()
+}
+
+/// Write raw bytes into `security.capability` (needs CAP_SETFCAP; the kernel
+/// validates the shape on write).
+pub fn set_raw_xattr(p: &Path, v: &[u8]) -> std::io::Result<()> {
+    xattr::set(p, "security.capability", v)
+}
+
+/// True when this process can write file capabilities (CAP_SETFCAP effective).
+pub fn can_setfcap() -> bool {
+    caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP).unwrap()
+}
+
+/// `s` as an `&OsStr`, for building argument lists.
+pub fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
