@@ -25,4 +25,20 @@ pub struct Cli {
 pub enum Command {
     /// Show the capabilities of files (getcap-compatible).
     Read(cmd::read::ReadArgs),
+    /// Add capabilities to files, keeping the ones they have.
+    Grant(cmd::grant::GrantArgs),
+    /// Remove capabilities from files.
+    Revoke(cmd::revoke::RevokeArgs),
+    /// Replace files' capabilities with a libcap text expression (setcap-compatible).
+    Set(cmd::set::SetArgs),
+    /// Predict what a process gets when it executes a file, and why.
+    Verify(cmd::verify::VerifyArgs),
+    /// Make files carry exactly the capabilities a manifest lists.
+    Apply(cmd::apply::ApplyArgs),
+    /// Compare files against manifests; exit 1 on any drift.
+    Check(cmd::check::CheckArgs),
+    /// List every capability with what it allows.
+    List(cmd::list::ListArgs),
+    /// Explain what one capability allows and how dangerous it is.
+    Explain(cmd::explain::ExplainArgs),
 }

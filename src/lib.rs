@@ -26,6 +26,7 @@ pub mod output;
 pub mod scan;
 pub mod sys;
 pub mod text;
+pub mod write;
 
 use cli::{Cli, Command};
 use error::Exit;
@@ -36,6 +37,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let color = cli.color.apply();
     let code = match cli.command {
         Command::Read(a) => cmd::read::run(&a, color, out)?,
+        Command::Grant(a) => cmd::grant::run(&a, color, out)?,
+        Command::Revoke(a) => cmd::revoke::run(&a, color, out)?,
+        Command::Set(a) => cmd::set::run(&a, color, out)?,
+        Command::Verify(a) => cmd::verify::run(&a, color, out)?,
+        Command::Apply(a) => cmd::apply::run(&a, color, out)?,
+        Command::Check(a) => cmd::check::run(&a, color, out)?,
+        Command::List(a) => cmd::list::run(&a, color, out)?,
+        Command::Explain(a) => cmd::explain::run(&a, color, out)?,
     };
     out.flush()?;
     Ok(code)

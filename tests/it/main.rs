@@ -5,5 +5,11 @@
 
 mod util;
 
+mod catalogue;
+mod generated;
+mod hardening;
+mod manifest;
 mod read;
 mod text_oracle;
+mod verify;
+mod write;

@@ -1,0 +1,264 @@
+//! The one write path for `security.capability`: every command that changes a file's
+//! capabilities (grant, revoke, set, apply) goes through [`modify`].
+//!
+//! Security review of this path (why each step is here):
+//!
+//! 1. **Resolve once.** A symlink named by the user is resolved to the real file
+//!    (`realpath`), because the kernel reads the capabilities of the file it executes.
+//!    With `follow = false` a symlink is refused instead.
+//! 2. **Open without following anything.** The resolved path is opened with
+//!    `openat2(RESOLVE_NO_SYMLINKS)` and `O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC`, so a
+//!    component swapped for a symlink between steps 1 and 2 makes the open fail
+//!    (ELOOP) instead of redirecting a privileged write (the TOCTOU of
+//!    CVE-2026-4878 in libcap's path-based `cap_set_file`). `O_NONBLOCK` means a fifo
+//!    cannot hang us; the `fstat` below then refuses it.
+//! 3. **Check the inode, not the name.** `fstat` on the fd requires a regular file; the
+//!    device and inode reported are those of the fd.
+//! 4. **Serialise writers.** An exclusive `flock` on the fd makes read-modify-write
+//!    atomic between concurrent fcap processes: parallel grants of different
+//!    capabilities on one file all land.
+//! 5. **Read, compute, write on the same fd** (`fgetxattr`, `fsetxattr`,
+//!    `fremovexattr`). Nothing is written when the new value equals the old bytes,
+//!    so a repeated grant is a true no-op (`changed: false`).
+
+use crate::error::{at_path, io_at_path};
+use crate::filecaps::{DecodeError, FileCaps};
+use crate::sys;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// What a file carries before a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Current {
+    /// No `security.capability` at all.
+    None,
+    /// A well-formed value.
+    Caps(FileCaps),
+    /// A value the kernel would refuse at exec (the reason is in the error).
+    Malformed(String),
+}
+
+impl Current {
+    /// The value as canonical text, or `None` when the file has no capabilities.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Current::None => None,
+            Current::Caps(c) => Some(c.to_text()),
+            Current::Malformed(_) => Some("(malformed)".to_string()),
+        }
+    }
+
+    fn from_raw(raw: Option<Vec<u8>>) -> Current {
+        match raw {
+            None => Current::None,
+            Some(b) => match FileCaps::decode(&b) {
+                Ok(c) => Current::Caps(c),
+                Err(e) => Current::Malformed(e.to_string()),
+            },
+        }
+    }
+}
+
+/// How to write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOpts {
+    /// Follow a symlink given by the user to the real file (else refuse it).
+    pub follow: bool,
+    /// Compute and report, but write nothing.
+    pub dry_run: bool,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The path as the user gave it.
+    pub path: PathBuf,
+    /// The file actually written (symlinks resolved).
+    pub target: PathBuf,
+    pub before: Current,
+    /// The new value; `None` means the attribute is (or would be) absent.
+    pub after: Option<FileCaps>,
+    /// True when the bytes on disk changed (or would change, with `dry_run`).
+    pub changed: bool,
+    /// Device and inode of the file that was opened (and written).
+    pub dev_ino: (u64, u64),
+}
+
+impl Change {
+    /// The JSON object `grant`, `revoke`, `set` and `apply` print for one file.
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::output::escape_path;
+        serde_json::json!({
+            "path": escape_path(&self.path),
+            "target": escape_path(&self.target),
+            "before": self.before.text(),
+            "after": self.after.map(|c| c.to_text()),
+            "changed": self.changed,
+        })
+    }
+}
+
+/// Resolve `path`, open the real file safely, and replace its value with what
+/// `compute` returns for the current one (`None` removes the attribute).
+///
+/// `compute` may refuse with an error (e.g. a malformed current value for `grant`);
+/// then nothing is written and the error names the path.
+pub fn modify(
+    path: &Path,
+    opts: WriteOpts,
+    compute: impl FnOnce(&Current) -> anyhow::Result<Option<FileCaps>>,
+) -> anyhow::Result<Change> {
+    let target = resolve(path, opts.follow)?;
+    // Refuse devices, fifos and sockets before opening them: opening a device can
+    // have side effects. The fstat below re-checks the inode actually opened.
+    if let Ok(m) = std::fs::symlink_metadata(&target)
+        && !m.file_type().is_file()
+    {
+        return Err(not_regular(path, &m));
+    }
+    let fd = open_no_follow(&target).map_err(|e| open_error(path, &target, &e))?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| io_at_path(path, &e, false))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(path, &meta));
+    }
+    lock(&file).map_err(|e| io_at_path(path, &e, true))?;
+    let raw = sys::fget(file.as_fd()).or_else(|e| match e.raw_os_error() {
+        // The kernel refuses to hand out malformed values: treat them as such.
+        Some(libc::EINVAL) | Some(libc::ERANGE) => Ok(Some(Vec::new())),
+        _ => Err(io_at_path(path, &e, false)),
+    })?;
+    let before = match (&raw, Current::from_raw(raw.clone())) {
+        (Some(b), Current::Malformed(_)) if b.is_empty() => {
+            Current::Malformed(DecodeError::Empty.to_string())
+        }
+        (_, c) => c,
+    };
+    let after = compute(&before).map_err(|e| at_path(path, format!("{e:#}")))?;
+    let new_raw = after.map(|c| c.encode());
+    let changed = new_raw != raw;
+    if changed && !opts.dry_run {
+        let r = match &new_raw {
+            Some(v) => sys::fset(file.as_fd(), v),
+            None => sys::fremove(file.as_fd()),
+        };
+        r.map_err(|e| io_at_path(path, &e, true))?;
+    }
+    Ok(Change {
+        path: path.to_path_buf(),
+        target,
+        before,
+        after,
+        changed,
+        dev_ino: (meta.dev(), meta.ino()),
+    })
+}
+
+/// Step 1: the real file behind `path`.
+fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| io_at_path(path, &e, false))?;
+    if meta.file_type().is_symlink() && !follow {
+        return Err(at_path(
+            path,
+            "is a symbolic link (the kernel uses the capabilities of the file it points to); drop --no-dereference to write the target",
+        ));
+    }
+    std::fs::canonicalize(path).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
+            _ => crate::error::describe_io(path, &e, false),
+        };
+        at_path(path, why)
+    })
+}
+
+/// Step 2: open a fully resolved path without following any symlink in it.
+fn open_no_follow(real: &Path) -> io::Result<OwnedFd> {
+    let c = std::ffi::CString::new(real.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let flags =
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    // SAFETY: open_how is a plain struct; zeroed is a valid initial value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    // SAFETY: `c` is NUL-terminated; `how` is valid for the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    let fd = if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        // Kernels before 5.6: the final component still cannot be a symlink.
+        // SAFETY: as above.
+        i64::from(unsafe { libc::open(c.as_ptr(), flags) })
+    } else {
+        fd
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn open_error(path: &Path, target: &Path, e: &io::Error) -> anyhow::Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => at_path(
+            path,
+            format!(
+                "'{}' changed into a symbolic link while being opened; nothing was written",
+                crate::output::escape_path(target)
+            ),
+        ),
+        Some(libc::ENXIO) | Some(libc::ENODEV) => {
+            at_path(path, "not a regular file (a device or socket)")
+        }
+        _ => io_at_path(path, e, false),
+    }
+}
+
+fn lock(f: &File) -> io::Result<()> {
+    // SAFETY: flock on a valid, owned fd.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn not_regular(path: &Path, m: &std::fs::Metadata) -> anyhow::Error {
+    at_path(
+        path,
+        format!(
+            "not a regular file ({}); file capabilities can only be set on regular files",
+            kind(m)
+        ),
+    )
+}
+
+fn kind(m: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a fifo"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}

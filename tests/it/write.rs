@@ -1,0 +1,1 @@
+//! Tests for this area live here (see main.rs).
