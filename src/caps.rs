@@ -354,6 +354,30 @@ pub fn summary(n: u32) -> &'static str {
         .unwrap_or("not known to this version of fcap")
 }
 
+/// Capabilities that give, or trivially lead to, full root: granting one of these to a
+/// file makes every user who can run it as good as root (capabilities(7) and the
+/// well-known escalation paths: load a module, ptrace root, write any file, set any
+/// uid, set file capabilities, raw device access).
+pub const ROOT_EQUIVALENT: [u32; 12] = [
+    0,  // cap_chown: take ownership of /etc/shadow, then edit it
+    1,  // cap_dac_override: write any file
+    2,  // cap_dac_read_search: read any file (shadow, keys), open_by_handle_at escapes
+    3,  // cap_fowner: chmod any file
+    6,  // cap_setgid
+    7,  // cap_setuid
+    8,  // cap_setpcap
+    16, // cap_sys_module
+    17, // cap_sys_rawio
+    19, // cap_sys_ptrace
+    21, // cap_sys_admin
+    31, // cap_setfcap
+];
+
+/// True for capabilities in [`ROOT_EQUIVALENT`].
+pub fn is_root_equivalent(n: u32) -> bool {
+    ROOT_EQUIVALENT.contains(&n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

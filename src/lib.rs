@@ -26,6 +26,7 @@ pub mod output;
 pub mod scan;
 pub mod sys;
 pub mod text;
+pub mod users;
 pub mod write;
 
 use cli::{Cli, Command};

@@ -1,0 +1,129 @@
+//! User and group lookups from `/etc/passwd` and `/etc/group`, read directly.
+//!
+//! fcap ships as a static binary (for slim and distroless images), where glibc's NSS
+//! (`getpwnam`) does not work. Reading the files covers every local account, and a
+//! numeric id always works, even when no file names it.
+
+use std::path::Path;
+
+/// One account, as `verify --user` needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (from `/etc/group` member lists), excluding the primary one.
+    pub groups: Vec<u32>,
+}
+
+/// Look up `who` (a name, or a numeric uid) in the system's files.
+pub fn lookup(who: &str) -> anyhow::Result<User> {
+    lookup_in(who, Path::new("/etc/passwd"), Path::new("/etc/group"))
+}
+
+/// [`lookup`] against other files (tests, or an image's root).
+pub fn lookup_in(who: &str, passwd: &Path, group: &Path) -> anyhow::Result<User> {
+    let passwd_text = std::fs::read_to_string(passwd).unwrap_or_default();
+    let numeric = who.parse::<u32>().ok();
+    // passwd: name:x:uid:gid:gecos:home:shell
+    let entry = passwd_text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 4 || l.starts_with('#') {
+            return None;
+        }
+        let (uid, gid) = (f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?);
+        (f[0] == who || numeric == Some(uid)).then(|| (f[0].to_string(), uid, gid))
+    });
+    let (name, uid, gid) = match (entry, numeric) {
+        (Some((n, u, g)), _) => (Some(n), u, g),
+        // A uid with no account: its own number as primary group, no extras.
+        (None, Some(u)) => (None, u, u),
+        (None, None) => anyhow::bail!(
+            "unknown user '{who}': not in {} (use a numeric uid for accounts that exist only elsewhere)",
+            passwd.display()
+        ),
+    };
+    let mut groups = Vec::new();
+    if let Some(n) = &name {
+        let group_text = std::fs::read_to_string(group).unwrap_or_default();
+        // group: name:x:gid:member,member
+        for l in group_text.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 4 || l.starts_with('#') {
+                continue;
+            }
+            if let Ok(g) = f[2].parse::<u32>()
+                && g != gid
+                && f[3].split(',').any(|m| m == n)
+                && !groups.contains(&g)
+            {
+                groups.push(g);
+            }
+        }
+    }
+    Ok(User {
+        name,
+        uid,
+        gid,
+        groups,
+    })
+}
+
+/// The name of group `gid`, if `/etc/group` has one.
+pub fn group_name(gid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/group").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(gid)).then(|| f[0].to_string())
+    })
+}
+
+/// The name of user `uid`, if `/etc/passwd` has one.
+pub fn user_name(uid: u32) -> Option<String> {
+    lookup(&uid.to_string()).ok().and_then(|u| u.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_accounts_and_supplementary_groups() {
+        let d = tempfile::tempdir().unwrap();
+        let (p, g) = (d.path().join("passwd"), d.path().join("group"));
+        std::fs::write(
+            &p,
+            "root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\nbad line\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &g,
+            "root:x:0:\nnode:x:1000:\nwww:x:33:node,other\ndocker:x:999:node\n",
+        )
+        .unwrap();
+        let u = lookup_in("node", &p, &g).unwrap();
+        assert_eq!(
+            u,
+            User {
+                name: Some("node".into()),
+                uid: 1000,
+                gid: 1000,
+                groups: vec![33, 999]
+            }
+        );
+        assert_eq!(
+            lookup_in("1000", &p, &g).unwrap().name.as_deref(),
+            Some("node")
+        );
+        let n = lookup_in("4242", &p, &g).unwrap();
+        assert_eq!((n.name, n.uid, n.gid, n.groups), (None, 4242, 4242, vec![]));
+        let e = lookup_in("nosuchuser", &p, &g).unwrap_err().to_string();
+        assert!(e.starts_with("unknown user 'nosuchuser'"), "{e}");
+    }
+
+    #[test]
+    fn nobody_exists_on_this_machine() {
+        let u = lookup("nobody").unwrap();
+        assert_eq!(u.uid, 65534);
+    }
+}
