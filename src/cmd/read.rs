@@ -8,10 +8,12 @@ use crate::caps;
 use crate::error::{self, Exit, at_path, strerror};
 use crate::filecaps::{self, FileCaps};
 use crate::output::escape_path;
-use crate::scan::{self, Entry, Found, WalkOpts};
+use crate::scan::{self, Entry, Found, Pattern, Progress, WalkOpts};
 use colored::Colorize;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// Show the capabilities of files.
 #[derive(Debug, clap::Args)]
@@ -43,6 +45,13 @@ pub struct ReadArgs {
     /// Follow a symlink named on the command line and read the file it points to.
     #[arg(short = 'L', long)]
     pub dereference: bool,
+
+    /// With -r, leave out entries matching this glob (repeatable). Without a '/', it
+    /// matches names at any depth (`node_modules`, `*.so`); with one, whole paths
+    /// (`/usr/share/doc`). `*` stops at '/', `**` does not; an excluded directory is
+    /// not entered.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<std::ffi::OsString>,
 
     /// Print JSON Lines: one object per file.
     #[arg(long, conflicts_with = "long")]
@@ -80,6 +89,8 @@ pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result
             let opts = WalkOpts {
                 one_file_system: args.one_file_system,
                 verbose: args.verbose,
+                exclude: args.exclude.iter().map(|p| Pattern::new(p)).collect(),
+                progress: std::io::stderr().is_terminal().then(Default::default),
             };
             let mut entries = Vec::new();
             let root = if args.dereference {
@@ -88,7 +99,15 @@ pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result
                 Some(path.clone())
             };
             let Some(root) = root else { continue };
-            scan::walk(&root, &opts, &mut |e| entries.push(e), &mut fail);
+            std::thread::scope(|s| {
+                if let Some(p) = &opts.progress {
+                    s.spawn(|| show_progress(p));
+                }
+                scan::walk(&root, &opts, &mut |e| entries.push(e), &mut fail);
+                if let Some(p) = &opts.progress {
+                    p.done.store(true, Ordering::Relaxed);
+                }
+            });
             // Only the hits are sorted (and, with -v, everything listed).
             entries.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
             for e in entries {
@@ -99,6 +118,30 @@ pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result
         }
     }
     Ok(exit)
+}
+
+/// The progress line on a terminal's stderr: nothing for a quick scan, then
+/// "files seen, hits so far" a few times a second, erased when the scan ends.
+fn show_progress(p: &Progress) {
+    // Short sleeps, so a finished scan is never held up waiting for this thread.
+    let mut next = Instant::now() + Duration::from_millis(500);
+    let mut shown = false;
+    while !p.done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(25));
+        if Instant::now() < next {
+            continue;
+        }
+        next += Duration::from_millis(200);
+        eprint!(
+            "\r\x1b[Kfcap: scanning: {} files, {} with capabilities",
+            p.files.load(Ordering::Relaxed),
+            p.hits.load(Ordering::Relaxed)
+        );
+        shown = true;
+    }
+    if shown {
+        eprint!("\r\x1b[K");
+    }
 }
 
 /// Resolve a symlink named on the command line (`-L`).
