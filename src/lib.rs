@@ -22,6 +22,7 @@ pub mod cmd;
 pub mod error;
 pub mod filecaps;
 pub mod fsinfo;
+pub mod manifest;
 pub mod output;
 pub mod scan;
 pub mod sys;

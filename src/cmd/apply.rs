@@ -1,13 +1,125 @@
-//! `fcap apply`: Make files carry exactly the capabilities a manifest lists.
+//! `fcap apply`: make every file a manifest lists carry exactly the listed
+//! capabilities.
+//!
+//! Each file goes through the one write path ([`crate::write::modify`]), so a file
+//! that already carries its value is not touched (a second run reports every file
+//! `unchanged`). A failure on one line (a missing file, a symlink, a read-only
+//! filesystem) is reported with the manifest line and the other lines are still
+//! applied; the exit status is then 2.
 
-use crate::error::Exit;
+use crate::error::{self, Exit, at_path};
+use crate::manifest::{self, Entry};
+use crate::output::escape_path;
+use crate::write::{self, Change, WriteOpts};
+use colored::Colorize;
 use std::io::Write;
+use std::path::PathBuf;
 
-/// Make files carry exactly the capabilities a manifest lists.
+/// Make files carry exactly the capabilities manifests list.
 #[derive(Debug, clap::Args)]
-pub struct ApplyArgs {}
+#[command(
+    after_help = "A manifest is what 'fcap read -r' prints (PATH CAPS per line, \
+getcap's format) or what 'fcap read -r --json' prints; '#' starts a comment. \
+Capture with 'fcap read -r DIR > app.caps', restore with 'fcap apply app.caps'."
+)]
+pub struct ApplyArgs {
+    /// Manifest files ('-' reads standard input).
+    #[arg(value_name = "MANIFEST", required_unless_present = "system")]
+    pub manifests: Vec<PathBuf>,
+
+    /// Apply every *.caps manifest in the system directory (/etc/fcap.d); this is
+    /// what the package-manager hook runs.
+    #[arg(long)]
+    pub system: bool,
+
+    /// The system manifest directory used by --system.
+    #[arg(long, value_name = "DIR", requires = "system")]
+    pub config_dir: Option<PathBuf>,
+
+    /// Show what would change, write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print JSON Lines: one object per file.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print only the files that change (and errors).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
 
 /// Run `fcap apply`.
-pub fn run(_args: &ApplyArgs, _color: bool, _out: &mut dyn Write) -> anyhow::Result<Exit> {
-    anyhow::bail!("'fcap apply' is not available in this build yet")
+pub fn run(args: &ApplyArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let mut exit = Exit::Success;
+    let mut fail = |e: anyhow::Error| {
+        error::print(&e);
+        exit = Exit::Error;
+    };
+    let files = manifest::gather(&args.manifests, args.system, args.config_dir.as_deref())?;
+    let entries = manifest::load_all(&files, &mut fail);
+    let opts = WriteOpts {
+        follow: false,
+        dry_run: args.dry_run,
+    };
+    for e in &entries {
+        match apply_one(e, opts) {
+            Ok(change) => report(&change, e, args, out)?,
+            Err(err) => fail(anyhow::anyhow!("{err:#} (listed at {})", e.source)),
+        }
+    }
+    Ok(exit)
+}
+
+fn apply_one(e: &Entry, opts: WriteOpts) -> anyhow::Result<Change> {
+    // A manifest names the file itself, as 'fcap read -r' prints it. Following a
+    // symlink here would let whoever controls the link's directory aim a root-run
+    // `apply --system` at another file.
+    if let Ok(m) = std::fs::symlink_metadata(&e.path)
+        && m.file_type().is_symlink()
+    {
+        let hint = match std::fs::canonicalize(&e.path) {
+            Ok(t) => format!("; list '{}' instead", escape_path(&t)),
+            Err(_) => String::new(),
+        };
+        return Err(at_path(
+            &e.path,
+            format!("is a symbolic link; a manifest must name the file itself{hint}"),
+        ));
+    }
+    let caps = e.caps;
+    write::modify(&e.path, opts, |_| Ok(caps))
+}
+
+fn report(c: &Change, e: &Entry, args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.json {
+        let mut v = c.to_json();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("dry_run".into(), args.dry_run.into());
+            o.insert(
+                "manifest".into(),
+                escape_path(&e.source.file).to_string().into(),
+            );
+            o.insert("line".into(), e.source.line.into());
+        }
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    if args.quiet && !c.changed {
+        return Ok(());
+    }
+    let after = c.after.map_or_else(|| "none".to_string(), |a| a.to_text());
+    let path = escape_path(&c.path);
+    if !c.changed {
+        writeln!(out, "unchanged {path} {after}")?;
+        return Ok(());
+    }
+    let before = c.before.text().unwrap_or_else(|| "none".to_string());
+    let verb = if args.dry_run {
+        "would change"
+    } else {
+        "changed"
+    };
+    writeln!(out, "{} {path} {after} (was {before})", verb.yellow())?;
+    Ok(())
 }

@@ -1,13 +1,204 @@
-//! `fcap check`: Compare files against manifests; exit 1 on any drift.
+//! `fcap check`: compare files with manifests; exit 1 on any drift.
+//!
+//! One line per difference, nothing when everything matches:
+//!
+//! ```text
+//! missing /usr/bin/tool (manifest: cap_net_raw=ep)
+//! different /usr/bin/ping none (manifest: cap_net_raw=ep)
+//! unexpected /usr/local/bin/new cap_sys_admin=ep
+//! ```
+//!
+//! `unexpected` needs `--root DIR`: a file under DIR that carries capabilities but is
+//! not listed. Listed files are recognised by device and inode, so `--root .` and a
+//! manifest of absolute paths (or `/bin` and `/usr/bin` on a merged-usr system) agree.
 
-use crate::error::Exit;
+use crate::error::{self, Exit};
+use crate::filecaps::FileCaps;
+use crate::manifest::{self, Entry};
+use crate::output::escape_path;
+use crate::scan::{self, Found, Pattern, WalkOpts};
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
-/// Compare files against manifests; exit 1 on any drift.
+/// Compare files with manifests; exit 1 on any drift.
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {}
+#[command(
+    after_help = "Exit status: 0 when every listed file carries exactly its \
+listed capabilities (and, with --root, nothing else under DIR carries any), 1 on any \
+difference, 2 on an error."
+)]
+pub struct CheckArgs {
+    /// Manifest files ('-' reads standard input).
+    #[arg(value_name = "MANIFEST", required_unless_present = "system")]
+    pub manifests: Vec<PathBuf>,
+
+    /// Also check every *.caps manifest in the system directory (/etc/fcap.d).
+    #[arg(long)]
+    pub system: bool,
+
+    /// The system manifest directory used by --system.
+    #[arg(long, value_name = "DIR", requires = "system")]
+    pub config_dir: Option<PathBuf>,
+
+    /// Also scan DIR (repeatable) and report files with capabilities that no manifest
+    /// lists: the CI gate "no new privileged binaries".
+    #[arg(long, value_name = "DIR")]
+    pub root: Vec<PathBuf>,
+
+    /// With --root, do not descend into other filesystems.
+    #[arg(short = 'x', long, requires = "root")]
+    pub one_file_system: bool,
+
+    /// With --root, leave out entries matching this glob (as for 'fcap read -r').
+    #[arg(long, value_name = "PATTERN", requires = "root")]
+    pub exclude: Vec<OsString>,
+
+    /// Print JSON Lines: one object per difference.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One difference.
+enum Drift<'a> {
+    Missing(&'a Entry),
+    Different(&'a Entry, Option<FileCaps>),
+    Unexpected(PathBuf, FileCaps),
+}
 
 /// Run `fcap check`.
-pub fn run(_args: &CheckArgs, _color: bool, _out: &mut dyn Write) -> anyhow::Result<Exit> {
-    anyhow::bail!("'fcap check' is not available in this build yet")
+pub fn run(args: &CheckArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let mut errors = false;
+    let mut fail = |e: anyhow::Error| {
+        error::print(&e);
+        errors = true;
+    };
+    let files = manifest::gather(&args.manifests, args.system, args.config_dir.as_deref())?;
+    let entries = manifest::load_all(&files, &mut fail);
+    let mut drift = false;
+    // (device, inode) of every listed file that exists, for --root.
+    let mut listed: HashSet<(u64, u64)> = HashSet::new();
+    for e in &entries {
+        let meta = match std::fs::symlink_metadata(&e.path) {
+            Ok(m) => m,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                drift = true;
+                print(&Drift::Missing(e), args.json, out)?;
+                continue;
+            }
+            Err(err) => {
+                fail(anyhow::anyhow!(
+                    "{:#} (listed at {})",
+                    error::io_at_path(&e.path, &err, false),
+                    e.source
+                ));
+                continue;
+            }
+        };
+        listed.insert((meta.dev(), meta.ino()));
+        // A symlink, directory or device never carries capabilities the kernel uses:
+        // reading its attribute finds none, which is drift unless "none" is listed.
+        let actual = if meta.is_file() {
+            match scan::read_caps(&e.path) {
+                Found::File(c) => c,
+                Found::Unreadable(err) => {
+                    fail(anyhow::anyhow!("{err:#} (listed at {})", e.source));
+                    continue;
+                }
+                Found::NotRegular => None,
+            }
+        } else {
+            None
+        };
+        if !manifest::same(e.caps.as_ref(), actual.as_ref()) {
+            drift = true;
+            print(&Drift::Different(e, actual), args.json, out)?;
+        }
+    }
+    let opts = WalkOpts {
+        one_file_system: args.one_file_system,
+        exclude: args.exclude.iter().map(|p| Pattern::new(p)).collect(),
+        ..WalkOpts::default()
+    };
+    for root in &args.root {
+        let mut hits = Vec::new();
+        scan::walk(root, &opts, &mut |e| hits.push(e), &mut fail);
+        hits.sort_by(|a, b| a.path.cmp(&b.path));
+        for hit in hits {
+            match hit.found {
+                Found::File(Some(c)) => {
+                    let known = std::fs::symlink_metadata(&hit.path)
+                        .is_ok_and(|m| listed.contains(&(m.dev(), m.ino())));
+                    if !known {
+                        drift = true;
+                        print(&Drift::Unexpected(hit.path, c), args.json, out)?;
+                    }
+                }
+                Found::Unreadable(err) => fail(err),
+                Found::File(None) | Found::NotRegular => {}
+            }
+        }
+    }
+    Ok(if errors {
+        Exit::Error
+    } else if drift {
+        Exit::Negative
+    } else {
+        Exit::Success
+    })
+}
+
+fn text(c: Option<&FileCaps>) -> String {
+    c.map_or_else(|| "none".to_string(), |c| c.to_text())
+}
+
+fn print(d: &Drift, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        let v = match d {
+            Drift::Missing(e) => obj("missing", &e.path, e.caps.as_ref(), None, Some(e)),
+            Drift::Different(e, a) => {
+                obj("different", &e.path, e.caps.as_ref(), a.as_ref(), Some(e))
+            }
+            Drift::Unexpected(p, a) => obj("unexpected", p, None, Some(a), None),
+        };
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    match d {
+        Drift::Missing(e) => writeln!(
+            out,
+            "missing {} (manifest: {})",
+            escape_path(&e.path),
+            text(e.caps.as_ref())
+        )?,
+        Drift::Different(e, a) => writeln!(
+            out,
+            "different {} {} (manifest: {})",
+            escape_path(&e.path),
+            text(a.as_ref()),
+            text(e.caps.as_ref())
+        )?,
+        // The tail is a manifest line: append it to accept the file.
+        Drift::Unexpected(p, a) => writeln!(out, "unexpected {}", manifest::line(p, a))?,
+    }
+    Ok(())
+}
+
+fn obj(
+    status: &str,
+    path: &Path,
+    expected: Option<&FileCaps>,
+    actual: Option<&FileCaps>,
+    e: Option<&Entry>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "status": status,
+        "path": escape_path(path),
+        "expected": expected.map(FileCaps::to_text),
+        "actual": actual.map(FileCaps::to_text),
+        "manifest": e.map(|e| escape_path(&e.source.file)),
+        "line": e.map(|e| e.source.line),
+    })
 }
