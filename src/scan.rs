@@ -226,7 +226,11 @@ pub fn walk(
     let root_bytes = root.as_os_str().as_bytes().to_vec();
     let shared = Shared {
         queue: Mutex::new(Queue {
-            jobs: vec![root_bytes.clone()],
+            jobs: vec![Job {
+                path: root_bytes.clone(),
+                dev: meta.dev(),
+                fs: fsinfo::fs_type(&root).unwrap_or(0),
+            }],
             idle: 0,
             done: false,
         }),
@@ -325,9 +329,43 @@ struct Shared<'a> {
     opts: &'a WalkOpts,
 }
 
+/// A directory to read, with the device and filesystem type of its parent (which
+/// it shares unless it is a mount point).
+struct Job {
+    path: Vec<u8>,
+    dev: u64,
+    fs: i64,
+}
+
+/// Filesystems whose `listxattr` lists every `security.*` attribute a `getxattr`
+/// would return: on them a file without any extended attribute (nearly every file)
+/// is settled by `listxattrat`, which skips the capability LSM's `getxattr` hooks
+/// and is about 15 % cheaper. Elsewhere `getxattrat` is asked directly.
+fn lists_reliably(fs: i64) -> bool {
+    matches!(
+        fs,
+        fsinfo::EXT4_SUPER_MAGIC
+            | fsinfo::TMPFS_MAGIC
+            | fsinfo::XFS_SUPER_MAGIC
+            | fsinfo::BTRFS_SUPER_MAGIC
+    )
+}
+
+/// Filesystems whose `readdir` fills the buffer until it is full or the directory
+/// ends (ext4's linear and htree readers, tmpfs' offset reader): a reply with room
+/// left for another record means the end, and the usual empty `getdents64` that
+/// confirms it can be skipped (one syscall per directory).
+fn fills_readdir(fs: i64) -> bool {
+    matches!(fs, fsinfo::EXT4_SUPER_MAGIC | fsinfo::TMPFS_MAGIC)
+}
+
+/// The largest `linux_dirent64` record: 19 header bytes, a 255-byte name and its
+/// NUL, rounded up to 8.
+const MAX_DIRENT: usize = 280;
+
 struct Queue {
     /// Directories nobody has taken yet.
-    jobs: Vec<Vec<u8>>,
+    jobs: Vec<Job>,
     /// Workers waiting for a job.
     idle: usize,
     /// Every worker was idle with no job left: the walk is over.
@@ -343,7 +381,7 @@ impl Shared<'_> {
 
     /// The next directory for a worker whose own stack is empty; `None` when the
     /// whole walk is over.
-    fn take(&self) -> Option<Vec<u8>> {
+    fn take(&self) -> Option<Job> {
         let mut q = self.lock();
         loop {
             if let Some(j) = q.jobs.pop() {
@@ -365,7 +403,7 @@ impl Shared<'_> {
         }
     }
 
-    fn give(&self, jobs: impl Iterator<Item = Vec<u8>>) {
+    fn give(&self, jobs: impl Iterator<Item = Job>) {
         self.lock().jobs.extend(jobs);
         self.wake.notify_all();
     }
@@ -401,7 +439,7 @@ impl<'a, 'b> Worker<'a, 'b> {
     }
 
     fn run(mut self) -> Harvest {
-        let mut stack: Vec<Vec<u8>> = Vec::new();
+        let mut stack: Vec<Job> = Vec::new();
         while let Some(dir) = stack.pop().or_else(|| self.shared.take()) {
             self.dir(dir, &mut stack);
             // Hand the shallowest half of our pending directories (the biggest
@@ -426,8 +464,9 @@ impl<'a, 'b> Worker<'a, 'b> {
     }
 
     /// Read one directory: files are looked at now, subdirectories go on `stack`.
-    fn dir(&mut self, path: Vec<u8>, stack: &mut Vec<Vec<u8>>) {
+    fn dir(&mut self, job: Job, stack: &mut Vec<Job>) {
         let opts = self.shared.opts;
+        let path = job.path;
         let fd = match open_dir(&path) {
             Ok(fd) => fd,
             Err(e) => {
@@ -441,9 +480,15 @@ impl<'a, 'b> Worker<'a, 'b> {
                 return self.fail(&path, err);
             }
         };
-        if path != self.shared.root && self.skip_mount(&path, &fd) {
-            return;
-        }
+        let (dev, fs) = if path == self.shared.root {
+            (job.dev, job.fs)
+        } else {
+            match self.mount(&path, &fd, job.dev, job.fs) {
+                Some(here) => here,
+                None => return,
+            }
+        };
+        let fast_list = lists_reliably(fs);
         if opts.verbose {
             self.emit(path.clone(), Found::NotRegular);
         }
@@ -471,8 +516,18 @@ impl<'a, 'b> Worker<'a, 'b> {
                 break;
             }
             let buf = std::mem::take(&mut self.buf);
-            self.entries(&buf[..n as usize], &path, &fd, stack);
+            let here = Here {
+                dir: &path,
+                fd: &fd,
+                dev,
+                fs,
+                fast_list,
+            };
+            self.entries(&buf[..n as usize], &here, stack);
             self.buf = buf;
+            if fills_readdir(fs) && (n as usize) <= DIRENT_BUF - MAX_DIRENT {
+                break;
+            }
         }
         if let Some(p) = &opts.progress {
             p.files.fetch_add(self.files - files0, Ordering::Relaxed);
@@ -482,8 +537,9 @@ impl<'a, 'b> Worker<'a, 'b> {
 
     /// Walk the `linux_dirent64` records of one `getdents64` call:
     /// `u64 d_ino, i64 d_off, u16 d_reclen, u8 d_type, char d_name[]` (NUL-terminated).
-    fn entries(&mut self, mut recs: &[u8], dir: &[u8], fd: &OwnedFd, stack: &mut Vec<Vec<u8>>) {
+    fn entries(&mut self, mut recs: &[u8], here: &Here, stack: &mut Vec<Job>) {
         let opts = self.shared.opts;
+        let (dir, fd) = (here.dir, here.fd);
         while recs.len() >= 19 {
             let reclen = usize::from(u16::from_ne_bytes([recs[16], recs[17]]));
             if reclen < 19 || reclen > recs.len() {
@@ -522,7 +578,11 @@ impl<'a, 'b> Worker<'a, 'b> {
                 }
             }
             match d_type {
-                libc::DT_DIR => stack.push(join_bytes(dir, name)),
+                libc::DT_DIR => stack.push(Job {
+                    path: join_bytes(dir, name),
+                    dev: here.dev,
+                    fs: here.fs,
+                }),
                 libc::DT_LNK => {
                     if opts.verbose {
                         self.emit(join_bytes(dir, name), Found::NotRegular);
@@ -530,13 +590,20 @@ impl<'a, 'b> Worker<'a, 'b> {
                 }
                 // Like nftw's FTW_F, fifos, sockets and devices are "files" that simply
                 // have no capabilities; reading their xattr neither opens nor blocks.
-                _ => self.file(dir, name, name_z, fd),
+                _ => self.file(here, name, name_z),
             }
         }
     }
 
-    fn file(&mut self, dir: &[u8], name: &[u8], name_z: &[u8], fd: &OwnedFd) {
+    fn file(&mut self, here: &Here, name: &[u8], name_z: &[u8]) {
+        let (dir, fd) = (here.dir, here.fd);
         self.files += 1;
+        if here.fast_list && list_at(fd, name_z) == Some(false) {
+            if self.shared.opts.verbose {
+                self.emit(join_bytes(dir, name), Found::File(None));
+            }
+            return;
+        }
         let found = match get_at(fd, name_z) {
             Some(Ok(None)) => Found::File(None),
             Some(Ok(raw)) => decode(&to_path(join_bytes(dir, name)), raw),
@@ -554,26 +621,39 @@ impl<'a, 'b> Worker<'a, 'b> {
         self.emit(join_bytes(dir, name), found);
     }
 
-    /// True when the directory just opened is a mount point to leave alone: a pseudo
-    /// filesystem, or (with `-x`) any other filesystem.
-    fn skip_mount(&self, path: &[u8], fd: &OwnedFd) -> bool {
+    /// Where the directory just opened lives, `(device, filesystem type)`, or `None`
+    /// when it is a mount point to leave alone: a pseudo filesystem, or (with `-x`)
+    /// any other filesystem than the root's. Only mount points cost a syscall.
+    fn mount(&self, path: &[u8], fd: &OwnedFd, dev: u64, fs: i64) -> Option<(u64, i64)> {
         if let Some(m) = &self.shared.mounts
             && !m.contains(path)
         {
-            return false;
+            return Some((dev, fs));
         }
-        let Ok(file) = fd.try_clone().map(std::fs::File::from) else {
-            return false;
-        };
-        let Ok(meta) = file.metadata() else {
-            return false;
-        };
-        if meta.dev() == self.shared.root_dev {
-            return false;
+        // SAFETY: a zeroed `stat` is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is open and `st` is a valid out-pointer.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 || st.st_dev == dev {
+            return Some((dev, fs));
         }
-        self.shared.opts.one_file_system
-            || fsinfo::fd_fs_type(std::os::fd::AsFd::as_fd(fd)).is_some_and(fsinfo::is_pseudo)
+        let here = fsinfo::fd_fs_type(std::os::fd::AsFd::as_fd(fd)).unwrap_or(0);
+        if st.st_dev != self.shared.root_dev
+            && (self.shared.opts.one_file_system || fsinfo::is_pseudo(here))
+        {
+            return None;
+        }
+        Some((st.st_dev, here))
     }
+}
+
+/// The directory being read, as the per-entry code needs it.
+struct Here<'a> {
+    dir: &'a [u8],
+    fd: &'a OwnedFd,
+    dev: u64,
+    fs: i64,
+    /// `listxattrat` first (see [`lists_reliably`]).
+    fast_list: bool,
 }
 
 fn open_dir(path: &[u8]) -> io::Result<OwnedFd> {
@@ -617,7 +697,8 @@ fn stat_type(dir: &OwnedFd, name_z: &[u8]) -> io::Result<u8> {
     })
 }
 
-/// `getxattrat(2)` (Linux 6.13): x86_64 and every other architecture number it 464.
+/// `getxattrat(2)` (Linux 6.13): 464 on every architecture but alpha (numbers
+/// from 424 on are shared).
 const SYS_GETXATTRAT: libc::c_long = 464;
 
 /// 0: not tried yet, 1: works, 2: the kernel lacks it.
@@ -629,6 +710,45 @@ struct XattrArgs {
     value: u64,
     size: u32,
     flags: u32,
+}
+
+/// `listxattrat(2)` (Linux 6.13), numbered like `getxattrat`.
+const SYS_LISTXATTRAT: libc::c_long = 465;
+
+/// 0: not tried yet or works, 2: the kernel lacks it.
+static LISTXATTRAT: AtomicU8 = AtomicU8::new(0);
+
+/// Does `name` in `dir` carry a `security.capability` attribute, by the list of its
+/// attribute names? `None`: cannot tell (no syscall, a long list, an error): ask
+/// `getxattrat`, which also reports the error properly.
+fn list_at(dir: &OwnedFd, name_z: &[u8]) -> Option<bool> {
+    if LISTXATTRAT.load(Ordering::Relaxed) == 2 {
+        return None;
+    }
+    // Room for a handful of names; a longer list (ERANGE) falls back to getxattrat.
+    let mut buf = [0u8; 1024];
+    // SAFETY: `name_z` is NUL-terminated and the buffer is live for the size passed.
+    let n = unsafe {
+        libc::syscall(
+            SYS_LISTXATTRAT,
+            dir.as_raw_fd(),
+            name_z.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+            LISTXATTRAT.store(2, Ordering::Relaxed);
+        }
+        return None;
+    }
+    Some(
+        buf[..n as usize]
+            .split(|b| *b == 0)
+            .any(|x| x == b"security.capability"),
+    )
 }
 
 /// `security.capability` of `name` in the directory `dir`, without following a
