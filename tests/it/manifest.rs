@@ -696,3 +696,65 @@ fn an_unreadable_directory_is_reported_and_the_scan_goes_on() {
             locked.display()
         ));
 }
+
+#[test]
+fn files_with_other_attributes_and_long_attribute_lists_are_read_right() {
+    must_be_root();
+    let d = tempdir();
+    let t = d.path();
+    // Only a user.* attribute: listed names, but no capability.
+    let plain = copy_prog(t, "plain");
+    xattr::set(&plain, "user.note", b"x").unwrap();
+    // Capabilities among other attributes.
+    let mixed = copy_prog(t, "mixed");
+    xattr::set(&mixed, "user.a", b"1").unwrap();
+    libcap_set(&mixed, "cap_net_raw=ep");
+    xattr::set(&mixed, "user.z", b"2").unwrap();
+    // A name list longer than the scan's list buffer (ERANGE, then getxattrat).
+    let long = copy_prog(t, "long");
+    for i in 0..40 {
+        xattr::set(&long, format!("user.{i:02}-{}", "n".repeat(60)), b"v").unwrap();
+    }
+    libcap_set(&long, "cap_chown=p");
+    let want = getcap(&[os("-r"), t.as_os_str()]);
+    let r = fcap_run([os("read"), os("-r"), t.as_os_str()]);
+    r.ok();
+    assert_eq!(line_set(&r.stdout()), line_set(&want));
+    assert_eq!(
+        r.stdout(),
+        format!(
+            "{0}/long cap_chown=p\n{0}/mixed cap_net_raw=ep\n",
+            t.display()
+        )
+    );
+}
+
+#[test]
+fn a_directory_bigger_than_one_getdents_reply_is_read_whole_on_tmpfs() {
+    must_be_root();
+    let d = tempdir();
+    let m = Mount::new("tmpfs", &d.path().join("mnt"));
+    let big = m.0.join("big");
+    std::fs::create_dir(&big).unwrap();
+    // ~3000 records of ~72 bytes: more than the 128 KiB the scan reads at once.
+    let long = "x".repeat(48);
+    for i in 0..3000 {
+        std::fs::write(big.join(format!("{long}{i:05}")), b"").unwrap();
+    }
+    for i in [0, 1499, 2999] {
+        libcap_set(&big.join(format!("{long}{i:05}")), "cap_kill=p");
+    }
+    for flags in [&[][..], &["-v"]] {
+        let mut args: Vec<&OsStr> = vec![os("-r")];
+        args.extend(flags.iter().map(|f| os(f)));
+        args.push(m.0.as_os_str());
+        let want = getcap(&args);
+        let mut ours = vec![os("read")];
+        ours.extend(args.iter().copied());
+        let r = fcap_run(&ours);
+        r.ok();
+        assert_eq!(line_set(&r.stdout()), line_set(&want), "{flags:?}");
+    }
+    let r = fcap_run([os("read"), os("-r"), m.0.as_os_str()]);
+    assert_eq!(r.stdout().lines().count(), 3);
+}
