@@ -4,10 +4,12 @@
 #   scripts/bench.sh [DIR] [RUNS]        (defaults: /usr, 15)
 #
 # Builds the release binary, checks both tools find exactly the same files, times
-# RUNS interleaved runs of each (warm cache; wall clock, best and median), and counts
+# RUNS interleaved runs of each (warm cache; wall clock and CPU time, best and
+# median), and counts
 # syscalls with `strace -c -f`. strace 6.1 leaves syscalls it has no name for out of
-# its -c table (getxattrat(2), number 464, is one of them), so those are counted from
-# a full `strace -f` log and added: the totals below include every syscall made.
+# its -c table (listxattrat(2) and getxattrat(2), numbers 465 and 464, are two), so
+# those are counted from a full `strace -f` log and added: the totals below include
+# every syscall made.
 set -euo pipefail
 
 dir=${1:-/usr}
@@ -34,21 +36,26 @@ else
     exit 1
 fi
 
-# 2. Time, interleaved so both see the same machine load.
+# 2. Time, interleaved so both see the same machine load. Wall clock is what a user
+# waits; CPU time (user + sys) shows the work done, whatever else the machine runs.
+TIMEFORMAT='%3R %3U %3S'
 for _ in $(seq "$runs"); do
-    s=$(now); getcap -r "$dir" >/dev/null 2>&1 || true; e=$(now)
-    echo $(((e - s) / 1000)) >>"$tmp/t.getcap"
-    s=$(now); "$fcap" read -r "$dir" >/dev/null 2>&1 || true; e=$(now)
-    echo $(((e - s) / 1000)) >>"$tmp/t.fcap"
+    { time getcap -r "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.getcap"
+    { time "$fcap" read -r "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.fcap"
 done
-stats() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%d %d", a[1], a[int((NR+1)/2)]}'; }
-read -r g_best g_med <<<"$(stats "$tmp/t.getcap")"
-read -r f_best f_med <<<"$(stats "$tmp/t.fcap")"
-printf 'time (ms, %d runs)   best   median\n' "$runs"
-printf '  getcap -r %-8s %6.1f %8.1f\n' "$dir" "$(bc -l <<<"$g_best/1000")" "$(bc -l <<<"$g_med/1000")"
-printf '  fcap read -r      %6.1f %8.1f\n' "$(bc -l <<<"$f_best/1000")" "$(bc -l <<<"$f_med/1000")"
-printf '  ratio (getcap/fcap): best %.2fx, median %.2fx\n' \
-    "$(bc -l <<<"$g_best/$f_best")" "$(bc -l <<<"$g_med/$f_med")"
+# best and median of a column expression, in ms
+stats() { awk "{print $2}" "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[1]*1000, a[int((NR+1)/2)]*1000}'; }
+read -r g_best g_med <<<"$(stats "$tmp/t.getcap" '$1')"
+read -r f_best f_med <<<"$(stats "$tmp/t.fcap" '$1')"
+read -r g_cbest g_cmed <<<"$(stats "$tmp/t.getcap" '$2+$3')"
+read -r f_cbest f_cmed <<<"$(stats "$tmp/t.fcap" '$2+$3')"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
+printf '%d runs each, in ms        wall best  wall median   cpu best  cpu median\n' "$runs"
+printf '  getcap -r %-12s %9s %12s %10s %11s\n' "$dir" "$g_best" "$g_med" "$g_cbest" "$g_cmed"
+printf '  fcap read -r           %9s %12s %10s %11s\n' "$f_best" "$f_med" "$f_cbest" "$f_cmed"
+printf '  getcap/fcap            %9s %12s %10s %11s\n' "$(ratio "$g_best" "$f_best")" \
+    "$(ratio "$g_med" "$f_med")" "$(ratio "$g_cbest" "$f_cbest")" "$(ratio "$g_cmed" "$f_cmed")"
+echo "  (fcap uses $(nproc) cores; load average now: $(cut -d' ' -f1 /proc/loadavg))"
 
 # 3. Syscalls.
 files=$(find "$dir" -xdev -type f 2>/dev/null | wc -l)
@@ -58,21 +65,23 @@ count() { # name, command...
     shift
     strace -c -f -o "$tmp/$name.c" "$@" >/dev/null 2>&1 || true
     strace -f -qq -o "$tmp/$name.log" "$@" >/dev/null 2>&1 || true
-    local listed unnamed
-    # "% time  seconds  usecs/call  calls  errors  syscall": calls is field 4.
-    listed=$(awk '$NF == "total" {print $4}' "$tmp/$name.c")
-    unnamed=$(grep -v 'resumed>' "$tmp/$name.log" | grep -c 'syscall_0x' || true)
-    echo "$listed $unnamed"
 }
 echo "syscalls (strace -c -f; $files regular files, $dirs directories)"
+count getcap getcap -r "$dir"
+count fcap "$fcap" read -r "$dir"
 for tool in getcap fcap; do
-    if [ $tool = getcap ]; then
-        read -r listed unnamed <<<"$(count getcap getcap -r "$dir")"
-    else
-        read -r listed unnamed <<<"$(count fcap "$fcap" read -r "$dir")"
+    # "% time  seconds  usecs/call  calls  errors  syscall": calls is field 4.
+    listed=$(awk '$NF == "total" {print $4}' "$tmp/$tool.c")
+    lx=$(grep -v 'resumed>' "$tmp/$tool.log" | grep -c 'syscall_0x1d1(' || true)
+    gx=$(grep -v 'resumed>' "$tmp/$tool.log" | grep -c 'syscall_0x1d0(' || true)
+    total=$((listed + lx + gx))
+    printf '  %-6s %7d in all = %.2f per regular file' $tool $total "$(awk -v a=$total -v b="$files" 'BEGIN {print a/b}')"
+    if [ $((lx + gx)) -gt 0 ]; then
+        printf ' (%d from the -c table + %d listxattrat + %d getxattrat, not in strace 6.1'"'"'s table)' \
+            "$listed" "$lx" "$gx"
     fi
-    total=$((listed + unnamed))
-    printf '  %-7s total %7d (%d in the -c table + %d getxattrat)  %.2f per regular file\n' \
-        $tool $total "$listed" "$unnamed" "$(bc -l <<<"$total/$files")"
-    awk 'NR>2 && $NF != "total" && $0 !~ /^---/ {print "           " $0}' "$tmp/$tool.c" | head -6
+    echo
+    awk 'NR>2 && $NF != "total" && $0 !~ /^---/ && $4 > 1000 {printf "         %-12s %8d\n", $NF, $4}' "$tmp/$tool.c"
+    [ "$lx" -gt 0 ] && printf '         %-12s %8d\n' listxattrat "$lx"
+    [ "$gx" -gt 0 ] && printf '         %-12s %8d\n' getxattrat "$gx"
 done
