@@ -100,12 +100,12 @@ pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result
             };
             let Some(root) = root else { continue };
             std::thread::scope(|s| {
-                if let Some(p) = &opts.progress {
-                    s.spawn(|| show_progress(p));
-                }
+                let shower = opts.progress.as_ref().map(|p| s.spawn(|| show_progress(p)));
                 scan::walk(&root, &opts, &mut |e| entries.push(e), &mut fail);
-                if let Some(p) = &opts.progress {
-                    p.done.store(true, Ordering::Relaxed);
+                if let (Some(p), Some(h)) = (&opts.progress, shower) {
+                    p.done.store(true, Ordering::Release);
+                    // Wake it now rather than at its next tick.
+                    h.thread().unpark();
                 }
             });
             // Only the hits are sorted (and, with -v, everything listed).
@@ -123,11 +123,14 @@ pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result
 /// The progress line on a terminal's stderr: nothing for a quick scan, then
 /// "files seen, hits so far" a few times a second, erased when the scan ends.
 fn show_progress(p: &Progress) {
-    // Short sleeps, so a finished scan is never held up waiting for this thread.
     let mut next = Instant::now() + Duration::from_millis(500);
     let mut shown = false;
-    while !p.done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(25));
+    loop {
+        // Parked until the next tick, or until the scan ends and unparks us.
+        std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+        if p.done.load(Ordering::Acquire) {
+            break;
+        }
         if Instant::now() < next {
             continue;
         }
