@@ -228,6 +228,7 @@ pub fn walk(
         queue: Mutex::new(Queue {
             jobs: vec![Job {
                 path: root_bytes.clone(),
+                parent: None,
                 dev: meta.dev(),
                 fs: fsinfo::fs_type(&root).unwrap_or(0),
             }],
@@ -333,8 +334,34 @@ struct Shared<'a> {
 /// it shares unless it is a mount point).
 struct Job {
     path: Vec<u8>,
+    /// The open parent directory, to open this one relative to it (no path walk,
+    /// no PATH_MAX limit); `None`: open by path.
+    parent: Option<Arc<DirFd>>,
     dev: u64,
     fs: i64,
+}
+
+/// An open directory that pending subdirectory jobs may hold on to.
+struct DirFd(OwnedFd);
+
+/// Open directories kept for their pending subdirectories. With depth-first
+/// walking this is about one per level, but a pathological tree (two children per
+/// level, thousands of levels deep) must not run the process out of descriptors:
+/// past the budget, subdirectories are opened by path instead.
+static HELD_FDS: AtomicUsize = AtomicUsize::new(0);
+const MAX_HELD_FDS: usize = 256;
+
+impl DirFd {
+    fn new(fd: OwnedFd) -> Arc<DirFd> {
+        HELD_FDS.fetch_add(1, Ordering::Relaxed);
+        Arc::new(DirFd(fd))
+    }
+}
+
+impl Drop for DirFd {
+    fn drop(&mut self) {
+        HELD_FDS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Filesystems whose `listxattr` lists every `security.*` attribute a `getxattr`
@@ -467,8 +494,14 @@ impl<'a, 'b> Worker<'a, 'b> {
     fn dir(&mut self, job: Job, stack: &mut Vec<Job>) {
         let opts = self.shared.opts;
         let path = job.path;
-        let fd = match open_dir(&path) {
-            Ok(fd) => fd,
+        let opened = match &job.parent {
+            Some(parent) => open_dir_at(&parent.0, &path),
+            None => open_dir(&path),
+        };
+        // The parent's descriptor is closed once its last pending child is open.
+        drop(job.parent);
+        let fd = match opened {
+            Ok(fd) => DirFd::new(fd),
             Err(e) => {
                 if opts.verbose {
                     self.emit(path.clone(), Found::NotRegular);
@@ -483,7 +516,7 @@ impl<'a, 'b> Worker<'a, 'b> {
         let (dev, fs) = if path == self.shared.root {
             (job.dev, job.fs)
         } else {
-            match self.mount(&path, &fd, job.dev, job.fs) {
+            match self.mount(&path, &fd.0, job.dev, job.fs) {
                 Some(here) => here,
                 None => return,
             }
@@ -498,7 +531,7 @@ impl<'a, 'b> Worker<'a, 'b> {
             let n = unsafe {
                 libc::syscall(
                     libc::SYS_getdents64,
-                    fd.as_raw_fd(),
+                    fd.0.as_raw_fd(),
                     self.buf.as_mut_ptr(),
                     self.buf.len(),
                 )
@@ -539,7 +572,7 @@ impl<'a, 'b> Worker<'a, 'b> {
     /// `u64 d_ino, i64 d_off, u16 d_reclen, u8 d_type, char d_name[]` (NUL-terminated).
     fn entries(&mut self, mut recs: &[u8], here: &Here, stack: &mut Vec<Job>) {
         let opts = self.shared.opts;
-        let (dir, fd) = (here.dir, here.fd);
+        let (dir, fd) = (here.dir, &here.fd.0);
         while recs.len() >= 19 {
             let reclen = usize::from(u16::from_ne_bytes([recs[16], recs[17]]));
             if reclen < 19 || reclen > recs.len() {
@@ -580,6 +613,8 @@ impl<'a, 'b> Worker<'a, 'b> {
             match d_type {
                 libc::DT_DIR => stack.push(Job {
                     path: join_bytes(dir, name),
+                    parent: (HELD_FDS.load(Ordering::Relaxed) < MAX_HELD_FDS)
+                        .then(|| Arc::clone(here.fd)),
                     dev: here.dev,
                     fs: here.fs,
                 }),
@@ -596,7 +631,7 @@ impl<'a, 'b> Worker<'a, 'b> {
     }
 
     fn file(&mut self, here: &Here, name: &[u8], name_z: &[u8]) {
-        let (dir, fd) = (here.dir, here.fd);
+        let (dir, fd) = (here.dir, &here.fd.0);
         self.files += 1;
         if here.fast_list && list_at(fd, name_z) == Some(false) {
             if self.shared.opts.verbose {
@@ -649,23 +684,32 @@ impl<'a, 'b> Worker<'a, 'b> {
 /// The directory being read, as the per-entry code needs it.
 struct Here<'a> {
     dir: &'a [u8],
-    fd: &'a OwnedFd,
+    fd: &'a Arc<DirFd>,
     dev: u64,
     fs: i64,
     /// `listxattrat` first (see [`lists_reliably`]).
     fast_list: bool,
 }
 
+/// O_NOFOLLOW: a directory swapped for a symlink since it was listed is not followed.
+const DIR_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
 fn open_dir(path: &[u8]) -> io::Result<OwnedFd> {
     let c = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // O_NOFOLLOW: a directory swapped for a symlink since it was listed is not followed.
     // SAFETY: `c` is NUL-terminated.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
+    finish_open(unsafe { libc::open(c.as_ptr(), DIR_FLAGS) })
+}
+
+/// Open the directory `path` relative to its open parent (by its last component).
+fn open_dir_at(parent: &OwnedFd, path: &[u8]) -> io::Result<OwnedFd> {
+    let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+    let c = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is NUL-terminated and the parent fd is open.
+    finish_open(unsafe { libc::openat(parent.as_raw_fd(), c.as_ptr(), DIR_FLAGS) })
+}
+
+fn finish_open(fd: libc::c_int) -> io::Result<OwnedFd> {
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
