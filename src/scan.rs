@@ -3,18 +3,22 @@
 //! The walk never follows symlinks, never enters a pseudo filesystem below the root
 //! (procfs, sysfs, cgroupfs… cannot hold file capabilities), stays on the root's
 //! filesystem with `-x`, reports errors and goes on. It finds exactly what libcap's
-//! `getcap -r` (`nftw(FTW_PHYS)`) finds, only faster. Why it is fast:
+//! `getcap -r` (`nftw(FTW_PHYS)`) finds, with about a third of its syscalls:
 //!
-//! * **One syscall per regular file.** Directories are read with `getdents64(2)` into a
-//!   large buffer and the entry type (`d_type`) decides what an entry is; `fstatat` is
-//!   only called when a filesystem reports `DT_UNKNOWN`. A regular file costs exactly
-//!   one `getxattrat(2)` relative to the open directory (Linux 6.13+, no path walk), or
-//!   one `lgetxattr` on older kernels. getcap makes three (`stat`, `getxattr`, `capget`).
-//! * **Mount points come from `/proc/self/mountinfo`**, read once. Only a directory that
-//!   is a mount point is `fstat`ed/`fstatfs`ed to decide whether to skip it; without
-//!   mountinfo every directory is `fstat`ed instead (same result, more syscalls).
-//! * **Parallel.** One worker per core, each walking depth-first from its own stack and
-//!   handing the shallowest pending directories to idle workers.
+//! * **One syscall per regular file**, relative to the open directory (no path walk):
+//!   `listxattrat(2)` where the filesystem lists attributes reliably (a file without
+//!   any attribute is settled there), else `getxattrat(2)`; `lgetxattr` on kernels
+//!   before 6.13. The directory entry's type (`d_type`) says what an entry is;
+//!   `fstatat` only runs for `DT_UNKNOWN`. getcap makes three (`stat`, `getxattr`,
+//!   `capget`) on full paths.
+//! * **Three per directory**: `openat` relative to the parent, one `getdents64` into a
+//!   128 KiB buffer (the confirming empty read is skipped where a short reply is known
+//!   to mean the end), `close`.
+//! * **Mount points come from `/proc/self/mountinfo`**, read once; only a directory
+//!   that is a mount point is `fstat`ed/`fstatfs`ed. Without mountinfo every
+//!   directory is `fstat`ed instead (same result, more syscalls).
+//! * **Parallel.** One worker per core, each walking depth-first from its own stack
+//!   and handing its shallowest pending directories to idle workers.
 //! * **Little allocation.** A path is only built for a hit (or, with `-v`, for every
 //!   entry) and for a directory still to be walked; only the hits are sorted, by the
 //!   caller.
