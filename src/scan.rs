@@ -241,17 +241,27 @@ pub fn walk(
         }),
         wake: Condvar::new(),
         idle: AtomicUsize::new(0),
-        threads: threads(),
+        threads: AtomicUsize::new(threads()),
         root: root_bytes,
         root_dev: meta.dev(),
         mounts: mount_points(&root),
         opts,
     };
     let results: Vec<Harvest> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..shared.threads)
-            .map(|_| s.spawn(|| Worker::new(&shared).run()))
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        // This thread is one of the workers. A worker that cannot be started is
+        // taken off the count, so the others still know when everyone is idle.
+        let mut handles = Vec::new();
+        for _ in 1..shared.threads.load(Ordering::Relaxed) {
+            match std::thread::Builder::new().spawn_scoped(s, || Worker::new(&shared).run()) {
+                Ok(h) => handles.push(h),
+                Err(_) => {
+                    shared.threads.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut all = vec![Worker::new(&shared).run()];
+        all.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        all
     });
     let mut errors = Vec::new();
     for r in results {
@@ -327,7 +337,8 @@ struct Shared<'a> {
     /// A lock-free copy of `Queue::idle`, so busy workers can cheaply ask whether
     /// anyone is waiting for work.
     idle: AtomicUsize,
-    threads: usize,
+    /// Workers taking part (all of them idle with no job left: the walk is over).
+    threads: AtomicUsize,
     root: Vec<u8>,
     root_dev: u64,
     mounts: Option<HashSet<Vec<u8>>>,
@@ -423,7 +434,7 @@ impl Shared<'_> {
             }
             q.idle += 1;
             self.idle.store(q.idle, Ordering::Relaxed);
-            if q.idle == self.threads {
+            if q.idle == self.threads.load(Ordering::Relaxed) {
                 q.done = true;
                 self.wake.notify_all();
                 return None;
