@@ -758,3 +758,33 @@ fn a_directory_bigger_than_one_getdents_reply_is_read_whole_on_tmpfs() {
     let r = fcap_run([os("read"), os("-r"), m.0.as_os_str()]);
     assert_eq!(r.stdout().lines().count(), 3);
 }
+
+#[test]
+fn a_json_null_removes_capabilities_and_stdin_is_a_manifest() {
+    must_be_root();
+    let d = tempdir();
+    let a = copy_prog(d.path(), "a");
+    let b = copy_prog(d.path(), "b");
+    libcap_set(&a, "cap_kill=p");
+    // Relative paths are relative to the current directory, as `read -r .` prints them.
+    let manifest = "{\"path\":\"./a\",\"caps\":null}\n./b cap_chown=ep\n";
+    let mut c = fcap();
+    c.current_dir(d.path())
+        .args(["apply", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), manifest.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "changed ./a none (was cap_kill=p)\nchanged ./b cap_chown=ep (was none)\n"
+    );
+    assert_eq!(raw_xattr(&a), None);
+    assert_eq!(
+        getcap(&[b.as_os_str()]),
+        format!("{} cap_chown=ep\n", b.display())
+    );
+}
