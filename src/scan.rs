@@ -319,8 +319,11 @@ fn unoctal(s: &[u8]) -> Vec<u8> {
         if s[i] == b'\\'
             && let Some(d) = s.get(i + 1..i + 4)
             && d.iter().all(|c| (b'0'..=b'7').contains(c))
+            && let Ok(v) = u8::try_from(
+                u32::from(d[0] - b'0') * 64 + u32::from(d[1] - b'0') * 8 + u32::from(d[2] - b'0'),
+            )
         {
-            out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+            out.push(v);
             i += 4;
             continue;
         }
@@ -883,5 +886,6 @@ mod tests {
     fn mountinfo_escapes() {
         assert_eq!(unoctal(b"/mnt/a\\040b\\134c"), b"/mnt/a b\\c");
         assert_eq!(unoctal(b"/x\\9"), b"/x\\9");
+        assert_eq!(unoctal(b"/x\\777"), b"/x\\777");
     }
 }
