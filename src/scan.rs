@@ -521,6 +521,11 @@ impl<'a, 'b> Worker<'a, 'b> {
         let fd = match opened {
             Ok(fd) => DirFd::new(fd),
             Err(e) => {
+                // A mount point we would skip anyway (an unreadable debugfs, another
+                // filesystem with -x) is skipped silently, as it would be if readable.
+                if path != self.shared.root && self.skipped_by_path(&path, job.dev) {
+                    return;
+                }
                 if opts.verbose {
                     self.emit(path.clone(), Found::NotRegular);
                 }
@@ -696,6 +701,25 @@ impl<'a, 'b> Worker<'a, 'b> {
             return None;
         }
         Some((st.st_dev, here))
+    }
+}
+
+impl Worker<'_, '_> {
+    /// [`Worker::mount`] for a directory that could not be opened: by path.
+    fn skipped_by_path(&self, path: &[u8], parent_dev: u64) -> bool {
+        if let Some(m) = &self.shared.mounts
+            && !m.contains(path)
+        {
+            return false;
+        }
+        let p = Path::new(OsStr::from_bytes(path));
+        let Ok(meta) = std::fs::symlink_metadata(p) else {
+            return false;
+        };
+        meta.dev() != parent_dev
+            && meta.dev() != self.shared.root_dev
+            && (self.shared.opts.one_file_system
+                || fsinfo::fs_type(p).is_some_and(fsinfo::is_pseudo))
     }
 }
 

@@ -614,9 +614,20 @@ struct Mount(PathBuf);
 
 impl Mount {
     fn new(fstype: &str, at: &Path) -> Mount {
+        Mount::with(fstype, "defaults", at)
+    }
+
+    fn with(fstype: &str, options: &str, at: &Path) -> Mount {
         std::fs::create_dir_all(at).unwrap();
         let mut c = Command::new("mount");
-        c.args([os("-t"), os(fstype), os(fstype), at.as_os_str()]);
+        c.args([
+            os("-t"),
+            os(fstype),
+            os("-o"),
+            os(options),
+            os(fstype),
+            at.as_os_str(),
+        ]);
         run(c).ok();
         Mount(at.to_path_buf())
     }
@@ -675,17 +686,7 @@ fn an_unreadable_directory_is_reported_and_the_scan_goes_on() {
     libcap_set(&copy_prog(&locked, "hidden"), "cap_chown=p");
     libcap_set(&copy_prog(t, "z"), "cap_chown=p");
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let mut c = Command::new("setpriv");
-    c.args([
-        os("--reuid=65534"),
-        os("--regid=65534"),
-        os("--clear-groups"),
-        os(env!("CARGO_BIN_EXE_fcap")),
-        os("read"),
-        os("-r"),
-        t.as_os_str(),
-    ]);
-    run(c)
+    read_as_nobody(&[t.as_os_str()])
         .status(2)
         .stdout_is(&format!(
             "{0}/a cap_kill=p\n{0}/z cap_chown=p\n",
@@ -787,4 +788,41 @@ fn a_json_null_removes_capabilities_and_stdin_is_a_manifest() {
         getcap(&[b.as_os_str()]),
         format!("{} cap_chown=ep\n", b.display())
     );
+}
+
+/// `fcap read -r ARGS` as the unprivileged user `nobody`.
+fn read_as_nobody(args: &[&OsStr]) -> Run {
+    let mut c = Command::new("setpriv");
+    c.args([
+        os("--reuid=65534"),
+        os("--regid=65534"),
+        os("--clear-groups"),
+        os(env!("CARGO_BIN_EXE_fcap")),
+        os("read"),
+        os("-r"),
+    ])
+    .args(args);
+    run(c)
+}
+
+#[test]
+fn an_unreadable_mount_point_left_out_by_x_is_not_an_error() {
+    must_be_root();
+    let d = tempdir();
+    let t = d.path();
+    libcap_set(&copy_prog(t, "a"), "cap_kill=p");
+    let m = Mount::with("tmpfs", "mode=0700", &t.join("private"));
+    libcap_set(&copy_prog(&m.0, "inner"), "cap_chown=p");
+    read_as_nobody(&[os("-x"), t.as_os_str()])
+        .ok()
+        .stderr_is("")
+        .stdout_is(&format!("{}/a cap_kill=p\n", t.display()));
+    // Without -x the walk would enter it, so not being able to is an error.
+    read_as_nobody(&[t.as_os_str()])
+        .status(2)
+        .stdout_is(&format!("{}/a cap_kill=p\n", t.display()))
+        .stderr_is(&format!(
+            "fcap: '{}': cannot read directory: Permission denied\n",
+            m.0.display()
+        ));
 }
