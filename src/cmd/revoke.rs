@@ -13,9 +13,11 @@ use std::io::Write;
 
 /// Remove capabilities from files.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "CAPS is a comma-separated list (cap_net_raw, net_raw, a number) or \
+#[command(
+    after_help = "CAPS is a comma-separated list (cap_net_raw, net_raw, a number) or \
 'all'. The capabilities are removed from every set; when none is left the attribute \
-is removed, never left as an empty '='.")]
+is removed, never left as an empty '='."
+)]
 pub struct RevokeArgs {
     /// Capabilities to remove, or 'all'.
     #[arg(value_name = "CAPS")]
@@ -38,7 +40,7 @@ pub fn run(args: &RevokeArgs, color: bool, out: &mut dyn Write) -> anyhow::Resul
             // Replacing a broken value is what `revoke all` is for.
             Current::Malformed(_) if everything => Ok(None),
             Current::Malformed(why) => anyhow::bail!(
-                "{why}; revoke cannot tell what is left: remove it with 'fcap revoke all {p}' or replace it with 'fcap set EXPR {p}'",
+                "{why}; revoke cannot tell what is left. Remove it: fcap revoke all {p}; or replace it: fcap set EXPR {p}",
                 p = quote(path)
             ),
             Current::Caps(c) => {

@@ -77,13 +77,7 @@ pub fn run(args: &SetArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
             "this expression stores an empty value ('='): the kernel still treats the file as privileged at exec and drops ambient capabilities; 'fcap revoke all' removes the attribute instead",
         );
     }
-    write_each(
-        &args.write,
-        color,
-        out,
-        |_, _| Ok(Some(want)),
-        |_| {},
-    )
+    write_each(&args.write, color, out, |_, _| Ok(Some(want)), |_| {})
 }
 
 /// The value `setcap EXPR` would store, or an error that says what is really wrong
@@ -111,7 +105,12 @@ fn parse_expr(expr: &str, rootid: Option<u32>) -> anyhow::Result<FileCaps> {
 }
 
 /// `set --check`: compare, write nothing; exit 1 when any file differs.
-fn check(args: &SetArgs, want: &FileCaps, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+fn check(
+    args: &SetArgs,
+    want: &FileCaps,
+    color: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let opts = WriteOpts {
         follow: !args.write.no_dereference,
         dry_run: true,
