@@ -614,13 +614,29 @@ fn fcap_copy(dir: &Path) -> PathBuf {
     bin
 }
 
+/// Run a command that executes a file this test process just copied. Another test
+/// thread may fork while the copy's write fd is open, and the child holds it until its
+/// own exec: executing the copy then fails with ETXTBSY for a moment. Retry that only.
+fn run_fresh_copy(make: impl Fn() -> Command) -> Run {
+    for _ in 0..100 {
+        let r = run(make());
+        if !r.stderr().contains("Text file busy") {
+            return r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the copied executable stayed busy (ETXTBSY)");
+}
+
 fn as_nobody(bin: &Path, args: &[&OsStr]) -> Run {
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(bin)
-        .args(args)
-        .env("LC_ALL", "C");
-    run(c)
+    run_fresh_copy(|| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin)
+            .args(args)
+            .env("LC_ALL", "C");
+        c
+    })
 }
 
 #[test]
@@ -659,17 +675,20 @@ fn a_caller_with_only_cap_setfcap_can_grant() {
         bin.display(),
         f.display()
     );
-    let mut c = Command::new("capsh");
-    c.args([
-        "--keep=1",
-        "--user=nobody",
-        "--inh=cap_setfcap",
-        "--addamb=cap_setfcap",
-        "--",
-        "-c",
-        &script,
-    ]);
-    run(c).ok();
+    run_fresh_copy(|| {
+        let mut c = Command::new("capsh");
+        c.args([
+            "--keep=1",
+            "--user=nobody",
+            "--inh=cap_setfcap",
+            "--addamb=cap_setfcap",
+            "--",
+            "-c",
+            &script,
+        ]);
+        c
+    })
+    .ok();
     assert_eq!(caps_of(&f), "cap_kill,cap_sys_admin=p");
 }
 
@@ -741,11 +760,13 @@ fn bind_as_nobody(node: &Path, port: u16) -> Run {
     let js = format!(
         "const s=require('net').createServer();s.on('error',e=>{{console.log(e.code);process.exit(3)}});s.listen({port},'127.0.0.1',()=>{{console.log('bound');s.close()}})"
     );
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(node)
-        .args(["-e", &js]);
-    run(c)
+    run_fresh_copy(|| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(node)
+            .args(["-e", &js]);
+        c
+    })
 }
 
 #[test]
