@@ -732,24 +732,40 @@ fn eight_concurrent_grants_of_different_caps_lose_none() {
         "cap_sys_nice",
         "cap_lease",
     ];
-    for round in 0..5 {
+    for round in 0..10 {
         fcap_args(&[os("revoke"), os("all"), p(&f)]).ok();
+        // A start gate: every child blocks reading one shared pipe and starts fcap when
+        // it is closed, so the eight read-modify-write cycles really overlap.
+        let (gate_r, gate_w) = std::io::pipe().unwrap();
         let children: Vec<_> = names
             .iter()
             .map(|n| {
-                fcap()
-                    .args([os("grant"), os(n), p(&f)])
+                Command::new("sh")
+                    .args([
+                        os("-c"),
+                        os(r#"read _; exec "$0" grant "$1" "$2""#),
+                        os(env!("CARGO_BIN_EXE_fcap")),
+                        os(n),
+                        p(&f),
+                    ])
+                    .stdin(gate_r.try_clone().unwrap())
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
                     .spawn()
                     .unwrap()
             })
             .collect();
+        drop(gate_r);
+        drop(gate_w);
         for mut c in children {
             assert!(c.wait().unwrap().success(), "round {round}");
         }
         let want = FileCaps::from_text(&format!("{}=ep", names.join(",")), None).unwrap();
-        assert_eq!(caps_of(&f), want.to_text(), "round {round}");
+        assert_eq!(
+            caps_of(&f),
+            want.to_text(),
+            "round {round}: a grant was lost"
+        );
     }
 }
 
