@@ -837,3 +837,19 @@ fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
         "the system node was touched"
     );
 }
+
+#[test]
+fn colour_only_when_asked_and_no_arrow_for_a_plain_relative_path() {
+    root();
+    let d = tempdir();
+    copy_prog(d.path(), "prog");
+    let mut c = fcap();
+    c.current_dir(d.path()).args(["grant", "kill", "./prog"]);
+    run(c).ok().stdout_is("./prog: cap_kill=ep (was none)\n");
+    let mut c = fcap();
+    c.current_dir(d.path())
+        .args(["--color", "always", "grant", "kill,net_raw", "prog"]);
+    run(c)
+        .ok()
+        .stdout_is("prog: \u{1b}[32mcap_kill,cap_net_raw=ep\u{1b}[0m (was cap_kill=ep)\n");
+}
