@@ -158,6 +158,19 @@ pub fn parse_revoke(s: &str) -> Result<CapSet, SpecError> {
     parse_list(s, CapSet(u64::MAX))
 }
 
+/// Add a hint when the refused `CAPS` argument is an existing path: the user most likely
+/// swapped the arguments (`fcap grant node net_raw`).
+pub fn with_order_hint(e: SpecError, given: &str, verb: &str) -> SpecError {
+    if !given.is_empty() && std::path::Path::new(given).symlink_metadata().is_ok() {
+        SpecError(format!(
+            "{}; '{given}' is a file: the capabilities come first (fcap {verb} CAPS PATH...)",
+            e.0
+        ))
+    } else {
+        e
+    }
+}
+
 /// `a,b,13,all` → a set; `all` expands to `all`.
 fn parse_list(list: &str, all: CapSet) -> Result<CapSet, SpecError> {
     if list.trim().is_empty() {

@@ -38,7 +38,8 @@ pub struct GrantArgs {
 
 /// Run `fcap grant`.
 pub fn run(args: &GrantArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let spec = capspec::parse_grant(&args.caps)?;
+    let spec = capspec::parse_grant(&args.caps)
+        .map_err(|e| capspec::with_order_hint(e, &args.caps, "grant"))?;
     let dangerous: Vec<String> = spec
         .caps
         .iter()

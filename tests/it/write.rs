@@ -552,6 +552,10 @@ fn bad_capability_lists_fail_before_touching_any_file() {
     fcap_args(&[os("revoke"), os("cap_net_raw=ep"), p(&f)])
         .status(2)
         .stderr_has("takes no flags");
+    // Swapped arguments get a pointer to the right order.
+    fcap_args(&[os("grant"), p(&f), os("net_raw")])
+        .status(2)
+        .stderr_has("is a file: the capabilities come first (fcap grant CAPS PATH...)");
     assert_eq!(raw_xattr(&f), None);
 }
 
@@ -852,4 +856,32 @@ fn colour_only_when_asked_and_no_arrow_for_a_plain_relative_path() {
     run(c)
         .ok()
         .stdout_is("prog: \u{1b}[32mcap_kill,cap_net_raw=ep\u{1b}[0m (was cap_kill=ep)\n");
+}
+
+#[test]
+fn a_file_whose_owner_is_unmapped_in_the_callers_user_namespace_is_refused() {
+    root();
+    let d = tempdir();
+    let bin = fcap_copy(d.path());
+    let f = copy_prog(d.path(), "foreign");
+    std::os::unix::fs::chown(&f, Some(1234), Some(1234)).unwrap();
+    let mine = copy_prog(d.path(), "mine");
+    // Inside `unshare -U --map-root-user` only uid 0 is mapped: root there holds
+    // CAP_SETFCAP, but not over a file owned by the unmapped uid 1234.
+    let r = run_fresh_copy(|| {
+        let mut c = Command::new("unshare");
+        c.args(["-U", "--map-root-user"]).arg(&bin).args([
+            os("grant"),
+            os("kill"),
+            p(&f),
+            p(&mine),
+        ]);
+        c
+    });
+    r.status(2).stderr_has(&format!(
+        "fcap: '{}': Operation not permitted: writing file capabilities needs CAP_SETFCAP over the file (and the file owner must be mapped in this user namespace)",
+        f.display()
+    ));
+    assert_eq!(raw_xattr(&f), None);
+    assert_eq!(caps_of(&mine), "cap_kill=ep");
 }
