@@ -120,7 +120,7 @@ pub fn modify(
     {
         return Err(not_regular(path, &m));
     }
-    let fd = open_no_follow(&target).map_err(|e| open_error(path, &target, &e))?;
+    let fd = open_no_follow(&target).map_err(|e| open_error(path, &target, &e, !opts.dry_run))?;
     let file = File::from(fd);
     let meta = file.metadata().map_err(|e| io_at_path(path, &e, false))?;
     if !meta.file_type().is_file() {
@@ -170,6 +170,9 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(path).map_err(|e| {
         let why = match e.raw_os_error() {
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
+            Some(libc::ELOOP) => {
+                "symbolic link loop (too many levels of symbolic links)".to_string()
+            }
             _ => crate::error::describe_io(path, &e, false),
         };
         at_path(path, why)
@@ -210,7 +213,7 @@ fn open_no_follow(real: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn open_error(path: &Path, target: &Path, e: &io::Error) -> anyhow::Error {
+fn open_error(path: &Path, target: &Path, e: &io::Error, writing: bool) -> anyhow::Error {
     match e.raw_os_error() {
         Some(libc::ELOOP) => at_path(
             path,
@@ -222,7 +225,9 @@ fn open_error(path: &Path, target: &Path, e: &io::Error) -> anyhow::Error {
         Some(libc::ENXIO) | Some(libc::ENODEV) => {
             at_path(path, "not a regular file (a device or socket)")
         }
-        _ => io_at_path(path, e, false),
+        // The open is the first step of a write: a caller that cannot even open the
+        // file needs the same hint as one the kernel refuses the xattr write.
+        _ => io_at_path(path, e, writing),
     }
 }
 
