@@ -17,6 +17,7 @@
 //! [`cmd`] (one module per subcommand).
 
 pub mod caps;
+pub mod catalogue;
 pub mod cli;
 pub mod cmd;
 pub mod error;
