@@ -99,7 +99,8 @@ pub fn run(args: &ExplainArgs, color: bool, out: &mut dyn Write) -> anyhow::Resu
         return Ok(Exit::Success);
     }
     let title = format!("{} ({})", e.name, e.number);
-    writeln!(out, "{}: {}", paint(&title, color, |s| s.bold()), e.summary)?;
+    let head = format!("{}: {}", paint(&title, color, |s| s.bold()), e.summary);
+    wrap_into(out, "", &head, "  ")?;
     let danger = match e.danger {
         Some(d) => {
             let label = match d {

@@ -402,3 +402,35 @@ fn fish_completion_loads_and_completes() {
         "--json missing from:\n{flags}"
     );
 }
+
+/// The binary the tests run is linked the way the release binary is (the rustc
+/// wrapper in .cargo/config.toml adds crt-static for every profile), so every test of
+/// user lookups also runs without NSS. This fails if the wrapper is bypassed, e.g. by
+/// an RUSTC_WRAPPER in the environment.
+#[test]
+fn binary_is_static() {
+    let exe = env!("CARGO_BIN_EXE_fcap");
+    let elf = std::fs::read(exe).unwrap();
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "not a 64-bit ELF file");
+    let u16_at = |o: usize| usize::from(u16::from_le_bytes([elf[o], elf[o + 1]]));
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    const PT_INTERP: u32 = 3;
+    let interp = (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) == PT_INTERP
+    });
+    assert!(
+        !interp,
+        "{exe} asks for a dynamic loader (PT_INTERP): the crt-static wrapper in .cargo/config.toml was not used"
+    );
+    // And the issue's own criterion, through the system's ldd.
+    let mut c = Command::new("ldd");
+    c.arg(exe);
+    let r = run(c);
+    let said = format!("{}{}", r.stdout(), r.stderr());
+    assert!(
+        said.contains("statically linked") || said.contains("not a dynamic executable"),
+        "ldd {exe}: {said}"
+    );
+}
