@@ -164,7 +164,7 @@ pub const DETAILS: [Detail; 41] = [
         "Bind TCP, UDP and SCTP sockets to privileged ports: the ports below net.ipv4.ip_unprivileged_port_start (1024 unless changed).",
         &[
             "The capability a web server needs to listen on ports 80 and 443 without running as root.",
-            "The port limit is a sysctl per network namespace: with net.ipv4.ip_unprivileged_port_start=0 (Docker sets it in containers) every port is unprivileged and this capability changes nothing.",
+            "The port limit is a sysctl per network namespace: with net.ipv4.ip_unprivileged_port_start=0 (Docker since 20.10, Podman and containerd 2.0 set it in containers that have their own network) every port is unprivileged and this capability changes nothing.",
             "Alternatives: systemd socket activation or AmbientCapabilities=CAP_NET_BIND_SERVICE for a service, or a reverse proxy on the privileged port.",
             "Granted to an interpreter (node, python), it applies to every script that interpreter runs, not just yours.",
         ],
