@@ -18,6 +18,7 @@
 
 pub mod caps;
 pub mod capspec;
+pub mod catalogue;
 pub mod cli;
 pub mod cmd;
 pub mod error;
