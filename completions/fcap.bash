@@ -155,12 +155,16 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__grant)
-            opts="-h -V --color --help --version"
+            opts="-P -h -V --rootid --dry-run --json --no-dereference --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --rootid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -363,7 +367,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__revoke)
-            opts="-h -V --color --help --version"
+            opts="-P -h -V --dry-run --json --no-dereference --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,12 +385,16 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__set)
-            opts="-h -V --color --help --version"
+            opts="-P -h -V --check --rootid --dry-run --json --no-dereference --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --rootid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

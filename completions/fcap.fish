@@ -51,19 +51,31 @@ complete -c fcap -n "__fish_fcap_using_subcommand read" -l json -d 'Print JSON L
 complete -c fcap -n "__fish_fcap_using_subcommand read" -s l -l long -d 'Human view: one capability per line with its sets and what it allows'
 complete -c fcap -n "__fish_fcap_using_subcommand read" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand read" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid (without it, an existing rootid is kept)' -r
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid' -r
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l check -d 'Write nothing; exit 1 when a file\'s value differs from EXPR (like setcap -v)'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
