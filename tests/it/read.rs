@@ -301,7 +301,10 @@ fn one_file_system_stays_on_the_root_filesystem() {
     let inner = format!("{}/mnt/inner cap_kill=p", d.path().display());
     let all = fcap_run([os("read"), os("-r"), d.path().as_os_str()]);
     assert!(all.ok().stdout().contains(&inner), "{}", all.stdout());
-    assert_eq!(line_set(&all.stdout()), line_set(&getcap(&[os("-r"), d.path().as_os_str()])));
+    assert_eq!(
+        line_set(&all.stdout()),
+        line_set(&getcap(&[os("-r"), d.path().as_os_str()]))
+    );
     let x = fcap_run([os("read"), os("-r"), os("-x"), d.path().as_os_str()]);
     assert!(!x.ok().stdout().contains("inner"), "{}", x.stdout());
     assert!(x.stdout().contains("/ping cap_net_raw=ep"));
@@ -322,5 +325,9 @@ fn pseudo_filesystems_are_not_walked() {
     let v = fcap_run([os("read"), os("-r"), os("-v"), d.path().as_os_str()]);
     v.ok();
     // The mount point itself is listed, but nothing below it.
-    assert!(!v.stdout().contains("/proc/"), "walked into procfs: {}", &v.stdout()[..v.stdout().len().min(300)]);
+    assert!(
+        !v.stdout().contains("/proc/"),
+        "walked into procfs: {}",
+        &v.stdout()[..v.stdout().len().min(300)]
+    );
 }

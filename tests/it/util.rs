@@ -118,7 +118,11 @@ pub fn tempdir() -> tempfile::TempDir {
 /// that moment, and executing the copy would then fail with ETXTBSY.
 pub fn copy_prog(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
-    let st = Command::new("cp").arg("/bin/true").arg(&p).status().unwrap();
+    let st = Command::new("cp")
+        .arg("/bin/true")
+        .arg(&p)
+        .status()
+        .unwrap();
     assert!(st.success(), "cp /bin/true {}", p.display());
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p

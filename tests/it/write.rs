@@ -649,14 +649,15 @@ fn a_caller_without_cap_setfcap_is_told_to_run_as_root() {
     let d = tempdir();
     let bin = fcap_copy(d.path());
     let hint = "writing file capabilities needs CAP_SETFCAP";
-    // A file nobody can open at all, and one it can open but not label.
+    // A file nobody cannot read (fcap then works through an O_PATH fd, since
+    // labelling needs CAP_SETFCAP and not read access), and one it can read.
     let closed = copy_prog(d.path(), "closed");
     std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
     let open = copy_prog(d.path(), "open");
     let r = as_nobody(&bin, &[os("grant"), os("kill"), p(&closed), p(&open)]);
     r.status(2)
         .stderr_has(&format!(
-            "fcap: '{}': Permission denied: {hint}",
+            "fcap: '{}': Operation not permitted: {hint}",
             closed.display()
         ))
         .stderr_has(&format!(
@@ -694,6 +695,43 @@ fn a_caller_with_only_cap_setfcap_can_grant() {
     })
     .ok();
     assert_eq!(caps_of(&f), "cap_kill,cap_sys_admin=p");
+}
+
+#[test]
+fn a_caller_with_only_cap_setfcap_can_label_a_file_it_cannot_read() {
+    root();
+    let d = tempdir();
+    let bin = fcap_copy(d.path());
+    let f = copy_prog(d.path(), "secret");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o700)).unwrap();
+    setcap(&[os("cap_chown=p"), f.as_os_str()]).ok();
+    let script = format!(
+        "grep -q '^CapEff:.0000000080000000$' /proc/self/status || exit 99; \
+         cat {f} >/dev/null 2>&1 && exit 98; \
+         {b} grant kill=p {f} && {b} revoke chown {f}",
+        b = bin.display(),
+        f = f.display()
+    );
+    let r = run_fresh_copy(|| {
+        let mut c = Command::new("capsh");
+        c.args([
+            "--keep=1",
+            "--user=nobody",
+            "--inh=cap_setfcap",
+            "--addamb=cap_setfcap",
+            "--",
+            "-c",
+            &script,
+        ]);
+        c
+    });
+    r.ok();
+    assert!(
+        r.stdout().contains("cap_chown,cap_kill=p"),
+        "{}",
+        r.stdout()
+    );
+    assert_eq!(caps_of(&f), "cap_kill=p");
 }
 
 // ---------------------------------------------------------------- warnings
