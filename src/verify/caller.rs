@@ -1,0 +1,1 @@
+//! The caller state (in progress).

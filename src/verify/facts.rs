@@ -1,0 +1,1 @@
+//! Gathering file facts (in progress).
