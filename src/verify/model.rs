@@ -108,8 +108,9 @@ pub struct Node {
     pub path: PathBuf,
     /// The file after following symlinks, when it differs from `path`.
     pub resolved: Option<PathBuf>,
-    /// None: the path does not resolve (ENOENT).
+    /// None: the path does not resolve (`lookup_errno`, ENOENT when unset).
     pub inode: Option<Inode>,
+    pub lookup_errno: Option<i32>,
     /// Every directory the lookup passes through (search permission needed).
     pub dirs: Vec<(PathBuf, Inode)>,
     pub noexec: bool,
@@ -290,12 +291,17 @@ fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, us
             "the interpreter"
         };
         let Some(ino) = node.inode else {
+            let errno = node.lookup_errno.unwrap_or(libc::ENOENT);
             o.why(
                 "not-found",
                 None,
-                format!("{what} '{}' does not exist", node.shown()),
+                format!(
+                    "{what} '{}' cannot be opened: {}",
+                    node.shown(),
+                    crate::error::strerror(&std::io::Error::from_raw_os_error(errno))
+                ),
             );
-            return Err((libc::ENOENT, i));
+            return Err((errno, i));
         };
         for (d, dino) in &node.dirs {
             if dino.mode & S_IFMT == S_IFDIR && !may_exec(c, dino, true) {

@@ -73,6 +73,7 @@ fn file(xattr: Xattr) -> Node {
             uid: 0,
             gid: 0,
         }),
+        lookup_errno: None,
         dirs: vec![],
         noexec: false,
         nosuid: false,
