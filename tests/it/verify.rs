@@ -377,3 +377,462 @@ fn random_callers_and_files_match_the_kernel() {
     // A run that never saw a failing exec would test only half of the model.
     assert!(seen_outcomes.get("ok").copied().unwrap_or(0) > cases / 4);
 }
+
+// ---------------------------------------------------------------------------
+// Fixed real cases: the situations the random test cannot produce.
+
+fn nobody() -> Caller {
+    Caller {
+        root: false,
+        inh: 0,
+        amb: 0,
+        drop: 0,
+        nnp: false,
+        noroot: false,
+    }
+}
+
+fn root() -> Caller {
+    Caller {
+        root: true,
+        ..nobody()
+    }
+}
+
+const NBS: u64 = 1 << 10;
+const RAW: u64 = 1 << 13;
+
+fn json_for(c: &Caller, file: &Path) -> serde_json::Value {
+    predicted_json(&fcap_args(c, file))
+}
+
+fn codes(v: &serde_json::Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn libcap(args: &[&str], p: &Path) {
+    let mut v: Vec<&std::ffi::OsStr> = args.iter().map(|a| os(a)).collect();
+    v.push(p.as_os_str());
+    setcap(&v).ok();
+}
+
+/// Unmounts on drop, so a failing assertion does not leave the mount behind.
+struct Mounted(PathBuf);
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn nosuid_mount_ignores_caps_setuid_and_bad_values_and_keeps_ambient() {
+    assert!(
+        can_setfcap(),
+        "mounting and setcap need root (CI runs as root)"
+    );
+    let d = tempdir();
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=755,nosuid", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount -t tmpfs -o nosuid failed");
+    let _guard = Mounted(mnt.clone());
+    let ep = copy_cat(&mnt, "ep");
+    libcap(&["cap_net_bind_service=ep"], &ep);
+    let sysres = copy_cat(&mnt, "sysres");
+    libcap(&["cap_sys_resource=ep"], &sysres);
+    let suid = copy_cat(&mnt, "suid");
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let bad = copy_cat(&mnt, "bad");
+    set_raw_xattr(&bad, &[]).unwrap();
+
+    let amb = Caller {
+        amb: RAW,
+        ..nobody()
+    };
+    let got = assert_same(&amb, &ep, "a capped file on a nosuid tmpfs");
+    assert_eq!((got.permitted, got.ambient), (RAW, RAW), "ambient is kept");
+    assert_same(&nobody(), &ep, "a capped file on a nosuid tmpfs");
+    let got = assert_same(&nobody(), &suid, "a setuid-root file on a nosuid tmpfs");
+    assert_eq!(got.permitted, 0);
+    // Neither EPERM nor EINVAL: the value is not even read.
+    assert_eq!(
+        assert_same(&root(), &sysres, "nosuid sys_resource").exec,
+        "ok"
+    );
+    assert_eq!(assert_same(&root(), &bad, "nosuid empty value").exec, "ok");
+    assert!(codes(&json_for(&amb, &ep)).contains(&"nosuid".to_string()));
+}
+
+#[test]
+fn script_caps_are_ignored_and_the_interpreter_counts() {
+    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    let d = tempdir();
+    let plain = copy_cat(d.path(), "interp");
+    let capped = copy_cat(d.path(), "interp-capped");
+    libcap(&["cap_net_bind_service=ep"], &capped);
+    let script = |name: &str, interp: &Path| {
+        let p = d.path().join(name);
+        std::fs::write(&p, format!("#!{}\n", interp.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let s1 = script("capped-script", &plain);
+    libcap(&["cap_net_bind_service=ep"], &s1);
+    let got = assert_same(&nobody(), &s1, "a capped script with a plain interpreter");
+    assert_eq!(got.permitted, 0, "the script's own caps do nothing");
+    let v = json_for(&nobody(), &s1);
+    assert_eq!(v["interpreter"], plain.to_str().unwrap());
+    assert!(codes(&v).contains(&"script".to_string()));
+    // Ambient passes through the capped script to the plain interpreter (X3).
+    let amb = Caller {
+        amb: NBS,
+        ..nobody()
+    };
+    assert_eq!(
+        assert_same(&amb, &s1, "ambient through a capped script").ambient,
+        NBS
+    );
+
+    let s2 = script("plain-script", &capped);
+    let got = assert_same(&nobody(), &s2, "a plain script with a capped interpreter");
+    assert_eq!(got.effective, NBS);
+    // A script of a script, and an interpreter the bounding set cannot satisfy.
+    let s3 = script("script-of-script", &s2);
+    assert_eq!(
+        assert_same(&nobody(), &s3, "a nested script").effective,
+        NBS
+    );
+    let dropped = Caller {
+        drop: NBS,
+        ..nobody()
+    };
+    assert_eq!(
+        assert_same(&dropped, &s3, "nested script, dropped cap").exec,
+        "eperm"
+    );
+}
+
+#[test]
+fn foreign_rootid_is_ignored() {
+    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "ns");
+    libcap(&["-n", "1000", "cap_net_bind_service=ep"], &f);
+    assert_eq!(
+        raw_xattr(&f).unwrap().len(),
+        24,
+        "setcap -n writes a v3 value"
+    );
+    assert_eq!(
+        assert_same(&nobody(), &f, "a v3 value, rootid 1000").permitted,
+        0
+    );
+    let amb = Caller {
+        amb: RAW,
+        ..nobody()
+    };
+    assert_eq!(assert_same(&amb, &f, "a v3 value and ambient").ambient, RAW);
+    assert_same(&root(), &f, "a v3 value run by root");
+    let v = json_for(&nobody(), &f);
+    assert!(codes(&v).contains(&"foreign-rootid".to_string()), "{v}");
+}
+
+#[test]
+fn zero_length_value_fails_with_einval() {
+    assert!(can_setfcap(), "writing xattrs needs root (CI runs as root)");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "empty");
+    set_raw_xattr(&f, &[]).unwrap();
+    assert_eq!(
+        assert_same(&nobody(), &f, "a zero-length value").exec,
+        "einval"
+    );
+    assert_eq!(
+        assert_same(&root(), &f, "a zero-length value, root").exec,
+        "einval"
+    );
+    let r = fcap_run([os("verify"), f.as_os_str()]);
+    r.status(1);
+    assert!(r.stdout().contains("fails with EINVAL"), "{}", r.stdout());
+}
+
+#[test]
+fn this_machines_bounding_set_decides_an_all_caps_file() {
+    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "all");
+    libcap(&["=ep"], &f);
+    let bounding = this_bounding();
+    let full = CapSet::all().0;
+    let want = if bounding == full { "ok" } else { "eperm" };
+    let got = assert_same(&root(), &f, "'=ep' run by root");
+    assert_eq!(got.exec, want, "bounding set {bounding:#x}");
+    // This process as the caller (no options): a direct exec from here.
+    let direct = match Command::new(&f).arg("/dev/null").output() {
+        Ok(o) => {
+            assert!(o.status.success());
+            "ok".to_string()
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => "eperm".to_string(),
+        Err(e) => panic!("exec of {}: {e}", f.display()),
+    };
+    let v = predicted_json(&["verify".into(), "--json".into(), f.to_str().unwrap().into()]);
+    assert_eq!(v["caller"]["source"], "this process");
+    assert_eq!(v["exec"], direct.as_str());
+    assert_eq!(v["exec"], want);
+    if bounding != full {
+        let missing: Vec<String> = v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["code"] == "bounding-eperm")
+            .map(|r| r["cap"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(missing, CapSet(full & !bounding).names());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Profiles, --pid, --require, output and exit codes.
+
+#[test]
+fn profiles_match_the_equivalent_real_callers() {
+    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "nbs");
+    libcap(&["cap_net_bind_service=ep"], &f);
+    let g = copy_cat(d.path(), "admin");
+    libcap(&["cap_net_bind_service,cap_sys_admin=ep"], &g);
+    let all = this_bounding();
+    let docker: u64 = fcap::verify::caller::DOCKER_DEFAULT
+        .iter()
+        .fold(0, |a, c| a | 1 << c);
+    // k8s-restricted: bounding {net_bind_service}, no_new_privs, non-root.
+    let k8s = Caller {
+        drop: all & !NBS,
+        nnp: true,
+        ..nobody()
+    };
+    let dock_root = Caller {
+        drop: all & !docker,
+        ..root()
+    };
+    for (caller, profile, user, file) in [
+        (&k8s, "k8s-restricted", "65534", &f),
+        (&dock_root, "docker", "0", &f),
+        (&dock_root, "docker", "0", &g),
+    ] {
+        let want = real(caller, file);
+        let v = predicted_json(&[
+            "verify".into(),
+            "--json".into(),
+            "--profile".into(),
+            profile.into(),
+            "--user".into(),
+            user.into(),
+            file.to_str().unwrap().into(),
+        ]);
+        assert_eq!(
+            v["exec"],
+            want.exec.as_str(),
+            "{profile} {}: {v}",
+            file.display()
+        );
+        if want.exec == "ok" {
+            assert_eq!(names_to_bits(&v["permitted"]), want.permitted, "{profile}");
+            assert_eq!(names_to_bits(&v["effective"]), want.effective, "{profile}");
+        }
+    }
+    // The CI gate: non-root in Docker gets nothing from --cap-add alone, but a
+    // capped binary does bind.
+    let plain = copy_cat(d.path(), "plain");
+    let gate = |file: &Path| {
+        fcap_run([
+            os("verify"),
+            file.as_os_str(),
+            os("--user"),
+            os("nobody"),
+            os("--profile"),
+            os("docker"),
+            os("--require"),
+            os("net_bind_service"),
+        ])
+    };
+    gate(&f).status(0);
+    let r = gate(&plain);
+    r.status(1);
+    assert!(
+        r.stdout().contains("NOT met: cap_net_bind_service"),
+        "{}",
+        r.stdout()
+    );
+    fcap_run([
+        os("verify"),
+        f.as_os_str(),
+        os("--profile"),
+        os("k8s-restricted"),
+        os("--user"),
+        os("0"),
+    ])
+    .status(2)
+    .stderr_has("non-root");
+}
+
+#[test]
+fn pid_reads_a_running_process() {
+    let d = tempdir();
+    let f = copy_cat(d.path(), "plain");
+    // A shell of nobody with cap_net_raw ambient, waiting.
+    let mut child = Command::new("capsh")
+        .args([
+            "--inh=cap_net_raw",
+            "--keep=1",
+            "--gid=65534",
+            "--groups=",
+            "--uid=65534",
+            "--addamb=cap_net_raw",
+            "--shell=/bin/sh",
+            "--",
+            "-c",
+            "exec sleep 60",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // Wait until the sleep has replaced capsh and the shell.
+    let mut v = serde_json::Value::Null;
+    for _ in 0..200 {
+        v = predicted_json(&[
+            "verify".into(),
+            "--json".into(),
+            "--pid".into(),
+            pid.clone(),
+            f.to_str().unwrap().into(),
+        ]);
+        if v["caller"]["uid"] == 65534
+            && v["caller"]["permitted"] == serde_json::json!(["cap_net_raw"])
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(v["caller"]["source"], format!("process {pid}"));
+    assert_eq!(
+        v["caller"]["ambient"],
+        serde_json::json!(["cap_net_raw"]),
+        "{v}"
+    );
+    let want = real(
+        &Caller {
+            amb: RAW,
+            ..nobody()
+        },
+        &f,
+    );
+    assert_eq!(names_to_bits(&v["permitted"]), want.permitted);
+    assert_eq!(names_to_bits(&v["ambient"]), want.ambient);
+}
+
+#[test]
+fn json_has_every_documented_field() {
+    let d = tempdir();
+    let f = copy_cat(d.path(), "plain");
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(&f, &link).unwrap();
+    let v = predicted_json(&[
+        "verify".into(),
+        "--json".into(),
+        "--user".into(),
+        "nobody".into(),
+        link.to_str().unwrap().into(),
+    ]);
+    for key in [
+        "exec",
+        "permitted",
+        "effective",
+        "inheritable",
+        "ambient",
+        "bounding",
+        "secure_exec",
+        "file",
+        "interpreter",
+        "caller",
+        "reasons",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["symlink_target"], f.to_str().unwrap());
+    assert_eq!(v["interpreter"], serde_json::Value::Null);
+    assert_eq!(v["caller"]["user"], "nobody");
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["code"].is_string() && r["message"].is_string())
+    );
+}
+
+#[test]
+fn human_output_explains_and_colours_only_when_asked() {
+    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "nbs");
+    libcap(&["cap_net_bind_service=ep"], &f);
+    let r = fcap_run([
+        os("verify"),
+        f.as_os_str(),
+        os("--user"),
+        os("nobody"),
+        os("--drop"),
+        os("net_bind_service"),
+    ]);
+    r.status(1);
+    let out = r.stdout();
+    for want in [
+        "file caps:   cap_net_bind_service=ep",
+        "caller:      a new process of user nobody (uid 65534)",
+        "exec:        fails with EPERM (Operation not permitted)",
+        "why:",
+        "cap_net_bind_service is in the file's permitted set with the effective bit on",
+        "hints:",
+        "clear only the effective bit",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!out.contains('\x1b'), "no colour when not asked");
+    let r = fcap_run([os("--color"), os("always"), os("verify"), f.as_os_str()]);
+    assert!(r.stdout().contains('\x1b'));
+    let r = fcap_run([os("verify"), f.as_os_str(), os("--user"), os("nobody")]);
+    r.ok();
+    let out = r.stdout();
+    assert!(out.contains("permitted:   cap_net_bind_service\n"), "{out}");
+    assert!(out.contains("secure exec: yes (AT_SECURE)"), "{out}");
+    assert!(out.contains("NODE_OPTIONS"), "{out}");
+}
+
+#[test]
+fn errors_exit_2() {
+    fcap_run(["verify", "/nonexistent/fcap-verify"])
+        .status(2)
+        .stderr_is("fcap: '/nonexistent/fcap-verify': No such file or directory\n");
+    fcap_run(["verify", "/bin/sh", "--user", "no-such-user-fcap"])
+        .status(2)
+        .stderr_has("unknown user 'no-such-user-fcap'");
+    fcap_run(["verify", "/bin/sh", "--drop", "net_bnd_service"]).status(2);
+    fcap_run(["verify", "/bin/sh", "--pid", "999999999"])
+        .status(2)
+        .stderr_has("no process");
+    fcap_run(["verify", "/bin/sh", "--pid", "1", "--user", "root"]).status(2);
+}
