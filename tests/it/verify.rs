@@ -121,6 +121,7 @@ fn real(c: &Caller, file: &Path) -> Observed {
         ("Invalid argument", "einval"),
         ("Numerical result out of range", "erange"),
         ("Permission denied", "eacces"),
+        ("Too many levels", "eloop"),
         ("not found", "enoent"),
         ("No such file", "enoent"),
     ]
@@ -228,13 +229,24 @@ impl Rng {
     }
 }
 
-/// A file value for the random test: the raw xattr (None = no attribute) and
-/// whether the file is setuid-root.
+/// A file value for the random test: the raw xattr (None = no attribute), and its
+/// mode and owner (set-ID bits, or no execute permission for others).
 #[derive(Clone, Debug)]
 struct FileValue {
     xattr: Option<Vec<u8>>,
-    setuid_root: bool,
+    mode: u32,
+    owner: (u32, u32),
 }
+
+/// Modes and owners for the random test, with how often each is picked (percent).
+const SHAPES: [(u64, u32, (u32, u32), &str); 6] = [
+    (45, 0o755, (0, 0), "plain"),
+    (25, 0o4755, (0, 0), "setuid-root"),
+    (8, 0o4755, (NOBODY, NOBODY), "setuid-nobody"),
+    (8, 0o2755, (0, NOBODY), "setgid-nogroup"),
+    (8, 0o2755, (0, 4343), "setgid-4343"),
+    (6, 0o750, (0, 0), "0750 root:root"),
+];
 
 fn v2(permitted: u64, inheritable: u64, effective: bool) -> Vec<u8> {
     let magic = 0x0200_0000u32 | u32::from(effective);
@@ -260,9 +272,10 @@ fn copy_cat(dir: &Path, name: &str) -> PathBuf {
 
 fn make_file(dir: &Path, name: &str, v: &FileValue) -> PathBuf {
     let p = copy_cat(dir, name);
-    if v.setuid_root {
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    }
+    // chown before setxattr: a chown removes security.capability (killpriv), and
+    // before chmod: it clears set-ID bits.
+    std::os::unix::fs::chown(&p, Some(v.owner.0), Some(v.owner.1)).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(v.mode)).unwrap();
     if let Some(x) = &v.xattr {
         set_raw_xattr(&p, x).unwrap();
     }
@@ -278,7 +291,10 @@ fn describe(v: &FileValue) -> String {
             Err(e) => e.to_string(),
         },
     };
-    format!("{caps}{}", if v.setuid_root { ", setuid-root" } else { "" })
+    format!(
+        "{caps}, mode {:04o}, owner {}:{}",
+        v.mode, v.owner.0, v.owner.1
+    )
 }
 
 #[track_caller]
@@ -335,16 +351,34 @@ fn random_callers_and_files_match_the_kernel() {
         let roll = rng.next() % 100;
         let xattr = match roll {
             0..=9 => None,
-            10..=17 => Some(v2(0, 0, false)),
+            10..=16 => Some(v2(0, 0, false)),
+            17..=19 => Some(Vec::new()),
+            20..=26 => {
+                // A namespaced value: rootid 1000 is nobody's namespace root here.
+                let mut v = v2(rng.subset(&pool, 35), rng.subset(&pool, 25), rng.chance(50));
+                v[3] = 3;
+                v.extend(1000u32.to_le_bytes());
+                Some(v)
+            }
             _ => Some(v2(
                 rng.subset(&pool, 35),
                 rng.subset(&pool, 25),
                 rng.chance(50),
             )),
         };
+        let mut pick = rng.next() % 100;
+        let shape = SHAPES
+            .iter()
+            .find(|s| {
+                let hit = pick < s.0;
+                pick = pick.saturating_sub(s.0);
+                hit
+            })
+            .unwrap_or(&SHAPES[0]);
         let value = FileValue {
             xattr,
-            setuid_root: rng.chance(25),
+            mode: shape.1,
+            owner: shape.2,
         };
         let file = make_file(dir.path(), &format!("f{k}"), &value);
         for _ in 0..per_file.min(cases - done) {
@@ -835,4 +869,119 @@ fn errors_exit_2() {
         .status(2)
         .stderr_has("no process");
     fcap_run(["verify", "/bin/sh", "--pid", "1", "--user", "root"]).status(2);
+}
+
+#[test]
+fn noexec_mount_fails_with_eacces() {
+    assert!(can_setfcap(), "mounting needs root (CI runs as root)");
+    let d = tempdir();
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=755,noexec", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount -t tmpfs -o noexec failed");
+    let _guard = Mounted(mnt.clone());
+    let f = copy_cat(&mnt, "ep");
+    libcap(&["cap_net_bind_service=ep"], &f);
+    assert_eq!(
+        assert_same(&root(), &f, "a file on a noexec mount").exec,
+        "eacces"
+    );
+    assert!(codes(&json_for(&root(), &f)).contains(&"noexec".to_string()));
+}
+
+#[test]
+fn interpreter_chains_end_in_enoent_or_eloop_like_the_kernel() {
+    let d = tempdir();
+    let write_script = |name: &str, interp: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, format!("#!{interp}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let gone = write_script("gone", "/nonexistent/fcap-interpreter");
+    assert_eq!(
+        assert_same(&nobody(), &gone, "a missing interpreter").exec,
+        "enoent"
+    );
+    // Five '#!' levels above an ELF file run; six do not.
+    let mut prev = copy_cat(d.path(), "elf");
+    let mut levels = Vec::new();
+    for i in 0..6 {
+        prev = write_script(&format!("s{i}"), prev.to_str().unwrap());
+        levels.push(prev.clone());
+    }
+    assert_eq!(assert_same(&nobody(), &levels[4], "five levels").exec, "ok");
+    assert_eq!(
+        assert_same(&nobody(), &levels[5], "six levels").exec,
+        "eloop"
+    );
+}
+
+#[test]
+fn untrusted_tracer_read_from_pid_matches_a_real_traced_exec() {
+    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "ep");
+    libcap(&["cap_net_bind_service=ep"], &f);
+    let as_nobody = |script: &str, arg: &Path| {
+        let mut c = Command::new("capsh");
+        c.args([
+            "--keep=1",
+            "--gid=65534",
+            "--groups=",
+            "--uid=65534",
+            "--shell=/bin/sh",
+            "--",
+            "-c",
+            script,
+        ])
+        .arg(arg);
+        c
+    };
+    // A sleep traced by nobody's strace: the tracer lacks CAP_SYS_PTRACE.
+    let mut tracer = as_nobody("exec strace -o /dev/null sleep 60", &f)
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", tracer.id());
+    let mut traced = String::new();
+    for _ in 0..200 {
+        traced = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if !traced.is_empty()
+            && std::fs::read_to_string(format!("/proc/{traced}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let v = predicted_json(&[
+        "verify".into(),
+        "--json".into(),
+        "--pid".into(),
+        traced.clone(),
+        f.to_str().unwrap().into(),
+    ]);
+    tracer.kill().unwrap();
+    tracer.wait().unwrap();
+    let _ = Command::new("kill").arg(&traced).status();
+    assert_eq!(v["caller"]["untrusted_tracer"], true, "{v}");
+    // The same exec for real, traced by nobody's strace (spec E9 P3).
+    let r = run(as_nobody(
+        "exec strace -o /dev/null \"$0\" /proc/self/status",
+        &f,
+    ));
+    r.ok();
+    let want = parse_output(&r.out.stdout);
+    assert_eq!(v["exec"], "ok");
+    assert_eq!(names_to_bits(&v["permitted"]), want.permitted);
+    assert_eq!(names_to_bits(&v["effective"]), want.effective);
+    assert_eq!(want.permitted, 0, "an untrusted tracer gets no file caps");
+    assert!(codes(&v).contains(&"ptrace".to_string()), "{v}");
 }
