@@ -265,7 +265,12 @@ fn human(
         )?;
     }
     if let Some(f) = p.file_caps {
-        writeln!(out, "{}   {}", bold("file caps:"), f.to_text())?;
+        let of = if p.final_node > 0 {
+            " (the interpreter's)"
+        } else {
+            ""
+        };
+        writeln!(out, "{}   {}{of}", bold("file caps:"), f.to_text())?;
     }
     let c = &who.caller;
     let mut flags = Vec::new();

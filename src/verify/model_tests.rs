@@ -693,3 +693,14 @@ fn secure_exec_follows_the_kernel_condition() {
             .any(|r| r.code == "secure-exec" && r.message.contains("NODE_OPTIONS"))
     );
 }
+
+#[test]
+fn env_as_interpreter_is_pointed_out() {
+    let mut env = plain();
+    env.path = PathBuf::from("/usr/bin/env");
+    let p = predict(
+        &user(),
+        &[script("/t/app.js", "/usr/bin/env", Xattr::Absent), env],
+    );
+    assert!(has_reason(&p, "env-interpreter", None), "{p:#?}");
+}
