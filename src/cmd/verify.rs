@@ -165,7 +165,7 @@ fn to_json(
     let mut v = serde_json::json!({
         "path": escape_path(&args.path),
         "file": shown(&chain[0]),
-        "symlink_target": chain[0].resolved.as_ref().map(|r| escape_path(r)),
+        "symlink_target": chain[0].resolved.as_ref().filter(|_| chain[0].symlink).map(|r| escape_path(r)),
         "interpreter": interpreter(chain, p).map(shown),
         "chain": chain.iter().take(p.final_node + 1).map(shown).collect::<Vec<_>>(),
         "file_caps": p.file_caps.map(|f| f.to_text()),
@@ -241,7 +241,7 @@ fn human(
         }
     };
     let first = &chain[0];
-    match &first.resolved {
+    match first.resolved.as_ref().filter(|_| first.symlink) {
         Some(r) => writeln!(
             out,
             "{}        {} -> {}",
@@ -255,6 +255,7 @@ fn human(
         let target = n
             .resolved
             .as_ref()
+            .filter(|_| n.symlink)
             .map(|r| format!(" -> {}", escape_path(r)))
             .unwrap_or_default();
         writeln!(

@@ -156,6 +156,7 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
     let mut n = Node {
         path: path.to_path_buf(),
         resolved: None,
+        symlink: false,
         inode: None,
         lookup_errno: None,
         dirs: Vec::new(),
@@ -180,9 +181,8 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
     };
-    if real != abs {
-        n.resolved = Some(real.clone());
-    }
+    n.symlink = real != abs;
+    n.resolved = Some(real.clone());
     let md = match std::fs::metadata(&real) {
         Ok(m) => m,
         Err(e) => {

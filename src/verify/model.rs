@@ -106,8 +106,10 @@ pub enum Xattr {
 pub struct Node {
     /// The path as given (by the user, or in the `#!` line).
     pub path: PathBuf,
-    /// The file after following symlinks, when it differs from `path`.
+    /// The absolute path with every symlink resolved (when it resolves).
     pub resolved: Option<PathBuf>,
+    /// The path names a symlink (or passes through one): `resolved` is its target.
+    pub symlink: bool,
     /// None: the path does not resolve (`lookup_errno`, ENOENT when unset).
     pub inode: Option<Inode>,
     pub lookup_errno: Option<i32>,
@@ -773,6 +775,20 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                 "file",
                 Some(cap),
                 format!("{} is granted by the file's permitted set", n(cap)),
+            );
+        }
+    }
+    // Capabilities the caller held that do not survive (ambient ones are explained
+    // above, root's under the root rules).
+    if !(c.noroot && (c.uid == root || c.euid == root)) {
+        for cap in (c.permitted - pp - c.ambient).iter() {
+            o.why(
+                "caller-lost",
+                Some(cap),
+                format!(
+                    "{} is in the caller's permitted set but is not passed on: an exec keeps only ambient capabilities, what the file grants, and for root the bounding and inheritable sets",
+                    n(cap)
+                ),
             );
         }
     }

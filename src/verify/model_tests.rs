@@ -68,6 +68,7 @@ fn file(xattr: Xattr) -> Node {
     Node {
         path: PathBuf::from("/t/prog"),
         resolved: None,
+        symlink: false,
         inode: Some(Inode {
             mode: S_IFREG | 0o755,
             uid: 0,
@@ -703,4 +704,14 @@ fn env_as_interpreter_is_pointed_out() {
         &[script("/t/app.js", "/usr/bin/env", Xattr::Absent), env],
     );
     assert!(has_reason(&p, "env-interpreter", None), "{p:#?}");
+}
+
+#[test]
+fn caps_the_caller_held_but_loses_are_explained() {
+    let mut c = user();
+    c.permitted = s(&[RAW]);
+    c.effective = s(&[RAW]);
+    let p = run(&c, plain());
+    sets(&p, CapSet::EMPTY, CapSet::EMPTY, CapSet::EMPTY);
+    assert!(has_reason(&p, "caller-lost", Some(RAW)), "{p:#?}");
 }
