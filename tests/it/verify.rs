@@ -143,16 +143,16 @@ fn real(c: &Caller, file: &Path) -> Observed {
 
 /// The same caller described to fcap.
 fn fcap_args(c: &Caller, file: &Path) -> Vec<String> {
-    let mut a = vec![
-        "verify".to_string(),
-        "--json".to_string(),
-        "--user".to_string(),
-        if c.root {
+    let mut a = vec!["verify".to_string(), "--json".to_string()];
+    let overrides = c.inh | c.amb | c.drop != 0 || c.nnp || c.noroot;
+    if !c.root || c.explicit_user || !overrides {
+        a.push("--user".into());
+        a.push(if c.root {
             "0".into()
         } else {
             NOBODY.to_string()
-        },
-    ];
+        });
+    }
     if c.inh != 0 {
         a.extend(["--inheritable".to_string(), list(c.inh)]);
     }
