@@ -44,6 +44,13 @@ pub const DOCKER_DEFAULT: [u32; 14] = [
     29, // audit_write
 ];
 
+/// [`DOCKER_DEFAULT`] as a set.
+pub fn docker_default() -> CapSet {
+    DOCKER_DEFAULT
+        .iter()
+        .fold(CapSet::EMPTY, |a, c| a | CapSet::single(*c))
+}
+
 /// What the command line asks for.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -327,8 +334,14 @@ fn apply_overrides(c: &mut Caller, req: &Request) {
     }
     c.ambient = c.ambient & c.inheritable & c.permitted;
     c.no_new_privs |= req.no_new_privs;
-    if req.profile == Some(Profile::K8sRestricted) {
-        c.no_new_privs = true;
+    c.noroot |= req.noroot;
+    match req.profile {
+        Some(Profile::Docker) => c.bounding = c.bounding & docker_default(),
+        Some(Profile::K8sRestricted) => {
+            c.bounding = c.bounding & CapSet::single(caps::CAP_NET_BIND_SERVICE);
+            c.no_new_privs = true;
+        }
+        None => {}
     }
 }
 
