@@ -122,7 +122,8 @@ pub fn kind_of(head: &[u8]) -> Kind {
 }
 
 /// `lgetxattr(path, "security.capability")`, keeping the errors that mean something
-/// at exec apart.
+/// at exec apart (unlike [`crate::sys::lget`], which folds "not supported" into "no
+/// value", as a scan wants).
 pub fn read_xattr(path: &Path) -> Xattr {
     let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
         return Xattr::ReadError(libc::EINVAL);

@@ -468,6 +468,19 @@ impl Drop for Mounted {
     }
 }
 
+/// A fresh tmpfs at `dir/mnt` with these mount options.
+fn mount_tmpfs(dir: &Path, opts: &str) -> Mounted {
+    let mnt = dir.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount -t tmpfs -o {opts} failed");
+    Mounted(mnt)
+}
+
 #[test]
 fn nosuid_mount_ignores_caps_setuid_and_bad_values_and_keeps_ambient() {
     assert!(
@@ -475,15 +488,8 @@ fn nosuid_mount_ignores_caps_setuid_and_bad_values_and_keeps_ambient() {
         "mounting and setcap need root (CI runs as root)"
     );
     let d = tempdir();
-    let mnt = d.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "mode=755,nosuid", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(st.success(), "mount -t tmpfs -o nosuid failed");
-    let _guard = Mounted(mnt.clone());
+    let guard = mount_tmpfs(d.path(), "mode=755,nosuid");
+    let mnt = guard.0.clone();
     let ep = copy_cat(&mnt, "ep");
     libcap(&["cap_net_bind_service=ep"], &ep);
     let sysres = copy_cat(&mnt, "sysres");
@@ -880,15 +886,8 @@ fn errors_exit_2() {
 fn noexec_mount_fails_with_eacces() {
     assert!(can_setfcap(), "mounting needs root (CI runs as root)");
     let d = tempdir();
-    let mnt = d.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "mode=755,noexec", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(st.success(), "mount -t tmpfs -o noexec failed");
-    let _guard = Mounted(mnt.clone());
+    let guard = mount_tmpfs(d.path(), "mode=755,noexec");
+    let mnt = guard.0.clone();
     let f = copy_cat(&mnt, "ep");
     libcap(&["cap_net_bind_service=ep"], &f);
     assert_eq!(
