@@ -989,3 +989,91 @@ fn untrusted_tracer_read_from_pid_matches_a_real_traced_exec() {
     assert_eq!(want.permitted, 0, "an untrusted tracer gets no file caps");
     assert!(codes(&v).contains(&"ptrace".to_string()), "{v}");
 }
+
+#[test]
+fn real_root_with_another_euid_read_from_pid_matches_the_kernel() {
+    assert!(
+        can_setfcap(),
+        "setpriv --euid and setcap need root (CI runs as root)"
+    );
+    let d = tempdir();
+    let plain = copy_cat(d.path(), "plain");
+    let ep = copy_cat(d.path(), "ep");
+    libcap(&["cap_net_bind_service=ep"], &ep);
+    // uid 0, euid 65534 (spec E2 R5/R6): permitted = bounding, effective empty.
+    let mut sleeper = Command::new("setpriv")
+        .args(["--euid=65534", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let pid = sleeper.id().to_string();
+    let ask = |file: &Path| {
+        predicted_json(&[
+            "verify".into(),
+            "--json".into(),
+            "--pid".into(),
+            pid.clone(),
+            file.to_str().unwrap().into(),
+        ])
+    };
+    let mut v = ask(&plain);
+    for _ in 0..200 {
+        if v["caller"]["euid"] == NOBODY {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        v = ask(&plain);
+    }
+    let w = ask(&ep);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_eq!(
+        (v["caller"]["uid"].as_u64(), v["caller"]["euid"].as_u64()),
+        (Some(0), Some(65534)),
+        "{v}"
+    );
+    for (v, file) in [(&v, &plain), (&w, &ep)] {
+        let r = run({
+            let mut c = Command::new("setpriv");
+            // -p: dash would otherwise reset its euid to the real uid (0).
+            c.args([
+                "--euid=65534",
+                "sh",
+                "-p",
+                "-c",
+                "LD_SHOW_AUXV=1 exec \"$0\" /proc/self/status",
+            ])
+            .arg(file);
+            c
+        });
+        r.ok();
+        let want = parse_output(&r.out.stdout);
+        assert_eq!(
+            names_to_bits(&v["permitted"]),
+            want.permitted,
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            names_to_bits(&v["effective"]),
+            want.effective,
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            v["secure_exec"].as_bool(),
+            want.secure,
+            "{}",
+            file.display()
+        );
+    }
+    assert_eq!(
+        names_to_bits(&v["effective"]),
+        0,
+        "no effective bit: nothing effective"
+    );
+    assert_eq!(
+        names_to_bits(&w["effective"]),
+        this_bounding(),
+        "effective bit: all of it"
+    );
+}
