@@ -29,6 +29,7 @@ pub mod scan;
 pub mod sys;
 pub mod text;
 pub mod users;
+pub mod verify;
 pub mod write;
 
 use cli::{Cli, Command};
