@@ -78,9 +78,21 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSO
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l pid -d 'Use the state of a running process as the caller' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l inheritable -d 'The caller\'s inheritable set' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l ambient -d 'The caller\'s ambient set (systemd AmbientCapabilities=); also inheritable' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l bounding -d 'The caller\'s bounding set, exactly (systemd CapabilityBoundingSet=)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l drop -d 'Remove these from the caller\'s bounding set (docker --cap-drop)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l profile -d 'Start from a deployment target\'s setup' -r -f -a "docker\t'Docker\'s default: the bounding set is the 14 capabilities moby grants (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and ambient sets; root unless --user'
+k8s-restricted\t'Kubernetes Pod Security "restricted": capabilities drop ALL + add NET_BIND_SERVICE (the bounding set), no_new_privs (allowPrivilegeEscalation: false), and a non-root user (--user required)'"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 unless the exec succeeds and each of these capabilities is effective' -r
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l no-new-privs -d 'The caller has no_new_privs (allowPrivilegeEscalation: false, NoNewPrivileges=)'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l noroot -d 'The caller has SECBIT_NOROOT: root gets no capabilities for being root'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l json -d 'Print one JSON object'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'

@@ -517,7 +517,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                     None,
                     "the security.capability value is malformed (empty, a bad size, or an unknown revision); the kernel refuses to exec the file (ERANGE instead of EINVAL if it is longer than 24 bytes, which getxattr cannot tell apart)".to_string(),
                 );
-                o.hint("rewrite or remove the attribute (fcap set -r FILE, like setcap -r)".to_string());
+                o.hint("rewrite it (fcap set TEXT FILE) or remove it (fcap revoke all FILE)".to_string());
                 return fail(c, libc::EINVAL, fi, o, None);
             }
             Xattr::ReadError(e) => {
@@ -538,7 +538,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                 Err(e) => {
                     let errno = e.exec_errno();
                     o.why("malformed-xattr", None, format!("{e}; the kernel refuses to exec the file"));
-                    o.hint("rewrite or remove the attribute (fcap set -r FILE, like setcap -r)".to_string());
+                    o.hint("rewrite it (fcap set TEXT FILE) or remove it (fcap revoke all FILE)".to_string());
                     return fail(c, errno, fi, o, None);
                 }
                 // A v3 value shows a non-zero rootid only when that uid is not the
@@ -753,7 +753,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
         );
     }
     if has_fcap && !c.ambient.is_empty() {
-        o.hint("ambient capabilities do not survive executing a file that has file capabilities: remove the file's capabilities (fcap set -r FILE, like setcap -r) to let the ambient set through".to_string());
+        o.hint("ambient capabilities do not survive executing a file that has file capabilities: remove the file's capabilities (fcap revoke all FILE) to let the ambient set through".to_string());
     }
     for cap in pa.iter() {
         o.why(
