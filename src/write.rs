@@ -125,6 +125,19 @@ pub fn modify(
     if !meta.file_type().is_file() {
         return Err(not_regular(path, &meta));
     }
+    // procfs, sysfs, cgroupfs and friends: their files are never executed, and some
+    // (kernfs) would even store the attribute in memory. Refuse before any write.
+    if let Some(t) = crate::fsinfo::fs_type(&handle.proc_path())
+        && crate::fsinfo::is_pseudo(t)
+    {
+        let name = crate::fsinfo::type_name(t).unwrap_or("a pseudo filesystem");
+        return Err(at_path(
+            path,
+            format!(
+                "is on {name}, a pseudo filesystem whose files are never executed; file capabilities there mean nothing"
+            ),
+        ));
+    }
     handle.lock().map_err(|e| io_at_path(path, &e, true))?;
     // `raw` is None when the kernel will not hand the value out at all: then any new
     // value is a change.
