@@ -247,10 +247,8 @@ fn matrix_character_device() {
     let dev = d.path().join("null");
     let c = std::ffi::CString::new(dev.as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid path; makedev(1, 3).
-    assert_eq!(
-        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
-        0
-    );
+    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(made, 0);
     refused(
         fcap_cmd(&[os("grant"), os("kill"), dev.as_os_str()]),
         &[&dev],
