@@ -10,8 +10,20 @@ use clap::{Parser, Subcommand};
 /// fcap replaces setcap/getcap: it prints getcap-compatible lines, adds and removes
 /// single capabilities without losing the others, follows symlinks to the real binary,
 /// and predicts what a process will really get when it executes a file.
+///
+/// File capabilities live in the security.capability extended attribute of a program.
+/// When the program is executed, the kernel combines them with the caller's own sets:
+/// this is how a program run by an ordinary user can, for example, bind port 80
+/// without running as root. Reading them needs no privilege; writing them needs
+/// CAP_SETFCAP, which in practice means root.
 #[derive(Debug, Parser)]
-#[command(name = "fcap", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "fcap",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_long_help = AFTER_LONG_HELP
+)]
 pub struct Cli {
     /// When to use colours: auto (a terminal, and NO_COLOR unset), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
@@ -20,6 +32,46 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The end of `fcap --help`, and the EXIT STATUS, EXAMPLES and SEE ALSO sections of
+/// the man page. The man page generator (tests/it/generated.rs) reads its shape: a
+/// line ending in ':' starts a section, "  N  text" lines in "Exit status" form the
+/// table, two-space lines are prose and four-space lines are commands.
+pub const AFTER_LONG_HELP: &str = "\
+Exit status:
+  0  Success; for a question (verify, check, set --check) the answer is yes.
+  1  A negative answer: verify's requirements are unmet, check found drift, or set
+     --check found a difference.
+  2  An error: bad usage, a missing or unreadable file, a missing privilege, or
+     malformed input. An error about one file does not stop the others.
+
+Examples:
+  Let node bind port 80 when the unprivileged user node runs it, then prove it
+  before deploying (if /usr/bin/node is a symlink, fcap writes the real binary):
+    sudo fcap grant cap_net_bind_service /usr/bin/node
+    fcap verify /usr/bin/node --user node --require net_bind_service
+
+  A Dockerfile step: copy the static fcap into the final stage and grant after the
+  last COPY of the program, because copying a file between stages can drop its
+  capabilities:
+    COPY --from=build /src/target/release/fcap /usr/local/bin/fcap
+    RUN fcap grant cap_net_bind_service /usr/bin/node \\
+     && fcap verify /usr/bin/node --user node --require net_bind_service
+
+  A CI gate: fail when the image's capabilities drift from the reviewed manifest,
+  when a new privileged binary appears under /usr, or when node would not get its
+  capability:
+    fcap read -r /usr > caps.manifest
+    fcap check caps.manifest --root /usr
+    fcap verify /usr/bin/node --user node --require net_bind_service
+
+  Look up what a capability allows before granting it:
+    fcap explain cap_sys_admin
+    fcap list
+
+See also:
+  setcap(8), getcap(8), capabilities(7), capsh(1)
+";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -17,6 +17,8 @@
 //! [`cmd`] (one module per subcommand).
 
 pub mod caps;
+pub mod capspec;
+pub mod catalogue;
 pub mod cli;
 pub mod cmd;
 pub mod error;
@@ -28,6 +30,7 @@ pub mod scan;
 pub mod sys;
 pub mod text;
 pub mod users;
+pub mod verify;
 pub mod write;
 
 use cli::{Cli, Command};

@@ -97,3 +97,61 @@ pub fn fremove(fd: BorrowedFd<'_>) -> io::Result<()> {
         Err(e)
     }
 }
+
+fn cpath(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `getxattr(path)`, following symlinks: only for `/proc/self/fd/N` magic links, which
+/// resolve to the inode the fd holds (see `write::Handle`).
+pub fn get(path: &Path) -> io::Result<RawCaps> {
+    let c = cpath(path)?;
+    let mut buf = [0u8; XATTR_CAPS_SZ_3 + 8];
+    // SAFETY: as in `lget`.
+    let n = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            XATTR_NAME_C.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    finish(n, &mut buf)
+}
+
+/// `setxattr(path)`; see [`get`] for which paths this is for.
+pub fn set(path: &Path, value: &[u8]) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: NUL-terminated path and name; the value slice is live.
+    let r = unsafe {
+        libc::setxattr(
+            c.as_ptr(),
+            XATTR_NAME_C.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `removexattr(path)`; a missing attribute is not an error. See [`get`].
+pub fn remove(path: &Path) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: NUL-terminated path and name.
+    let r = unsafe { libc::removexattr(c.as_ptr(), XATTR_NAME_C.as_ptr()) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENODATA) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}

@@ -459,4 +459,28 @@ mod tests {
             assert_eq!(canon(&once), once);
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// Whatever parses prints to canonical text that parses to the same sets, and
+        /// canonical text is a fixed point of print(parse(·)).
+        #[test]
+        fn parse_print_round_trip(s in "[a-zA-Z_0-9,=+ \\t-]{0,48}") {
+            if let Ok(t) = parse_with_count(&s, 41) {
+                let once = to_text_with_count(&t, 41);
+                let again = parse_with_count(&once, 41);
+                proptest::prop_assert_eq!(again.as_ref(), Ok(&t), "{:?} -> {:?}", s, once);
+                proptest::prop_assert_eq!(to_text_with_count(&t, 41), once);
+            }
+        }
+
+        /// Any set of three masks prints to text that parses back to the same masks.
+        #[test]
+        fn any_sets_round_trip(e: u64, i: u64, p: u64, count in 1u32..=64) {
+            let t = CapText { effective: CapSet(e), inheritable: CapSet(i), permitted: CapSet(p) };
+            let s = to_text_with_count(&t, count);
+            proptest::prop_assert_eq!(parse_with_count(&s, count), Ok(t), "{}", s);
+        }
+    }
 }

@@ -22,7 +22,7 @@
 //!    so a repeated grant is a true no-op (`changed: false`).
 
 use crate::error::{at_path, io_at_path};
-use crate::filecaps::{DecodeError, FileCaps};
+use crate::filecaps::FileCaps;
 use crate::sys;
 use std::fs::File;
 use std::io;
@@ -120,31 +120,49 @@ pub fn modify(
     {
         return Err(not_regular(path, &m));
     }
-    let fd = open_no_follow(&target).map_err(|e| open_error(path, &target, &e))?;
-    let file = File::from(fd);
-    let meta = file.metadata().map_err(|e| io_at_path(path, &e, false))?;
+    let handle = Handle::open(&target).map_err(|e| open_error(path, &target, &e, !opts.dry_run))?;
+    let meta = handle.metadata().map_err(|e| io_at_path(path, &e, false))?;
     if !meta.file_type().is_file() {
         return Err(not_regular(path, &meta));
     }
-    lock(&file).map_err(|e| io_at_path(path, &e, true))?;
-    let raw = sys::fget(file.as_fd()).or_else(|e| match e.raw_os_error() {
-        // The kernel refuses to hand out malformed values: treat them as such.
-        Some(libc::EINVAL) | Some(libc::ERANGE) => Ok(Some(Vec::new())),
-        _ => Err(io_at_path(path, &e, false)),
-    })?;
-    let before = match (&raw, Current::from_raw(raw.clone())) {
-        (Some(b), Current::Malformed(_)) if b.is_empty() => {
-            Current::Malformed(DecodeError::Empty.to_string())
+    // procfs, sysfs, cgroupfs and friends: their files are never executed, and some
+    // (kernfs) would even store the attribute in memory. Refuse before any write.
+    if let Some(t) = crate::fsinfo::fs_type(&handle.proc_path())
+        && crate::fsinfo::is_pseudo(t)
+    {
+        let name = crate::fsinfo::type_name(t).unwrap_or("a pseudo filesystem");
+        return Err(at_path(
+            path,
+            format!(
+                "is on {name}, a pseudo filesystem whose files are never executed; file capabilities there mean nothing"
+            ),
+        ));
+    }
+    handle.lock().map_err(|e| io_at_path(path, &e, true))?;
+    // `raw` is None when the kernel will not hand the value out at all: then any new
+    // value is a change.
+    let (raw, before) = match handle.get() {
+        Ok(raw) => (Some(raw.clone()), Current::from_raw(raw)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ERANGE)) => {
+            let errno = if e.raw_os_error() == Some(libc::ERANGE) {
+                "ERANGE"
+            } else {
+                "EINVAL"
+            };
+            let why = format!(
+                "malformed security.capability (the kernel refuses to read it: {errno}); the kernel refuses to execute this file"
+            );
+            (None, Current::Malformed(why))
         }
-        (_, c) => c,
+        Err(e) => return Err(io_at_path(path, &e, false)),
     };
     let after = compute(&before).map_err(|e| at_path(path, format!("{e:#}")))?;
     let new_raw = after.map(|c| c.encode());
-    let changed = new_raw != raw;
+    let changed = raw.as_ref() != Some(&new_raw);
     if changed && !opts.dry_run {
         let r = match &new_raw {
-            Some(v) => sys::fset(file.as_fd(), v),
-            None => sys::fremove(file.as_fd()),
+            Some(v) => handle.set(v),
+            None => handle.remove(),
         };
         r.map_err(|e| io_at_path(path, &e, true))?;
     }
@@ -156,6 +174,75 @@ pub fn modify(
         changed,
         dev_ino: (meta.dev(), meta.ino()),
     })
+}
+
+/// The open file: a readable fd, or, when the caller may not read the file, an
+/// `O_PATH` fd.
+///
+/// Writing `security.capability` needs CAP_SETFCAP, not read permission: setcap works
+/// for a caller holding only CAP_SETFCAP on a root-owned mode-0700 file. An `O_PATH` fd
+/// still pins the inode; its xattrs are reached through `/proc/self/fd/N`, which the
+/// kernel resolves to that very inode (no name lookup that could be swapped). The one
+/// thing lost is the `flock` (it needs a real open file), so two such callers racing on
+/// one unreadable file are not serialised.
+enum Handle {
+    Readable(File),
+    PathOnly(OwnedFd),
+}
+
+impl Handle {
+    fn open(real: &Path) -> io::Result<Handle> {
+        match open_no_follow(real, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY) {
+            Ok(fd) => Ok(Handle::Readable(File::from(fd))),
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => open_no_follow(real, libc::O_PATH)
+                .map(Handle::PathOnly)
+                .map_err(|_| e),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        match self {
+            Handle::Readable(f) => f.metadata(),
+            Handle::PathOnly(_) => std::fs::metadata(self.proc_path()),
+        }
+    }
+
+    fn lock(&self) -> io::Result<()> {
+        match self {
+            Handle::Readable(f) => lock(f),
+            Handle::PathOnly(_) => Ok(()),
+        }
+    }
+
+    fn proc_path(&self) -> PathBuf {
+        let fd = match self {
+            Handle::Readable(f) => f.as_raw_fd(),
+            Handle::PathOnly(fd) => fd.as_raw_fd(),
+        };
+        PathBuf::from(format!("/proc/self/fd/{fd}"))
+    }
+
+    fn get(&self) -> io::Result<Option<Vec<u8>>> {
+        match self {
+            Handle::Readable(f) => sys::fget(f.as_fd()),
+            Handle::PathOnly(_) => sys::get(&self.proc_path()),
+        }
+    }
+
+    fn set(&self, v: &[u8]) -> io::Result<()> {
+        match self {
+            Handle::Readable(f) => sys::fset(f.as_fd(), v),
+            Handle::PathOnly(_) => sys::set(&self.proc_path(), v),
+        }
+    }
+
+    fn remove(&self) -> io::Result<()> {
+        match self {
+            Handle::Readable(f) => sys::fremove(f.as_fd()),
+            Handle::PathOnly(_) => sys::remove(&self.proc_path()),
+        }
+    }
 }
 
 /// Step 1: the real file behind `path`.
@@ -170,6 +257,9 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(path).map_err(|e| {
         let why = match e.raw_os_error() {
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
+            Some(libc::ELOOP) => {
+                "symbolic link loop (too many levels of symbolic links)".to_string()
+            }
             _ => crate::error::describe_io(path, &e, false),
         };
         at_path(path, why)
@@ -177,11 +267,10 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
 }
 
 /// Step 2: open a fully resolved path without following any symlink in it.
-fn open_no_follow(real: &Path) -> io::Result<OwnedFd> {
+fn open_no_follow(real: &Path, mode: libc::c_int) -> io::Result<OwnedFd> {
     let c = std::ffi::CString::new(real.as_os_str().as_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let flags =
-        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    let flags = mode | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: open_how is a plain struct; zeroed is a valid initial value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = flags as u64;
@@ -210,7 +299,7 @@ fn open_no_follow(real: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn open_error(path: &Path, target: &Path, e: &io::Error) -> anyhow::Error {
+fn open_error(path: &Path, target: &Path, e: &io::Error, writing: bool) -> anyhow::Error {
     match e.raw_os_error() {
         Some(libc::ELOOP) => at_path(
             path,
@@ -222,7 +311,9 @@ fn open_error(path: &Path, target: &Path, e: &io::Error) -> anyhow::Error {
         Some(libc::ENXIO) | Some(libc::ENODEV) => {
             at_path(path, "not a regular file (a device or socket)")
         }
-        _ => io_at_path(path, e, false),
+        // The open is the first step of a write: a caller that cannot even open the
+        // file needs the same hint as one the kernel refuses the xattr write.
+        _ => io_at_path(path, e, writing),
     }
 }
 

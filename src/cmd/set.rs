@@ -1,13 +1,269 @@
-//! `fcap set`: Replace files' capabilities with a libcap text expression (setcap-compatible).
+//! `fcap set`: replace files' capabilities with a libcap text expression, writing
+//! exactly the bytes `setcap EXPR FILE` writes (libcap.md §3.1), through the one write
+//! path in [`crate::write`].
+//!
+//! This module also holds what the three write commands (grant, revoke, set) share:
+//! their common flags ([`WriteFlags`]), the per-file loop ([`write_each`]) and the one
+//! line printed per file.
 
-use crate::error::Exit;
-use std::io::Write;
+use crate::error::{self, Exit, warn};
+use crate::filecaps::FileCaps;
+use crate::output::escape_path;
+use crate::write::{self, Change, Current, WriteOpts};
+use colored::Colorize;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// Flags shared by `grant`, `revoke` and `set`.
+#[derive(Debug, clap::Args)]
+pub struct WriteFlags {
+    /// Files to change. A symlink is followed to the file it points to (the kernel uses
+    /// the capabilities of the file it executes).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Show what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object per file: path, target, before, after, changed.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Refuse symlinks instead of following them.
+    #[arg(short = 'P', long)]
+    pub no_dereference: bool,
+}
 
 /// Replace files' capabilities with a libcap text expression (setcap-compatible).
 #[derive(Debug, clap::Args)]
-pub struct SetArgs {}
+#[command(after_help = "EXPR is libcap text, e.g. 'cap_net_bind_service=ep' or \
+'cap_net_raw=p cap_net_admin=ei'; '-' reads it from standard input. Unlike 'fcap grant', \
+set replaces everything the file had. Use '--' before an EXPR that starts with '-'.")]
+pub struct SetArgs {
+    /// The libcap text expression, or '-' to read it from standard input.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
+    pub expr: String,
+
+    /// Write nothing; exit 1 when a file's value differs from EXPR (like setcap -v).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Write a namespaced (v3) value bound to this user-namespace root uid.
+    #[arg(long, value_name = "UID", value_parser = clap::value_parser!(u32).range(1..4_294_967_295))]
+    pub rootid: Option<u32>,
+
+    #[command(flatten)]
+    pub write: WriteFlags,
+}
 
 /// Run `fcap set`.
-pub fn run(_args: &SetArgs, _color: bool, _out: &mut dyn Write) -> anyhow::Result<Exit> {
-    anyhow::bail!("'fcap set' is not available in this build yet")
+pub fn run(args: &SetArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let expr = if args.expr == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| anyhow::anyhow!("cannot read the expression from standard input: {e}"))?;
+        s
+    } else {
+        args.expr.clone()
+    };
+    let want = parse_expr(&expr, args.rootid)?;
+    if args.check {
+        return check(args, &want, color, out);
+    }
+    if want.is_empty() {
+        warn(
+            "this expression stores an empty value ('='): the kernel still treats the file as privileged at exec and drops ambient capabilities; 'fcap revoke all' removes the attribute instead",
+        );
+    }
+    write_each(&args.write, color, out, |_, _| Ok(Some(want)), |_| {})
+}
+
+/// The value `setcap EXPR` would store, or an error that says what is really wrong
+/// (setcap only says "Invalid file" for a mixed effective flag).
+fn parse_expr(expr: &str, rootid: Option<u32>) -> anyhow::Result<FileCaps> {
+    let shown = expr.trim();
+    let t = crate::text::parse(expr)
+        .map_err(|e| anyhow::anyhow!("invalid capability text '{shown}': {e}"))?;
+    FileCaps::from_text_sets(&t, rootid).map_err(|m| {
+        let as_file = |effective: bool| {
+            FileCaps {
+                permitted: t.permitted,
+                inheritable: t.inheritable,
+                effective,
+                ..FileCaps::EMPTY
+            }
+            .to_text()
+        };
+        anyhow::anyhow!(
+            "cannot store '{shown}' in a file: {m}. Make all of them effective ('{}') or none ('{}')",
+            as_file(true),
+            as_file(false)
+        )
+    })
+}
+
+/// `set --check`: compare, write nothing; exit 1 when any file differs.
+fn check(
+    args: &SetArgs,
+    want: &FileCaps,
+    color: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let opts = WriteOpts {
+        follow: !args.write.no_dereference,
+        dry_run: true,
+    };
+    let mut exit = Exit::Success;
+    for path in &args.write.paths {
+        match write::modify(path, opts, |_| Ok(Some(*want))) {
+            Ok(ch) => {
+                if ch.changed {
+                    exit = exit.max(Exit::Negative);
+                }
+                if args.write.json {
+                    writeln!(out, "{}", ch.to_json())?;
+                    continue;
+                }
+                let verdict = if ch.changed {
+                    let s = format!(
+                        "differs: is {}, expression gives {}",
+                        current_text(&ch.before),
+                        want.to_text()
+                    );
+                    if color { s.red().to_string() } else { s }
+                } else {
+                    let s = "OK".to_string();
+                    if color { s.green().to_string() } else { s }
+                };
+                writeln!(out, "{}: {verdict}", shown_path(&ch))?;
+            }
+            Err(e) => {
+                error::print(&e);
+                exit = Exit::Error;
+            }
+        }
+    }
+    Ok(exit)
+}
+
+/// Apply `compute` to every path through [`write::modify`], print one line (or one
+/// JSON object) per file, and report errors without stopping: the other paths are
+/// still processed and the exit status is 2 when any failed.
+///
+/// `compute` gets the path as given and the current value; `done` runs for each file
+/// that was (or, with `--dry-run`, would be) written, e.g. to print warnings.
+pub fn write_each(
+    flags: &WriteFlags,
+    color: bool,
+    out: &mut dyn Write,
+    mut compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
+    mut done: impl FnMut(&Change),
+) -> anyhow::Result<Exit> {
+    let opts = WriteOpts {
+        follow: !flags.no_dereference,
+        dry_run: flags.dry_run,
+    };
+    let mut exit = Exit::Success;
+    for path in &flags.paths {
+        match write::modify(path, opts, |cur| compute(path, cur)) {
+            Ok(ch) => {
+                done(&ch);
+                if flags.json {
+                    writeln!(out, "{}", ch.to_json())?;
+                } else {
+                    writeln!(out, "{}", human_line(&ch, flags.dry_run, color))?;
+                }
+            }
+            Err(e) => {
+                // Keep stdout and stderr in order when both go to one terminal.
+                out.flush()?;
+                error::print(&e);
+                exit = Exit::Error;
+            }
+        }
+    }
+    Ok(exit)
+}
+
+/// `path[ → target]: NEW (was OLD | unchanged | dry run, now OLD)`.
+fn human_line(ch: &Change, dry_run: bool, color: bool) -> String {
+    let new = after_text(ch.after.as_ref());
+    let (new, status) = if !ch.changed {
+        let s = "(unchanged)".to_string();
+        (new, if color { s.dimmed().to_string() } else { s })
+    } else {
+        let old = current_text(&ch.before);
+        let s = if dry_run {
+            format!("(dry run, now {old})")
+        } else {
+            format!("(was {old})")
+        };
+        (if color { new.green().to_string() } else { new }, s)
+    };
+    format!("{}: {new} {status}", shown_path(ch))
+}
+
+/// The path as given, and `→ target` when resolving it went through a symlink.
+fn shown_path(ch: &Change) -> String {
+    let p = escape_path(&ch.path);
+    if lexical_absolute(&ch.path).as_deref() == Some(ch.target.as_path()) {
+        p
+    } else {
+        format!("{p} → {}", escape_path(&ch.target))
+    }
+}
+
+/// `path` made absolute and cleaned of `.` and `..` without touching the filesystem:
+/// when this equals the resolved target, no symlink was involved worth showing.
+fn lexical_absolute(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// The value a file carries, as one word or canonical text.
+pub fn current_text(c: &Current) -> String {
+    match c {
+        Current::None => "none".to_string(),
+        Current::Caps(f) => f.to_text(),
+        Current::Malformed(_) => "a malformed value".to_string(),
+    }
+}
+
+fn after_text(c: Option<&FileCaps>) -> String {
+    c.map_or_else(|| "none".to_string(), FileCaps::to_text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_effective_names_both_ways_out() {
+        let e = parse_expr("cap_chown=ep cap_net_raw=p", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one effective flag"), "{e}");
+        assert!(e.contains("'cap_chown,cap_net_raw=ep'"), "{e}");
+        assert!(e.contains("'cap_chown,cap_net_raw=p'"), "{e}");
+    }
+
+    #[test]
+    fn lexical_absolute_drops_dots() {
+        assert_eq!(
+            lexical_absolute(Path::new("/a/./b/../c")),
+            Some(PathBuf::from("/a/c"))
+        );
+    }
 }

@@ -1,13 +1,410 @@
-//! `fcap verify`: Predict what a process gets when it executes a file, and why.
+//! `fcap verify`: predict what a process gets when it executes a file, and why.
+//!
+//! The facts come from [`crate::verify::facts`], the caller from
+//! [`crate::verify::caller`], and the answer from the pure model
+//! [`crate::verify::model::predict`]; this module only prints.
 
+use crate::caps::{self, CapSet};
 use crate::error::Exit;
+use crate::output::escape_path;
+use crate::verify::caller::{self, Described, Profile, Request};
+use crate::verify::facts;
+use crate::verify::model::{self, Node, Outcome, Prediction};
+use colored::Colorize;
 use std::io::Write;
+use std::path::PathBuf;
 
 /// Predict what a process gets when it executes a file, and why.
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {}
+#[command(after_help = "\
+The caller is this process unless told otherwise. --user simulates a fresh process of \
+that user (empty capability sets unless given, this process's bounding set); any \
+override while running as root simulates a fresh root process. CAPS is a comma list \
+(net_raw,CAP_CHOWN,12), 'all' or 'none'.
+
+Profiles: docker = Docker's default 14-capability bounding set, root unless --user; \
+k8s-restricted = bounding set {net_bind_service}, no_new_privs \
+(allowPrivilegeEscalation: false), needs a non-root --user. For a systemd service use \
+--user (User=), --ambient (AmbientCapabilities=), --bounding (CapabilityBoundingSet=), \
+--no-new-privs (NoNewPrivileges=).
+
+Exit status: 0 the exec succeeds (and --require is met), 1 it fails or a required \
+capability is not effective, 2 an error.")]
+pub struct VerifyArgs {
+    /// The program that would be executed.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Simulate a fresh process of this user (name or uid).
+    #[arg(long, value_name = "USER", conflicts_with = "pid")]
+    pub user: Option<String>,
+
+    /// Use the state of a running process as the caller.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// The caller's inheritable set.
+    #[arg(long, value_name = "CAPS", value_parser = cap_list)]
+    pub inheritable: Option<CapSet>,
+
+    /// The caller's ambient set (systemd AmbientCapabilities=); also inheritable.
+    #[arg(long, value_name = "CAPS", value_parser = cap_list)]
+    pub ambient: Option<CapSet>,
+
+    /// The caller's bounding set, exactly (systemd CapabilityBoundingSet=).
+    #[arg(long, value_name = "CAPS", value_parser = cap_list)]
+    pub bounding: Option<CapSet>,
+
+    /// Remove these from the caller's bounding set (docker --cap-drop).
+    #[arg(long, value_name = "CAPS", value_parser = cap_list)]
+    pub drop: Option<CapSet>,
+
+    /// The caller has no_new_privs (allowPrivilegeEscalation: false, NoNewPrivileges=).
+    #[arg(long)]
+    pub no_new_privs: bool,
+
+    /// The caller has SECBIT_NOROOT: root gets no capabilities for being root.
+    #[arg(long)]
+    pub noroot: bool,
+
+    /// Start from a deployment target's setup.
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub profile: Option<Profile>,
+
+    /// Exit 1 unless the exec succeeds and each of these capabilities is effective.
+    #[arg(long, value_name = "CAPS", value_parser = cap_list)]
+    pub require: Option<CapSet>,
+
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A capability list for the command line: names, numbers, `all`, or `none`/empty.
+fn cap_list(s: &str) -> Result<CapSet, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("none") {
+        return Ok(CapSet::EMPTY);
+    }
+    CapSet::parse_list(t).map_err(|e| e.to_string())
+}
 
 /// Run `fcap verify`.
-pub fn run(_args: &VerifyArgs, _color: bool, _out: &mut dyn Write) -> anyhow::Result<Exit> {
-    anyhow::bail!("'fcap verify' is not available in this build yet")
+pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let req = Request {
+        user: args.user.clone(),
+        pid: args.pid,
+        inheritable: args.inheritable,
+        ambient: args.ambient,
+        bounding: args.bounding,
+        drop: args.drop,
+        no_new_privs: args.no_new_privs,
+        noroot: args.noroot,
+        profile: args.profile,
+    };
+    let chain = facts::gather(&args.path);
+    if chain[0].inode.is_none() {
+        let e = std::io::Error::from_raw_os_error(chain[0].lookup_errno.unwrap_or(libc::ENOENT));
+        return Err(crate::error::io_at_path(&args.path, &e, false));
+    }
+    let who = caller::build(&req)?;
+    let p = model::predict(&who.caller, &chain);
+    let missing = args
+        .require
+        .map(|r| match p.outcome {
+            Outcome::Ok => r - p.effective,
+            Outcome::Fail(_) => r,
+        })
+        .unwrap_or(CapSet::EMPTY);
+    if args.json {
+        let v = to_json(args, &chain, &who, &p, missing);
+        writeln!(out, "{v}")?;
+    } else {
+        human(out, args, &chain, &who, &p, missing, color)?;
+    }
+    Ok(match (p.outcome, missing.is_empty()) {
+        (Outcome::Ok, true) => Exit::Success,
+        _ => Exit::Negative,
+    })
+}
+
+fn names(s: CapSet) -> Vec<String> {
+    s.names()
+}
+
+/// The file whose credentials counted, when it is an interpreter.
+fn interpreter<'a>(chain: &'a [Node], p: &Prediction) -> Option<&'a Node> {
+    (p.final_node > 0)
+        .then(|| chain.get(p.final_node))
+        .flatten()
+}
+
+fn shown(n: &Node) -> String {
+    escape_path(n.resolved.as_ref().unwrap_or(&n.path))
+}
+
+fn to_json(
+    args: &VerifyArgs,
+    chain: &[Node],
+    who: &Described,
+    p: &Prediction,
+    missing: CapSet,
+) -> serde_json::Value {
+    let c = &who.caller;
+    let reasons: Vec<serde_json::Value> = p
+        .reasons
+        .iter()
+        .map(|r| {
+            let mut o = serde_json::json!({ "code": r.code, "message": r.message });
+            if let Some(cap) = r.cap {
+                o["cap"] = caps::name(cap).into();
+            }
+            o
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "path": escape_path(&args.path),
+        "file": shown(&chain[0]),
+        "symlink_target": chain[0].resolved.as_ref().filter(|_| chain[0].symlink).map(|r| escape_path(r)),
+        "interpreter": interpreter(chain, p).map(shown),
+        "chain": chain.iter().take(p.final_node + 1).map(shown).collect::<Vec<_>>(),
+        "file_caps": p.file_caps.map(|f| f.to_text()),
+        "exec": p.outcome.code(),
+        "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(model::errno_name(e)) },
+        "permitted": names(p.permitted),
+        "effective": names(p.effective),
+        "inheritable": names(p.inheritable),
+        "ambient": names(p.ambient),
+        "bounding": names(p.bounding),
+        "uid": p.uid, "euid": p.euid, "gid": p.gid, "egid": p.egid,
+        "secure_exec": p.secure_exec,
+        "caller": {
+            "source": who.source,
+            "user": who.user_name,
+            "uid": c.uid, "euid": c.euid, "gid": c.gid, "egid": c.egid,
+            "groups": c.groups,
+            "inheritable": names(c.inheritable),
+            "permitted": names(c.permitted),
+            "effective": names(c.effective),
+            "ambient": names(c.ambient),
+            "bounding": names(c.bounding),
+            "no_new_privs": c.no_new_privs,
+            "noroot": c.noroot,
+            "untrusted_tracer": c.untrusted_tracer,
+            "notes": who.notes,
+        },
+        "reasons": reasons,
+        "hints": p.hints,
+    });
+    if let Some(r) = args.require {
+        v["required"] = names(r).into();
+        v["missing"] = names(missing).into();
+    }
+    v
+}
+
+/// A set for people: `none`, `all`, `all except cap_x`, or the list.
+fn set_text(s: CapSet) -> String {
+    let all = CapSet::all();
+    if s.is_empty() {
+        "none".to_string()
+    } else if s == all {
+        "all".to_string()
+    } else if (all - s).iter().count() <= 6 && (s - all).is_empty() {
+        format!("all except {}", (all - s).names().join(","))
+    } else {
+        s.names().join(",")
+    }
+}
+
+fn human(
+    out: &mut dyn Write,
+    args: &VerifyArgs,
+    chain: &[Node],
+    who: &Described,
+    p: &Prediction,
+    missing: CapSet,
+    color: bool,
+) -> anyhow::Result<()> {
+    let bold = |s: &str| {
+        if color {
+            s.bold().to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let dim = |s: &str| {
+        if color {
+            s.dimmed().to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let first = &chain[0];
+    match first.resolved.as_ref().filter(|_| first.symlink) {
+        Some(r) => writeln!(
+            out,
+            "{}        {} -> {}",
+            bold("file:"),
+            escape_path(&args.path),
+            escape_path(r)
+        )?,
+        None => writeln!(out, "{}        {}", bold("file:"), escape_path(&args.path))?,
+    }
+    for n in chain.iter().take(p.final_node + 1).skip(1) {
+        let target = n
+            .resolved
+            .as_ref()
+            .filter(|_| n.symlink)
+            .map(|r| format!(" -> {}", escape_path(r)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{} {}{target}",
+            bold("interpreter:"),
+            escape_path(&n.path)
+        )?;
+    }
+    if let Some(f) = p.file_caps {
+        let of = if p.final_node > 0 {
+            " (the interpreter's)"
+        } else {
+            ""
+        };
+        writeln!(out, "{}   {}{of}", bold("file caps:"), f.to_text())?;
+    }
+    let c = &who.caller;
+    let mut flags = Vec::new();
+    if c.no_new_privs {
+        flags.push("no_new_privs");
+    }
+    if c.noroot {
+        flags.push("SECBIT_NOROOT");
+    }
+    if c.untrusted_tracer {
+        flags.push("traced");
+    }
+    let ids = if c.uid == c.euid && c.gid == c.egid {
+        format!("uid {} gid {}", c.uid, c.gid)
+    } else {
+        format!(
+            "uid {} euid {} gid {} egid {}",
+            c.uid, c.euid, c.gid, c.egid
+        )
+    };
+    writeln!(
+        out,
+        "{}      {}: {ids}{}",
+        bold("caller:"),
+        who.source,
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", flags.join(", "))
+        }
+    )?;
+    writeln!(
+        out,
+        "             inheritable {}; permitted {}; ambient {}; bounding {}",
+        set_text(c.inheritable),
+        set_text(c.permitted),
+        set_text(c.ambient),
+        set_text(c.bounding)
+    )?;
+    for n in &who.notes {
+        writeln!(out, "             {}", dim(&format!("note: {n}")))?;
+    }
+    match p.outcome {
+        Outcome::Ok => {
+            let ok = "succeeds";
+            writeln!(
+                out,
+                "{}        {}",
+                bold("exec:"),
+                if color {
+                    ok.green().bold().to_string()
+                } else {
+                    ok.to_string()
+                }
+            )?;
+            let sets = [
+                ("permitted:", p.permitted),
+                ("effective:", p.effective),
+                ("inheritable:", p.inheritable),
+                ("ambient:", p.ambient),
+            ];
+            for (label, s) in sets {
+                writeln!(out, "{}{}", bold(&format!("{label:<13}")), set_text(s))?;
+            }
+            if p.euid != c.euid || p.egid != c.egid {
+                writeln!(
+                    out,
+                    "{}          uid {} euid {} gid {} egid {}",
+                    bold("ids:"),
+                    p.uid,
+                    p.euid,
+                    p.gid,
+                    p.egid
+                )?;
+            }
+            writeln!(
+                out,
+                "{} {}",
+                bold("secure exec:"),
+                if p.secure_exec {
+                    "yes (AT_SECURE)"
+                } else {
+                    "no"
+                }
+            )?;
+        }
+        Outcome::Fail(e) => {
+            let msg = format!(
+                "fails with {} ({})",
+                model::errno_name(e),
+                crate::error::strerror(&std::io::Error::from_raw_os_error(e))
+            );
+            writeln!(
+                out,
+                "{}        {}",
+                bold("exec:"),
+                if color {
+                    msg.red().bold().to_string()
+                } else {
+                    msg
+                }
+            )?;
+        }
+    }
+    if let Some(r) = args.require {
+        if missing.is_empty() {
+            writeln!(
+                out,
+                "{}     met ({})",
+                bold("require:"),
+                r.names().join(",")
+            )?;
+        } else {
+            let msg = format!("NOT met: {} not effective", missing.names().join(","));
+            writeln!(
+                out,
+                "{}     {}",
+                bold("require:"),
+                if color { msg.red().to_string() } else { msg }
+            )?;
+        }
+    }
+    if !p.reasons.is_empty() {
+        writeln!(out, "\n{}", bold("why:"))?;
+        for r in &p.reasons {
+            writeln!(out, "  - {} {}", r.message, dim(&format!("[{}]", r.code)))?;
+        }
+    }
+    if !p.hints.is_empty() {
+        writeln!(out, "\n{}", bold("hints:"))?;
+        for h in &p.hints {
+            writeln!(out, "  - {h}")?;
+        }
+    }
+    Ok(())
 }

@@ -269,3 +269,65 @@ fn broken_pipe_is_not_an_error() {
     assert_eq!(r.stdout().trim(), "0", "stderr: {}", r.stderr());
     assert_eq!(r.stderr(), "");
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped (even on failure).
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, opts: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let r = run({
+            let mut c = std::process::Command::new("mount");
+            c.args(["-t", "tmpfs", "-o", opts, "fcap-test"]).arg(at);
+            c
+        });
+        r.ok();
+        Mount(at.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn one_file_system_stays_on_the_root_filesystem() {
+    let d = sample_tree();
+    let mnt = d.path().join("mnt");
+    let _m = Mount::tmpfs(&mnt, "mode=755");
+    libcap_set(&copy_prog(&mnt, "inner"), &["cap_kill=p"]);
+    let inner = format!("{}/mnt/inner cap_kill=p", d.path().display());
+    let all = fcap_run([os("read"), os("-r"), d.path().as_os_str()]);
+    assert!(all.ok().stdout().contains(&inner), "{}", all.stdout());
+    assert_eq!(
+        line_set(&all.stdout()),
+        line_set(&getcap(&[os("-r"), d.path().as_os_str()]))
+    );
+    let x = fcap_run([os("read"), os("-r"), os("-x"), d.path().as_os_str()]);
+    assert!(!x.ok().stdout().contains("inner"), "{}", x.stdout());
+    assert!(x.stdout().contains("/ping cap_net_raw=ep"));
+}
+
+#[test]
+fn pseudo_filesystems_are_not_walked() {
+    let d = tempdir();
+    let proc_mnt = d.path().join("proc");
+    std::fs::create_dir(&proc_mnt).unwrap();
+    let r = run({
+        let mut c = std::process::Command::new("mount");
+        c.args(["-t", "proc", "proc"]).arg(&proc_mnt);
+        c
+    });
+    r.ok();
+    let _m = Mount(proc_mnt.clone());
+    let v = fcap_run([os("read"), os("-r"), os("-v"), d.path().as_os_str()]);
+    v.ok();
+    // The mount point itself is listed, but nothing below it.
+    assert!(
+        !v.stdout().contains("/proc/"),
+        "walked into procfs: {}",
+        &v.stdout()[..v.stdout().len().min(300)]
+    );
+}

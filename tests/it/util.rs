@@ -112,9 +112,18 @@ pub fn tempdir() -> tempfile::TempDir {
 }
 
 /// Copy a small real program into `dir` (never touch system files).
+///
+/// The copy is made by cp(1), not by this process: a file this (multi-threaded) test
+/// process had open for writing could be inherited by a child another test forks at
+/// that moment, and executing the copy would then fail with ETXTBSY.
 pub fn copy_prog(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::copy("/bin/true", &p).unwrap();
+    let st = Command::new("cp")
+        .arg("/bin/true")
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp /bin/true {}", p.display());
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }

@@ -1,0 +1,129 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_fcap_global_optspecs
+    string join \n color= h/help V/version
+end
+
+function __fish_fcap_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_fcap_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_fcap_using_subcommand
+    set -l cmd (__fish_fcap_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c fcap -n "__fish_fcap_needs_command" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_needs_command" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "read" -d 'Show the capabilities of files (getcap-compatible)'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "grant" -d 'Add capabilities to files, keeping the ones they have'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "revoke" -d 'Remove capabilities from files'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "list" -d 'List every capability with what it allows'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s r -l recursive -d 'Walk directories recursively (never following symlinks; output sorted by path)'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s v -l verbose -d 'Also list files without capabilities, like getcap -v'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s n -l rootid -d 'Append " [rootid=N]" to namespaced (v3) values, like getcap -n'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s x -l one-file-system -d 'With -r, do not descend into other filesystems'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s L -l dereference -d 'Follow a symlink named on the command line and read the file it points to'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -l json -d 'Print JSON Lines: one object per file'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s l -l long -d 'Human view: one capability per line with its sets and what it allows'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid (without it, an existing rootid is kept)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid' -r
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l check -d 'Write nothing; exit 1 when a file\'s value differs from EXPR (like setcap -v)'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l pid -d 'Use the state of a running process as the caller' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l inheritable -d 'The caller\'s inheritable set' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l ambient -d 'The caller\'s ambient set (systemd AmbientCapabilities=); also inheritable' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l bounding -d 'The caller\'s bounding set, exactly (systemd CapabilityBoundingSet=)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l drop -d 'Remove these from the caller\'s bounding set (docker --cap-drop)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l profile -d 'Start from a deployment target\'s setup' -r -f -a "docker\t'Docker\'s default: the bounding set is the 14 capabilities moby grants (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and ambient sets; root unless --user'
+k8s-restricted\t'Kubernetes Pod Security "restricted": capabilities drop ALL + add NET_BIND_SERVICE (the bounding set), no_new_privs (allowPrivilegeEscalation: false), and a non-root user (--user required)'"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 unless the exec succeeds and each of these capabilities is effective' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l no-new-privs -d 'The caller has no_new_privs (allowPrivilegeEscalation: false, NoNewPrivileges=)'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l noroot -d 'The caller has SECBIT_NOROOT: root gets no capabilities for being root'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l json -d 'Print one JSON object'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand list" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand list" -l json -d 'Print JSON Lines: one object per capability (number, name, summary, danger, kernel, bounding)'
+complete -c fcap -n "__fish_fcap_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand list" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand explain" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand explain" -l json -d 'Print one JSON object instead of text'
+complete -c fcap -n "__fish_fcap_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand explain" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "read" -d 'Show the capabilities of files (getcap-compatible)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "grant" -d 'Add capabilities to files, keeping the ones they have'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "revoke" -d 'Remove capabilities from files'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "list" -d 'List every capability with what it allows'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,12 @@
+//! `fcap verify`'s engine: what a process gets when it executes a file.
+//!
+//! * [`model`]: the kernel's computation as a pure function (caller, file facts) →
+//!   (outcome, new sets, reasons).
+//! * [`facts`]: gathering the file facts from the system (symlinks, `#!` chain, mount
+//!   flags, modes and owners, the raw attribute).
+//! * [`caller`]: the caller's state: this process, `--pid`, or a simulated
+//!   `--user`/`--profile` caller (shared spec verify-caller.md).
+
+pub mod caller;
+pub mod facts;
+pub mod model;
