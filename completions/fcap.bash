@@ -101,12 +101,16 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__apply)
-            opts="-h -V --color --help --version"
+            opts="-n -q -h -V --system --config-dir --dry-run --json --quiet --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -119,12 +123,24 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__check)
-            opts="-h -V --color --help --version"
+            opts="-x -h -V --system --config-dir --root --one-file-system --exclude --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -349,12 +365,16 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__read)
-            opts="-r -v -n -x -L -l -h -V --recursive --verbose --rootid --one-file-system --dereference --json --long --color --help --version"
+            opts="-r -v -n -x -L -l -h -V --recursive --verbose --rootid --one-file-system --dereference --exclude --json --long --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

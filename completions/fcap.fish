@@ -39,6 +39,7 @@ complete -c fcap -n "__fish_fcap_needs_command" -f -a "check" -d 'Compare files 
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "list" -d 'List every capability with what it allows'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -l exclude -d 'With -r, leave out entries matching this glob (repeatable). Without a \'/\', it matches names at any depth (node_modules, \'*.so\'); with one, whole paths (/usr/share/doc). \'*\' stops at \'/\', \'**\' does not; an excluded directory is not entered' -r
 complete -c fcap -n "__fish_fcap_using_subcommand read" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -95,14 +96,25 @@ complete -c fcap -n "__fish_fcap_using_subcommand verify" -l noroot -d 'The call
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l json -d 'Print one JSON object'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l config-dir -d 'The system manifest directory used by --system' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l system -d 'Apply every *.caps manifest in the system directory (/etc/fcap.d); this is what the package-manager hook runs'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -s n -l dry-run -d 'Show what would change, write nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l json -d 'Print JSON Lines: one object per file'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -s q -l quiet -d 'Print only the files that change (and errors)'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l config-dir -d 'The system manifest directory used by --system' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l root -d 'Also scan DIR (repeatable) and report files with capabilities that no manifest lists: the CI gate "no new privileged binaries"' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l exclude -d 'With --root, leave out entries matching this glob (as for \'fcap read -r\')' -r
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l system -d 'Also check every *.caps manifest in the system directory (/etc/fcap.d)'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -s x -l one-file-system -d 'With --root, do not descend into other filesystems'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l json -d 'Print JSON Lines: one object per difference'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand list" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'

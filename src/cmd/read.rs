@@ -47,8 +47,8 @@ pub struct ReadArgs {
     pub dereference: bool,
 
     /// With -r, leave out entries matching this glob (repeatable). Without a '/', it
-    /// matches names at any depth (`node_modules`, `*.so`); with one, whole paths
-    /// (`/usr/share/doc`). `*` stops at '/', `**` does not; an excluded directory is
+    /// matches names at any depth (node_modules, '*.so'); with one, whole paths
+    /// (/usr/share/doc). '*' stops at '/', '**' does not; an excluded directory is
     /// not entered.
     #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<std::ffi::OsString>,
