@@ -413,7 +413,7 @@ fn hook_command() -> String {
 }
 
 #[test]
-fn capabilities_survive_a_real_package_upgrade_through_the_apt_hook() {
+fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
     must_be_root();
     let d = tempdir();
     let pkg = format!("fcap-test-upgrade-{}", std::process::id());
@@ -490,6 +490,42 @@ fn capabilities_survive_a_real_package_upgrade_through_the_apt_hook() {
         conf.as_os_str(),
     ])
     .ok();
+
+    // The dpkg configuration snippet, read by dpkg itself (a bare `dpkg -i`, no apt):
+    // dpkg also loads $HOME/.dpkg.cfg, which installs it without touching /etc.
+    let snippet =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/dpkg/fcap")).unwrap();
+    assert!(snippet.contains("fcap apply --system"), "{snippet}");
+    let home = d.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    write(
+        &home.join(".dpkg.cfg"),
+        &snippet.replace(
+            "fcap apply --system",
+            &format!("fcap apply --system --config-dir '{}'", conf.display()),
+        ),
+    );
+    let v3 = build_deb(d.path(), &pkg, "3.0", "/bin/true");
+    let r = run({
+        let mut c = Command::new("dpkg");
+        c.env("HOME", &home)
+            .env("PATH", &path)
+            .args([os("-i"), v3.as_os_str()]);
+        c
+    });
+    r.ok();
+    assert!(
+        r.stdout().contains(&format!(
+            "changed {} cap_net_bind_service=ep (was none)\n",
+            prog.display()
+        )),
+        "dpkg did not run the hook:\n{}",
+        r.stdout()
+    );
+    assert_eq!(
+        getcap(&[prog.as_os_str()]),
+        format!("{} cap_net_bind_service=ep\n", prog.display())
+    );
 }
 
 // ---- the scan behind `fcap read -r` ----
