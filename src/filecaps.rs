@@ -266,11 +266,14 @@ impl FileCaps {
         self.permitted.is_empty() && self.inheritable.is_empty()
     }
 
-    /// Same capabilities, ignoring the revision (v1 and v2 of one set are equal).
+    /// Same capabilities, ignoring the revision (v1 and v2 of one set are equal) and
+    /// the effective flag of a value with no capabilities at all: `cap_chown=e`
+    /// stores the flag with nothing to raise, prints as `=` like the flagless value,
+    /// and executes the same (found by fuzzing manifests).
     pub fn same_caps(&self, o: &FileCaps) -> bool {
         self.permitted == o.permitted
             && self.inheritable == o.inheritable
-            && self.effective == o.effective
+            && (self.effective == o.effective || self.is_empty())
             && self.rootid.unwrap_or(0) == o.rootid.unwrap_or(0)
     }
 }
@@ -376,6 +379,18 @@ mod tests {
                 .to_string()
                 .contains("refuses to execute")
         );
+    }
+
+    #[test]
+    fn an_effective_flag_with_nothing_to_raise_compares_equal_to_none() {
+        let e_only =
+            FileCaps::from_text_sets(&text::parse_with_count("cap_chown=e", 41).unwrap(), None)
+                .unwrap();
+        assert!(e_only.effective && e_only.is_empty());
+        assert!(e_only.same_caps(&FileCaps::EMPTY) && FileCaps::EMPTY.same_caps(&e_only));
+        let p = FileCaps::from_text("cap_chown=p", None).unwrap();
+        let ep = FileCaps::from_text("cap_chown=ep", None).unwrap();
+        assert!(!p.same_caps(&ep));
     }
 
     #[test]

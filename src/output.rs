@@ -9,6 +9,9 @@
 //! * `\n`, `\t`, `\r` are written as those two-character escapes;
 //! * every other control character (C0, DEL and the C1 range U+0080–U+009F) and every
 //!   byte that is not valid UTF-8 is written `\xHH`, one escape per byte;
+//! * a `#`, `{` or space at the very start of a (relative) path is written `\xHH`, so
+//!   that a manifest line can never be read as a comment or as JSON, nor lose its
+//!   first character to trimming (found by fuzzing the manifest parser);
 //! * everything else, spaces and non-ASCII letters included, is written as it is.
 //!
 //! For the names people actually use this is the path itself, so lines stay
@@ -27,6 +30,10 @@ pub fn escape_path(p: &Path) -> String {
 /// Escape raw bytes as described in the module docs.
 pub fn escape_bytes(mut b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len());
+    if let Some(first @ (b'#' | b'{' | b' ')) = b.first() {
+        out.push_str(&format!("\\x{first:02x}"));
+        b = &b[1..];
+    }
     loop {
         match std::str::from_utf8(b) {
             Ok(s) => {
@@ -148,6 +155,10 @@ mod tests {
             (b"bad\xff\xfeutf8", "bad\\xff\\xfeutf8"),
             ("c1\u{9b}".as_bytes(), "c1\\xc2\\x9b"),
             (b"del\x7f", "del\\x7f"),
+            (b"#not-a-comment", "\\x23not-a-comment"),
+            (b"{not-json", "\\x7bnot-json"),
+            (b" lead", "\\x20lead"),
+            (b"mid#{ dle", "mid#{ dle"),
         ];
         for (raw, esc) in cases {
             let p = PathBuf::from(OsString::from_vec(raw.to_vec()));
