@@ -254,7 +254,21 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
             "is a symbolic link (the kernel uses the capabilities of the file it points to); drop --no-dereference to write the target",
         ));
     }
-    std::fs::canonicalize(path).map_err(|e| {
+    // Without following, only the directories are resolved: the final name is kept,
+    // so if it turns into a symlink after the check above, the O_NOFOLLOW open
+    // refuses it (ELOOP) instead of canonicalize() quietly following it to another
+    // file (found by the symlink-swap test).
+    let resolved = match (follow, path.file_name()) {
+        (false, Some(name)) => {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            std::fs::canonicalize(parent).map(|dir| dir.join(name))
+        }
+        _ => std::fs::canonicalize(path),
+    };
+    resolved.map_err(|e| {
         let why = match e.raw_os_error() {
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
             Some(libc::ELOOP) => {

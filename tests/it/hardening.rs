@@ -770,3 +770,117 @@ fn matrix_awkward_names_in_a_recursive_scan_are_listed_exactly() {
         );
     }
 }
+
+// ------------------------------------------------------------ the symlink swap race
+
+/// Another process keeps swapping `target` between a hard link to `real` and a symlink
+/// to `victim` (each swap is an atomic rename), while fcap grants through `target`.
+/// With `--no-dereference` the victim must never be written; when following, a write
+/// may land on either file, but only ever on the one fcap reports as `target`.
+#[test]
+fn a_file_swapped_for_a_symlink_never_redirects_the_write() {
+    assert!(can_setfcap());
+    let d = tempdir();
+    let real = copy_prog(d.path(), "real");
+    let victim = copy_prog(d.path(), "victim");
+    let target = d.path().join("target");
+    std::fs::hard_link(&real, &target).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (dir, real, victim, stop) = (
+            d.path().to_path_buf(),
+            real.clone(),
+            victim.clone(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            let (tmp_link, tmp_hard, target) = (dir.join(".l"), dir.join(".h"), dir.join("target"));
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&tmp_link);
+                std::os::unix::fs::symlink(&victim, &tmp_link).unwrap();
+                std::fs::rename(&tmp_link, &target).unwrap();
+                let _ = std::fs::remove_file(&tmp_hard);
+                std::fs::hard_link(&real, &tmp_hard).unwrap();
+                std::fs::rename(&tmp_hard, &target).unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let clear = |p: &Path| {
+        let _ = xattr::remove(p, "security.capability");
+    };
+    let (mut wrote_real, mut refused_runs, mut wrote_victim_following) = (0, 0, 0);
+    for i in 0..400 {
+        clear(&real);
+        clear(&victim);
+        let no_deref = i % 2 == 0;
+        let mut args = vec![os("grant"), os("kill"), os("--json")];
+        if no_deref {
+            args.push(os("--no-dereference"));
+        }
+        args.push(target.as_os_str());
+        let r = run_bounded(fcap_cmd(&args));
+        let (real_caps, victim_caps) = (xattr_state(&real).unwrap(), xattr_state(&victim).unwrap());
+        assert!(
+            real_caps.is_none() || victim_caps.is_none(),
+            "both files were written in one run"
+        );
+        if no_deref {
+            assert_eq!(
+                victim_caps,
+                None,
+                "--no-dereference wrote through a symlink: {}",
+                r.stderr()
+            );
+        }
+        match r.code() {
+            0 => {
+                let v: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+                let reported = PathBuf::from(v["target"].as_str().unwrap());
+                let written = if victim_caps.is_some() {
+                    &victim
+                } else {
+                    &real
+                };
+                assert!(
+                    real_caps.is_some() || victim_caps.is_some(),
+                    "success but nothing written"
+                );
+                // `real` is reached through the hard link, so it reports as `target`.
+                let reported_file = if reported == victim { &victim } else { &real };
+                assert_eq!(
+                    reported_file,
+                    written,
+                    "wrote {} but reported {}",
+                    written.display(),
+                    reported.display()
+                );
+                if victim_caps.is_some() {
+                    wrote_victim_following += 1;
+                } else {
+                    wrote_real += 1;
+                }
+            }
+            2 => {
+                assert_eq!(
+                    (real_caps, victim_caps),
+                    (None, None),
+                    "an error run must write nothing"
+                );
+                assert!(r.stderr().starts_with("fcap:"), "{}", r.stderr());
+                refused_runs += 1;
+            }
+            c => panic!("unexpected exit {c}: {}", r.stderr()),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    // Best effort: the race was really run (many swaps, both outcomes seen).
+    assert!(swaps > 100, "only {swaps} swaps happened");
+    assert!(
+        wrote_real > 0 && refused_runs > 0,
+        "real {wrote_real}, refused {refused_runs}, victim {wrote_victim_following}"
+    );
+}
