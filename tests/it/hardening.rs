@@ -884,3 +884,73 @@ fn a_file_swapped_for_a_symlink_never_redirects_the_write() {
         "real {wrote_real}, refused {refused_runs}, victim {wrote_victim_following}"
     );
 }
+
+#[test]
+fn matrix_manifest_with_a_malformed_line() {
+    let (d, f) = capped_file();
+    let other = copy_prog(d.path(), "other");
+    let m = d.path().join("bad.caps");
+    std::fs::write(
+        &m,
+        format!(
+            "# ok so far\n{} cap_net_raw=ep\n{} cap_bogus=ep\n",
+            other.display(),
+            f.display()
+        ),
+    )
+    .unwrap();
+    let want = format!("{}:3:", m.display());
+    refused(fcap_cmd(&[os("apply"), m.as_os_str()]), &[&f, &other]).stderr_has(&want);
+    refused(fcap_cmd(&[os("check"), m.as_os_str()]), &[&f, &other]).stderr_has(&want);
+    // Not even the good line was applied: half a manifest is never written.
+    assert_eq!(xattr_state(&other), Ok(None));
+}
+
+#[test]
+fn matrix_awkward_names_round_trip_through_a_manifest() {
+    assert!(can_setfcap());
+    let d = tempdir();
+    for name in awkward_names() {
+        let p = d.path().join(&name);
+        assert!(
+            Command::new("cp")
+                .arg("/bin/true")
+                .arg(&p)
+                .status()
+                .unwrap()
+                .success()
+        );
+        setcap(&[os("cap_kill=p"), p.as_os_str()]).ok();
+    }
+    let manifest = fcap_run([os("read"), os("-r"), d.path().as_os_str()]);
+    let m = tempdir();
+    let mf = m.path().join("tree.caps");
+    std::fs::write(&mf, manifest.ok().stdout()).unwrap();
+    fcap_run([
+        os("check"),
+        mf.as_os_str(),
+        os("--root"),
+        d.path().as_os_str(),
+    ])
+    .ok();
+    // Drift on every file, then apply puts every one back: no path was mangled.
+    for name in awkward_names() {
+        xattr::remove(d.path().join(&name), "security.capability").unwrap();
+    }
+    fcap_run([os("check"), mf.as_os_str()]).status(1);
+    fcap_run([os("apply"), mf.as_os_str()]).ok();
+    for name in awkward_names() {
+        let p = d.path().join(&name);
+        assert_eq!(
+            getcap(&[p.as_os_str()]),
+            format!("{} cap_kill=p\n", p.display())
+        );
+    }
+    fcap_run([
+        os("check"),
+        mf.as_os_str(),
+        os("--root"),
+        d.path().as_os_str(),
+    ])
+    .ok();
+}
