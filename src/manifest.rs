@@ -302,6 +302,10 @@ fn split_rootid(text: &str) -> Result<(&str, Option<u32>), String> {
 }
 
 fn unescape(path: &str) -> Result<PathBuf, String> {
+    if path.is_empty() {
+        // No file is named "": and it could not be printed back as a line.
+        return Err("empty path".to_string());
+    }
     unescape_path(path).map_err(|e| format!("bad path {path:?}: {e}"))
 }
 
@@ -347,6 +351,14 @@ mod tests {
     fn text_of(line: &str) -> (String, String) {
         let (p, c) = one(line);
         (p.display().to_string(), c.unwrap().to_text())
+    }
+
+    #[test]
+    fn an_empty_path_is_refused_in_both_forms() {
+        let f = Path::new("m.caps");
+        let e = parse(f, b"{\"path\":\"\",\"caps\":\"cap_chown=ep\"}\n").unwrap_err();
+        assert!(e[0].why.contains("empty path"), "{:?}", e);
+        assert!(parse(f, b" cap_chown=ep\n").is_err());
     }
 
     #[test]
