@@ -33,13 +33,29 @@ fn finish(n: isize, buf: &mut [u8; XATTR_CAPS_SZ_3 + 8]) -> io::Result<RawCaps> 
 /// value (which the kernel would only hand out from a raw on-disk read) still
 /// decodes to a precise "too long" error instead of a bare ERANGE.
 pub fn lget(path: &Path) -> io::Result<RawCaps> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    path_get(path, libc::lgetxattr)
+}
+
+/// `getxattr(path)`, following symlinks: only for `/proc/self/fd/N` magic links, which
+/// resolve to the inode the fd holds (see `write::Handle`).
+pub fn get(path: &Path) -> io::Result<RawCaps> {
+    path_get(path, libc::getxattr)
+}
+
+type GetXattr = unsafe extern "C" fn(
+    *const libc::c_char,
+    *const libc::c_char,
+    *mut libc::c_void,
+    libc::size_t,
+) -> libc::ssize_t;
+
+fn path_get(path: &Path, call: GetXattr) -> io::Result<RawCaps> {
+    let c = cpath(path)?;
     let mut buf = [0u8; XATTR_CAPS_SZ_3 + 8];
     // SAFETY: `c` is NUL-terminated, the name is a static C string, and the buffer
     // length passed is the buffer's real size.
     let n = unsafe {
-        libc::lgetxattr(
+        call(
             c.as_ptr(),
             XATTR_NAME_C.as_ptr(),
             buf.as_mut_ptr().cast(),
@@ -101,23 +117,6 @@ pub fn fremove(fd: BorrowedFd<'_>) -> io::Result<()> {
 fn cpath(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
-/// `getxattr(path)`, following symlinks: only for `/proc/self/fd/N` magic links, which
-/// resolve to the inode the fd holds (see `write::Handle`).
-pub fn get(path: &Path) -> io::Result<RawCaps> {
-    let c = cpath(path)?;
-    let mut buf = [0u8; XATTR_CAPS_SZ_3 + 8];
-    // SAFETY: as in `lget`.
-    let n = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            XATTR_NAME_C.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    finish(n, &mut buf)
 }
 
 /// `setxattr(path)`; see [`get`] for which paths this is for.
