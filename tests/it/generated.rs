@@ -464,3 +464,32 @@ fn binary_runs_in_an_empty_root() {
         41.max(fcap::caps::kernel_cap_count() as usize)
     );
 }
+
+/// Every fcap command in the help's and man page's EXAMPLES parses with today's
+/// command line, so the examples cannot drift from the flags.
+#[test]
+fn every_example_command_parses() {
+    use clap::Parser;
+    let mut seen = 0;
+    for line in fcap::cli::AFTER_LONG_HELP.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        // Commands are four-space lines; take what follows the word `fcap`, up to a
+        // shell operator or redirection.
+        let Some(start) = words.iter().position(|w| *w == "fcap") else {
+            continue;
+        };
+        if !line.starts_with("    ") {
+            continue;
+        }
+        let argv: Vec<&str> = words[start..]
+            .iter()
+            .take_while(|w| !matches!(**w, ">" | "|" | "&&" | "\\"))
+            .copied()
+            .collect();
+        if let Err(e) = fcap::cli::Cli::try_parse_from(&argv) {
+            panic!("example `{line}` does not parse:\n{}", e.render());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 8, "only {seen} example commands found");
+}
