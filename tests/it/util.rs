@@ -162,3 +162,19 @@ pub fn can_setfcap() -> bool {
 pub fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
+
+/// Copy `src` to `dest` with cp(1) (see [`copy_prog`] for why not in-process).
+pub fn cp(src: &Path, dest: &Path) {
+    let st = Command::new("cp").arg(src).arg(dest).status().unwrap();
+    assert!(st.success(), "cp {} {}", src.display(), dest.display());
+}
+
+/// Create an executable file with these contents, for a test that will execute it:
+/// the bytes are written to a scratch file by this process and the final inode is
+/// made by cp(1), so no forked child can hold it open for writing (ETXTBSY).
+pub fn write_exec(dest: &Path, contents: &[u8]) {
+    let scratch = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(scratch.path(), contents).unwrap();
+    cp(scratch.path(), dest);
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

@@ -268,7 +268,7 @@ fn v2(permitted: u64, inheritable: u64, effective: bool) -> Vec<u8> {
 /// A copy of `cat` (the exec'd program must be the capped file itself).
 fn copy_cat(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::copy("/bin/cat", &p).unwrap();
+    cp(Path::new("/bin/cat"), &p);
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }
@@ -526,8 +526,7 @@ fn script_caps_are_ignored_and_the_interpreter_counts() {
     libcap(&["cap_net_bind_service=ep"], &capped);
     let script = |name: &str, interp: &Path| {
         let p = d.path().join(name);
-        std::fs::write(&p, format!("#!{}\n", interp.display())).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_exec(&p, format!("#!{}\n", interp.display()).as_bytes());
         p
     };
     let s1 = script("capped-script", &plain);
@@ -902,8 +901,7 @@ fn interpreter_chains_end_in_enoent_or_eloop_like_the_kernel() {
     let d = tempdir();
     let write_script = |name: &str, interp: &str| {
         let p = d.path().join(name);
-        std::fs::write(&p, format!("#!{interp}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_exec(&p, format!("#!{interp}\n").as_bytes());
         p
     };
     let gone = write_script("gone", "/nonexistent/fcap-interpreter");

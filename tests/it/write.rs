@@ -613,7 +613,7 @@ fn a_read_only_filesystem_is_refused_with_a_hint() {
 /// A copy of the fcap binary that `nobody` can execute.
 fn fcap_copy(dir: &Path) -> PathBuf {
     let bin = dir.join("fcap");
-    std::fs::copy(env!("CARGO_BIN_EXE_fcap"), &bin).unwrap();
+    cp(Path::new(env!("CARGO_BIN_EXE_fcap")), &bin);
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
 }
@@ -839,7 +839,7 @@ fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
     let system_before = raw_xattr(&system_node);
     let d = tempdir();
     let node = d.path().join("node");
-    std::fs::copy(&system_node, &node).unwrap();
+    cp(&system_node, &node);
     std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o755)).unwrap();
     let link = d.path().join("node-link");
     std::os::unix::fs::symlink(&node, &link).unwrap();
