@@ -298,7 +298,18 @@ fn split_rootid(text: &str) -> Result<(&str, Option<u32>), String> {
         Ok(n) if (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&n) => n as u32,
         _ => return Err(format!("bad rootid '{num}'")),
     };
-    Ok((&text[..start], Some(id)))
+    Ok((&text[..start], checked_rootid(id)?))
+}
+
+/// A rootid as a value to store: 0 is the initial namespace's root, i.e. a plain v2
+/// value (getcap -n prints no suffix for it); 4294967295 (-1) is refused by the
+/// kernel, and getcap never prints it (found by fuzzing).
+fn checked_rootid(id: u32) -> Result<Option<u32>, String> {
+    match id {
+        0 => Ok(None),
+        u32::MAX => Err("rootid 4294967295 (-1) is not a user id the kernel accepts".to_string()),
+        id => Ok(Some(id)),
+    }
 }
 
 fn unescape(path: &str) -> Result<PathBuf, String> {
@@ -324,11 +335,11 @@ fn parse_json(text: &str) -> Result<Parsed, String> {
     let path = unescape(path)?;
     let rootid = match obj.get("rootid") {
         None | Some(serde_json::Value::Null) => None,
-        Some(r) => Some(
+        Some(r) => checked_rootid(
             r.as_u64()
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| format!("bad \"rootid\" {r}"))?,
-        ),
+        )?,
     };
     let caps = match obj.get("caps") {
         Some(serde_json::Value::Null) => None,
@@ -351,6 +362,21 @@ mod tests {
     fn text_of(line: &str) -> (String, String) {
         let (p, c) = one(line);
         (p.display().to_string(), c.unwrap().to_text())
+    }
+
+    #[test]
+    fn rootid_zero_is_v2_and_minus_one_is_refused() {
+        let f = Path::new("m.caps");
+        let e = parse(f, b"/x cap_kill=ep [rootid=0]\n").unwrap();
+        assert_eq!(e[0].caps.and_then(|c| c.rootid), None);
+        assert!(parse(f, b"/x cap_kill=ep [rootid=-1]\n").is_err());
+        assert!(
+            parse(
+                f,
+                b"{\"path\":\"/x\",\"caps\":\"cap_kill=ep\",\"rootid\":4294967295}\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]
