@@ -161,6 +161,14 @@ fn refused(mut c: Command, watch: &[&Path]) -> Run {
     r
 }
 
+/// [`refused`] for `fcap ARGS FILE`, watching FILE.
+#[track_caller]
+fn refused_on(args: &[&str], file: &Path) -> Run {
+    let mut c = fcap();
+    c.args(args).arg(file);
+    refused(c, &[file])
+}
+
 fn fcap_cmd(args: &[&OsStr]) -> Command {
     let mut c = fcap();
     c.args(args);
@@ -324,27 +332,17 @@ fn matrix_path_longer_than_path_max() {
 #[test]
 fn matrix_unknown_capability() {
     let (_d, f) = capped_file();
-    refused(
-        fcap_cmd(&[os("grant"), os("net_bind_servce"), f.as_os_str()]),
-        &[&f],
-    )
-    .stderr_has("did you mean 'cap_net_bind_service'");
-    refused(
-        fcap_cmd(&[os("revoke"), os("cap_bogus"), f.as_os_str()]),
-        &[&f],
-    );
-    refused(
-        fcap_cmd(&[os("set"), os("cap_bogus=ep"), f.as_os_str()]),
-        &[&f],
-    );
+    refused_on(&["grant", "net_bind_servce"], &f).stderr_has("did you mean 'cap_net_bind_service'");
+    refused_on(&["revoke", "cap_bogus"], &f);
+    refused_on(&["set", "cap_bogus=ep"], &f);
 }
 
 #[test]
 fn matrix_empty_capability_list() {
     let (_d, f) = capped_file();
-    refused(fcap_cmd(&[os("grant"), os(""), f.as_os_str()]), &[&f]);
-    refused(fcap_cmd(&[os("grant"), os("=ep"), f.as_os_str()]), &[&f]);
-    refused(fcap_cmd(&[os("revoke"), os(","), f.as_os_str()]), &[&f]);
+    refused_on(&["grant", ""], &f);
+    refused_on(&["grant", "=ep"], &f);
+    refused_on(&["revoke", ","], &f);
 }
 
 #[test]
@@ -365,36 +363,24 @@ fn matrix_bad_flags() {
     for caps in ["kill=x", "kill=EPx", "kill+", "kill=e=p", "kill-ep"] {
         refused(fcap_cmd(&[os("grant"), os(caps), f.as_os_str()]), &[&f]);
     }
-    refused(
-        fcap_cmd(&[os("set"), os("cap_kill=EP"), f.as_os_str()]),
-        &[&f],
-    );
+    refused_on(&["set", "cap_kill=EP"], &f);
 }
 
 #[test]
 fn matrix_mixed_effective_flags() {
     let (_d, f) = capped_file();
-    refused(
-        fcap_cmd(&[os("set"), os("cap_chown=ep cap_kill=p"), f.as_os_str()]),
-        &[&f],
-    )
-    .stderr_has("one effective flag");
+    refused_on(&["set", "cap_chown=ep cap_kill=p"], &f).stderr_has("one effective flag");
     // And a grant that would need the flag both on and off.
-    refused(
-        fcap_cmd(&[os("grant"), os("net_raw=p"), f.as_os_str()]),
-        &[&f],
-    )
-    .stderr_has("one effective flag");
+    refused_on(&["grant", "net_raw=p"], &f).stderr_has("one effective flag");
 }
 
 #[test]
 fn matrix_zero_length_value_already_on_the_file() {
     let (_d, f) = capped_file();
     set_raw_xattr(&f, &[]).unwrap();
-    refused(fcap_cmd(&[os("grant"), os("kill"), f.as_os_str()]), &[&f]).stderr_has("fcap set");
-    refused(fcap_cmd(&[os("revoke"), os("kill"), f.as_os_str()]), &[&f])
-        .stderr_has("fcap revoke all");
-    refused(fcap_cmd(&[os("read"), f.as_os_str()]), &[&f]).stderr_has("refuses to execute");
+    refused_on(&["grant", "kill"], &f).stderr_has("fcap set");
+    refused_on(&["revoke", "kill"], &f).stderr_has("fcap revoke all");
+    refused_on(&["read"], &f).stderr_has("refuses to execute");
 }
 
 /// An ext4 image with malformed values written offline by debugfs (the kernel refuses
@@ -525,10 +511,9 @@ fn matrix_short_long_and_unknown_revision_values_already_on_the_file() {
     for (name, hex) in BadImage::VALUES {
         let f = img.mnt().join(name);
         assert_eq!(img.on_disk(name), decode_hex(hex), "debugfs wrote {name}");
-        refused(fcap_cmd(&[os("grant"), os("kill"), f.as_os_str()]), &[&f]).stderr_has("malformed");
-        refused(fcap_cmd(&[os("revoke"), os("kill"), f.as_os_str()]), &[&f])
-            .stderr_has("malformed");
-        refused(fcap_cmd(&[os("read"), f.as_os_str()]), &[&f]).stderr_has("refuses to execute");
+        refused_on(&["grant", "kill"], &f).stderr_has("malformed");
+        refused_on(&["revoke", "kill"], &f).stderr_has("malformed");
+        refused_on(&["read"], &f).stderr_has("refuses to execute");
         // verify predicts the failed exec; it is an answer (exit 1), not an error.
         let v = fcap_run([os("verify"), os("--json"), f.as_os_str()]);
         v.status(1);
@@ -628,12 +613,8 @@ fn matrix_read_only_mount() {
         c
     })
     .ok();
-    refused(
-        fcap_cmd(&[os("grant"), os("chown=p"), f.as_os_str()]),
-        &[&f],
-    )
-    .stderr_has("read-only");
-    refused(fcap_cmd(&[os("revoke"), os("all"), f.as_os_str()]), &[&f]).stderr_has("read-only");
+    refused_on(&["grant", "chown=p"], &f).stderr_has("read-only");
+    refused_on(&["revoke", "all"], &f).stderr_has("read-only");
 }
 
 /// A copy of the binary that `nobody` may execute, made by cp(1) (see copy_prog).
