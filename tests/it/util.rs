@@ -178,3 +178,23 @@ pub fn write_exec(dest: &Path, contents: &[u8]) {
     cp(scratch.path(), dest);
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A shell command line run by `nobody` holding CAP_SETFCAP and nothing else (the
+/// capability is made ambient by capsh, so it survives the uid switch and the exec of
+/// `sh`). The script first proves the shell's effective set is exactly CAP_SETFCAP
+/// (exit 99 otherwise).
+pub fn only_setfcap_as_nobody(script: &str) -> Command {
+    let script =
+        format!("grep -q '^CapEff:.0000000080000000$' /proc/self/status || exit 99; {script}");
+    let mut c = Command::new("capsh");
+    c.args([
+        "--keep=1",
+        "--user=nobody",
+        "--inh=cap_setfcap",
+        "--addamb=cap_setfcap",
+        "--",
+        "-c",
+    ])
+    .arg(script);
+    c
+}
