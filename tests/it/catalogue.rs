@@ -6,12 +6,6 @@
 use crate::util::{fcap, fcap_run, run};
 use std::process::Command;
 
-fn json_lines(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 /// This test process's bounding set, read from procfs (fcap itself asks prctl).
 fn proc_bounding_set() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -50,7 +44,7 @@ fn euid() -> u32 {
 fn list_json_covers_every_capability_with_the_kernels_answers() {
     let r = fcap_run(["list", "--json"]);
     r.ok();
-    let rows = json_lines(&r.stdout());
+    let rows = r.json_lines();
     let last = cap_last_cap();
     assert_eq!(rows.len() as u32, 41.max(last + 1));
     let bounding = proc_bounding_set();
@@ -82,7 +76,7 @@ fn list_reports_a_bounding_set_dropped_for_real() {
         .arg(format!("exec {} list --json", env!("CARGO_BIN_EXE_fcap")));
     let r = run(c);
     r.ok();
-    let rows = json_lines(&r.stdout());
+    let rows = r.json_lines();
     assert_eq!(rows[13]["name"], "cap_net_raw");
     assert_eq!(rows[13]["bounding"], false);
     assert_eq!(rows[13]["kernel"], true);

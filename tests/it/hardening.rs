@@ -177,10 +177,7 @@ fn fcap_cmd(args: &[&OsStr]) -> Command {
 
 /// A file with known capabilities (written by libcap) in a fresh directory.
 fn capped_file() -> (tempfile::TempDir, PathBuf) {
-    assert!(
-        can_setfcap(),
-        "the matrix writes xattrs and must run as root (CI does)"
-    );
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     setcap(&[os("cap_chown,cap_kill=ep"), f.as_os_str()]).ok();
@@ -402,7 +399,7 @@ impl BadImage {
     ];
 
     fn new() -> BadImage {
-        assert!(can_setfcap());
+        require_root();
         let dir = tempdir();
         let img = dir.path().join("img");
         let mnt = dir.path().join("mnt");
@@ -593,7 +590,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn matrix_read_only_mount() {
-    assert!(can_setfcap());
+    require_root();
     let d = tempdir();
     let mnt = d.path().join("ro");
     std::fs::create_dir(&mnt).unwrap();
@@ -686,7 +683,7 @@ fn awkward_names() -> Vec<OsString> {
 
 #[test]
 fn matrix_awkward_names_in_a_recursive_scan_are_listed_exactly() {
-    assert!(can_setfcap());
+    require_root();
     let d = tempdir();
     for (i, name) in awkward_names().iter().enumerate() {
         let p = d.path().join(name);
@@ -746,7 +743,7 @@ fn matrix_awkward_names_in_a_recursive_scan_are_listed_exactly() {
 /// may land on either file, but only ever on the one fcap reports as `target`.
 #[test]
 fn a_file_swapped_for_a_symlink_never_redirects_the_write() {
-    assert!(can_setfcap());
+    require_root();
     let d = tempdir();
     let real = copy_prog(d.path(), "real");
     let victim = copy_prog(d.path(), "victim");
@@ -875,7 +872,7 @@ fn matrix_manifest_with_a_malformed_line() {
 
 #[test]
 fn matrix_awkward_names_round_trip_through_a_manifest() {
-    assert!(can_setfcap());
+    require_root();
     let d = tempdir();
     for name in awkward_names() {
         let p = d.path().join(&name);

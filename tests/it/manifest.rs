@@ -9,18 +9,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn must_be_root() {
-    assert!(
-        can_setfcap(),
-        "these tests write capabilities, mount and install packages: run them as root (CI does)"
-    );
-}
-
-/// Give `p` these caps with libcap's setcap, asserting it worked.
-fn libcap_set(p: &Path, text: &str) {
-    setcap(&[os(text), p.as_os_str()]).ok();
-}
-
 fn name(raw: &[u8]) -> OsString {
     OsString::from_vec(raw.to_vec())
 }
@@ -51,7 +39,7 @@ fn awkward_tree(t: &Path) -> Vec<(PathBuf, &'static str)> {
             };
             let p = dir.join(name(raw));
             std::fs::copy("/bin/true", &p).unwrap();
-            libcap_set(&p, text);
+            setcap_on(&p, &[text]);
             (p, text)
         })
         .collect()
@@ -61,13 +49,9 @@ fn write(p: &Path, s: &str) {
     std::fs::write(p, s).unwrap();
 }
 
-fn fcap_in(args: &[&OsStr]) -> Run {
-    fcap_run(args)
-}
-
 #[test]
 fn apply_and_check_round_trip_awkward_names_in_both_formats() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let tree = d.path().join("tree");
     std::fs::create_dir(&tree).unwrap();
@@ -80,20 +64,20 @@ fn apply_and_check_round_trip_awkward_names_in_both_formats() {
         if json {
             args.insert(2, os("--json"));
         }
-        let r = fcap_in(&args);
+        let r = fcap_run(&args);
         r.ok();
         std::fs::write(&manifest, r.stdout()).unwrap();
         // The capture lists every file, once.
         assert_eq!(r.stdout().lines().count(), files.len(), "{}", r.stdout());
 
-        fcap_in(&[os("check"), manifest.as_os_str()])
+        fcap_run([os("check"), manifest.as_os_str()])
             .ok()
             .stdout_is("");
         // Strip every capability: each file is now "different".
         for (p, _) in &files {
             setcap(&[os("-r"), p.as_os_str()]).ok();
         }
-        let r = fcap_in(&[os("check"), manifest.as_os_str()]);
+        let r = fcap_run([os("check"), manifest.as_os_str()]);
         r.status(1);
         assert_eq!(r.stdout().lines().count(), files.len(), "{}", r.stdout());
         for l in r.stdout().lines() {
@@ -103,12 +87,12 @@ fn apply_and_check_round_trip_awkward_names_in_both_formats() {
             );
         }
         // A dry run writes nothing.
-        let r = fcap_in(&[os("apply"), os("--dry-run"), manifest.as_os_str()]);
+        let r = fcap_run([os("apply"), os("--dry-run"), manifest.as_os_str()]);
         r.ok();
         assert_eq!(r.stdout().matches("would change ").count(), files.len());
         assert!(files.iter().all(|(p, _)| raw_xattr(p).is_none()));
         // Apply restores exactly the bytes libcap wrote.
-        let r = fcap_in(&[os("apply"), manifest.as_os_str()]);
+        let r = fcap_run([os("apply"), manifest.as_os_str()]);
         r.ok();
         assert_eq!(r.stdout().matches("changed ").count(), files.len());
         let now: Vec<Option<Vec<u8>>> = files.iter().map(|(p, _)| raw_xattr(p)).collect();
@@ -121,13 +105,13 @@ fn apply_and_check_round_trip_awkward_names_in_both_formats() {
             assert!(got.trim_end().ends_with(&format!(" {want}")), "{got}");
         }
         // Idempotent: a second run changes nothing, and says so per file.
-        let r = fcap_in(&[os("apply"), manifest.as_os_str()]);
+        let r = fcap_run([os("apply"), manifest.as_os_str()]);
         r.ok();
         assert_eq!(r.stdout().matches("unchanged ").count(), files.len());
-        fcap_in(&[os("apply"), os("--quiet"), manifest.as_os_str()])
+        fcap_run([os("apply"), os("--quiet"), manifest.as_os_str()])
             .ok()
             .stdout_is("");
-        fcap_in(&[os("check"), manifest.as_os_str()])
+        fcap_run([os("check"), manifest.as_os_str()])
             .ok()
             .stdout_is("");
     }
@@ -135,11 +119,11 @@ fn apply_and_check_round_trip_awkward_names_in_both_formats() {
 
 #[test]
 fn apply_json_reports_each_file_with_its_manifest_line() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let a = copy_prog(d.path(), "a");
     let b = copy_prog(d.path(), "b");
-    libcap_set(&b, "cap_kill=p");
+    setcap_on(&b, &["cap_kill=p"]);
     let m = d.path().join("m.caps");
     write(
         &m,
@@ -149,13 +133,9 @@ fn apply_json_reports_each_file_with_its_manifest_line() {
             b.display()
         ),
     );
-    let r = fcap_in(&[os("apply"), os("--json"), m.as_os_str()]);
+    let r = fcap_run([os("apply"), os("--json"), m.as_os_str()]);
     r.ok();
-    let v: Vec<serde_json::Value> = r
-        .stdout()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v: Vec<serde_json::Value> = r.json_lines();
     assert_eq!(v.len(), 2);
     assert_eq!(v[0]["path"], a.to_str().unwrap());
     assert_eq!(v[0]["before"], serde_json::Value::Null);
@@ -172,7 +152,7 @@ fn apply_json_reports_each_file_with_its_manifest_line() {
 
 #[test]
 fn a_missing_file_fails_its_line_and_the_rest_is_applied() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let a = copy_prog(d.path(), "a");
     let gone = d.path().join("gone");
@@ -185,7 +165,7 @@ fn a_missing_file_fails_its_line_and_the_rest_is_applied() {
             a.display()
         ),
     );
-    let r = fcap_in(&[os("apply"), m.as_os_str()]);
+    let r = fcap_run([os("apply"), m.as_os_str()]);
     r.status(2).stderr_is(&format!(
         "fcap: '{}': No such file or directory (listed at {}:1)\n",
         gone.display(),
@@ -196,12 +176,12 @@ fn a_missing_file_fails_its_line_and_the_rest_is_applied() {
         format!("{} cap_kill=p\n", a.display())
     );
     // check reports it as missing, not as an error.
-    let r = fcap_in(&[os("check"), m.as_os_str()]);
+    let r = fcap_run([os("check"), m.as_os_str()]);
     r.status(1).stdout_is(&format!(
         "missing {} (manifest: cap_chown=p)\n",
         gone.display()
     ));
-    let r = fcap_in(&[os("check"), os("--json"), m.as_os_str()]);
+    let r = fcap_run([os("check"), os("--json"), m.as_os_str()]);
     r.status(1);
     let v: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
     assert_eq!(v["status"], "missing");
@@ -211,7 +191,7 @@ fn a_missing_file_fails_its_line_and_the_rest_is_applied() {
 
 #[test]
 fn a_malformed_manifest_names_file_and_line_and_is_skipped_whole() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let a = copy_prog(d.path(), "a");
     let b = copy_prog(d.path(), "b");
@@ -226,7 +206,7 @@ fn a_malformed_manifest_names_file_and_line_and_is_skipped_whole() {
     );
     let good = d.path().join("good.caps");
     write(&good, &format!("{} cap_kill=p\n", b.display()));
-    let r = fcap_in(&[os("apply"), bad.as_os_str(), good.as_os_str()]);
+    let r = fcap_run([os("apply"), bad.as_os_str(), good.as_os_str()]);
     r.status(2)
         .stderr_has(&format!("fcap: {}:3: ", bad.display()))
         .stderr_has("cap_bogus");
@@ -236,26 +216,26 @@ fn a_malformed_manifest_names_file_and_line_and_is_skipped_whole() {
         getcap(&[b.as_os_str()]),
         format!("{} cap_kill=p\n", b.display())
     );
-    fcap_in(&[os("check"), bad.as_os_str()])
+    fcap_run([os("check"), bad.as_os_str()])
         .status(2)
         .stderr_has(&format!("{}:3: ", bad.display()));
     // A line without capabilities.
     write(&bad, &format!("\n\n{}\n", a.display()));
-    fcap_in(&[os("check"), bad.as_os_str()])
+    fcap_run([os("check"), bad.as_os_str()])
         .status(2)
         .stderr_has(&format!("{}:3: expected 'PATH CAPS'", bad.display()));
 }
 
 #[test]
 fn apply_refuses_a_symlink_and_names_the_real_file() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let real = copy_prog(d.path(), "real");
     let link = d.path().join("link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let m = d.path().join("m.caps");
     write(&m, &format!("{} cap_kill=p\n", link.display()));
-    fcap_in(&[os("apply"), m.as_os_str()])
+    fcap_run([os("apply"), m.as_os_str()])
         .status(2)
         .stderr_has("is a symbolic link; a manifest must name the file itself")
         .stderr_has(&format!("list '{}' instead", real.display()));
@@ -264,20 +244,20 @@ fn apply_refuses_a_symlink_and_names_the_real_file() {
 
 #[test]
 fn check_root_reports_unlisted_privileged_files_as_manifest_lines() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let t = d.path();
     let a = copy_prog(t, "a");
-    libcap_set(&a, "cap_net_raw=ep");
+    setcap_on(&a, &["cap_net_raw=ep"]);
     let m = t.join("m.caps");
-    let r = fcap_in(&[os("read"), os("-r"), t.as_os_str()]);
+    let r = fcap_run([os("read"), os("-r"), t.as_os_str()]);
     write(&m, &r.stdout());
-    fcap_in(&[os("check"), m.as_os_str(), os("--root"), t.as_os_str()])
+    fcap_run([os("check"), m.as_os_str(), os("--root"), t.as_os_str()])
         .ok()
         .stdout_is("");
     std::fs::create_dir(t.join("new dir")).unwrap();
     let n = copy_prog(&t.join("new dir"), "intruder");
-    libcap_set(&n, "cap_sys_admin=ep");
+    setcap_on(&n, &["cap_sys_admin=ep"]);
     copy_prog(t, "harmless");
     // A relative --root finds the same files (listed files match by inode).
     let mut c = fcap();
@@ -286,7 +266,7 @@ fn check_root_reports_unlisted_privileged_files_as_manifest_lines() {
     run(c)
         .status(1)
         .stdout_is("unexpected ./new dir/intruder cap_sys_admin=ep\n");
-    let r = fcap_in(&[os("check"), m.as_os_str(), os("--root"), t.as_os_str()]);
+    let r = fcap_run([os("check"), m.as_os_str(), os("--root"), t.as_os_str()]);
     r.status(1)
         .stdout_is(&format!("unexpected {} cap_sys_admin=ep\n", n.display()));
     // The line after "unexpected " is a manifest line: accepting it clears the drift.
@@ -296,10 +276,10 @@ fn check_root_reports_unlisted_privileged_files_as_manifest_lines() {
         .open(&m)
         .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
         .unwrap();
-    fcap_in(&[os("check"), m.as_os_str(), os("--root"), t.as_os_str()])
+    fcap_run([os("check"), m.as_os_str(), os("--root"), t.as_os_str()])
         .ok()
         .stdout_is("");
-    let r = fcap_in(&[
+    let r = fcap_run([
         os("check"),
         os("--json"),
         m.as_os_str(),
@@ -313,7 +293,7 @@ fn check_root_reports_unlisted_privileged_files_as_manifest_lines() {
 
 #[test]
 fn system_directory_applies_every_caps_file_and_nothing_else() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let conf = d.path().join("fcap.d");
     std::fs::create_dir(&conf).unwrap();
@@ -332,7 +312,7 @@ fn system_directory_applies_every_caps_file_and_nothing_else() {
         &conf.join("c.caps.disabled"),
         &format!("{} cap_chown=ep\n", c.display()),
     );
-    let r = fcap_in(&[
+    let r = fcap_run([
         os("apply"),
         os("--system"),
         os("--config-dir"),
@@ -344,7 +324,7 @@ fn system_directory_applies_every_caps_file_and_nothing_else() {
         b.display()
     ));
     assert_eq!(raw_xattr(&c), None);
-    fcap_in(&[
+    fcap_run([
         os("check"),
         os("--system"),
         os("--config-dir"),
@@ -352,7 +332,7 @@ fn system_directory_applies_every_caps_file_and_nothing_else() {
     ])
     .ok();
     // No system directory at all: nothing to do (the hook runs on every system).
-    fcap_in(&[
+    fcap_run([
         os("apply"),
         os("--system"),
         os("--config-dir"),
@@ -414,7 +394,7 @@ fn hook_command() -> String {
 
 #[test]
 fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let pkg = format!("fcap-test-upgrade-{}", std::process::id());
     let v1 = build_deb(d.path(), &pkg, "1.0", "/bin/true");
@@ -428,11 +408,11 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
         c
     })
     .ok();
-    libcap_set(&prog, "cap_net_bind_service=ep");
+    setcap_on(&prog, &["cap_net_bind_service=ep"]);
     // Record the capabilities in a test-only system directory.
     let conf = d.path().join("fcap.d");
     std::fs::create_dir(&conf).unwrap();
-    let r = fcap_in(&[os("read"), os("-r"), prog.parent().unwrap().as_os_str()]);
+    let r = fcap_run([os("read"), os("-r"), prog.parent().unwrap().as_os_str()]);
     r.ok()
         .stdout_is(&format!("{} cap_net_bind_service=ep\n", prog.display()));
     write(&conf.join(format!("{pkg}.caps")), &r.stdout());
@@ -445,7 +425,7 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
     })
     .ok();
     assert_eq!(raw_xattr(&prog), None, "dpkg kept the capabilities?");
-    fcap_in(&[
+    fcap_run([
         os("check"),
         os("--system"),
         os("--config-dir"),
@@ -483,7 +463,7 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
     );
     // Every later dpkg run calls the hook again: quiet when nothing changed.
     hook(&cmd).ok().stderr_is("").stdout_is("");
-    fcap_in(&[
+    fcap_run([
         os("check"),
         os("--system"),
         os("--config-dir"),
@@ -547,7 +527,7 @@ fn big_tree(t: &Path) -> usize {
                 let p = dir.join(format!("f{k}"));
                 std::fs::write(&p, b"x").unwrap();
                 if (i * 30 + j) % 97 == k {
-                    libcap_set(&p, "cap_kill=p");
+                    setcap_on(&p, &["cap_kill=p"]);
                     hits += 1;
                 }
             }
@@ -566,7 +546,7 @@ fn big_tree(t: &Path) -> usize {
 
 #[test]
 fn parallel_scan_finds_exactly_what_getcap_finds_on_a_big_tree() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let hits = big_tree(d.path());
     assert!(hits > 10);
@@ -598,13 +578,13 @@ fn parallel_scan_finds_exactly_what_getcap_finds_on_a_big_tree() {
 
 #[test]
 fn exclude_leaves_out_names_anywhere_and_whole_paths() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let t = d.path();
     for dir in ["keep", "node_modules", "keep/node_modules", "skip/deep"] {
         std::fs::create_dir_all(t.join(dir)).unwrap();
-        libcap_set(&copy_prog(&t.join(dir), "prog"), "cap_kill=p");
-        libcap_set(&copy_prog(&t.join(dir), "lib.so"), "cap_chown=p");
+        setcap_on(&copy_prog(&t.join(dir), "prog"), &["cap_kill=p"]);
+        setcap_on(&copy_prog(&t.join(dir), "lib.so"), &["cap_chown=p"]);
     }
     let read = |extra: &[&str]| {
         let mut args = vec![os("read"), os("-r")];
@@ -677,13 +657,13 @@ impl Drop for Mount {
 
 #[test]
 fn scan_enters_real_mounts_skips_pseudo_ones_and_stays_put_with_x() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let t = d.path();
-    libcap_set(&copy_prog(t, "top"), "cap_kill=p");
+    setcap_on(&copy_prog(t, "top"), &["cap_kill=p"]);
     // A name with a space: mountinfo escapes it as \040.
     let tmp = Mount::new("tmpfs", &t.join("on tmpfs"));
-    libcap_set(&copy_prog(&tmp.0, "inner"), "cap_chown=p");
+    setcap_on(&copy_prog(&tmp.0, "inner"), &["cap_chown=p"]);
     let _proc = Mount::new("proc", &t.join("proc"));
     let top = format!("{}/top cap_kill=p\n", t.display());
     let inner = format!("{}/on tmpfs/inner cap_chown=p\n", t.display());
@@ -713,14 +693,14 @@ fn scan_enters_real_mounts_skips_pseudo_ones_and_stays_put_with_x() {
 
 #[test]
 fn an_unreadable_directory_is_reported_and_the_scan_goes_on() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let t = d.path();
-    libcap_set(&copy_prog(t, "a"), "cap_kill=p");
+    setcap_on(&copy_prog(t, "a"), &["cap_kill=p"]);
     let locked = t.join("locked");
     std::fs::create_dir(&locked).unwrap();
-    libcap_set(&copy_prog(&locked, "hidden"), "cap_chown=p");
-    libcap_set(&copy_prog(t, "z"), "cap_chown=p");
+    setcap_on(&copy_prog(&locked, "hidden"), &["cap_chown=p"]);
+    setcap_on(&copy_prog(t, "z"), &["cap_chown=p"]);
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     read_as_nobody(&[t.as_os_str()])
         .status(2)
@@ -736,7 +716,7 @@ fn an_unreadable_directory_is_reported_and_the_scan_goes_on() {
 
 #[test]
 fn files_with_other_attributes_and_long_attribute_lists_are_read_right() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let t = d.path();
     // Only a user.* attribute: listed names, but no capability.
@@ -745,14 +725,14 @@ fn files_with_other_attributes_and_long_attribute_lists_are_read_right() {
     // Capabilities among other attributes.
     let mixed = copy_prog(t, "mixed");
     xattr::set(&mixed, "user.a", b"1").unwrap();
-    libcap_set(&mixed, "cap_net_raw=ep");
+    setcap_on(&mixed, &["cap_net_raw=ep"]);
     xattr::set(&mixed, "user.z", b"2").unwrap();
     // A name list longer than the scan's list buffer (ERANGE, then getxattrat).
     let long = copy_prog(t, "long");
     for i in 0..40 {
         xattr::set(&long, format!("user.{i:02}-{}", "n".repeat(60)), b"v").unwrap();
     }
-    libcap_set(&long, "cap_chown=p");
+    setcap_on(&long, &["cap_chown=p"]);
     let want = getcap(&[os("-r"), t.as_os_str()]);
     let r = fcap_run([os("read"), os("-r"), t.as_os_str()]);
     r.ok();
@@ -768,7 +748,7 @@ fn files_with_other_attributes_and_long_attribute_lists_are_read_right() {
 
 #[test]
 fn a_directory_bigger_than_one_getdents_reply_is_read_whole_on_tmpfs() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let m = Mount::new("tmpfs", &d.path().join("mnt"));
     let big = m.0.join("big");
@@ -779,7 +759,7 @@ fn a_directory_bigger_than_one_getdents_reply_is_read_whole_on_tmpfs() {
         std::fs::write(big.join(format!("{long}{i:05}")), b"").unwrap();
     }
     for i in [0, 1499, 2999] {
-        libcap_set(&big.join(format!("{long}{i:05}")), "cap_kill=p");
+        setcap_on(&big.join(format!("{long}{i:05}")), &["cap_kill=p"]);
     }
     for flags in [&[][..], &["-v"]] {
         let mut args: Vec<&OsStr> = vec![os("-r")];
@@ -798,11 +778,11 @@ fn a_directory_bigger_than_one_getdents_reply_is_read_whole_on_tmpfs() {
 
 #[test]
 fn a_json_null_removes_capabilities_and_stdin_is_a_manifest() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let a = copy_prog(d.path(), "a");
     let b = copy_prog(d.path(), "b");
-    libcap_set(&a, "cap_kill=p");
+    setcap_on(&a, &["cap_kill=p"]);
     // Relative paths are relative to the current directory, as `read -r .` prints them.
     let manifest = "{\"path\":\"./a\",\"caps\":null}\n./b cap_chown=ep\n";
     let mut c = fcap();
@@ -843,12 +823,12 @@ fn read_as_nobody(args: &[&OsStr]) -> Run {
 
 #[test]
 fn an_unreadable_mount_point_left_out_by_x_is_not_an_error() {
-    must_be_root();
+    require_root();
     let d = tempdir();
     let t = d.path();
-    libcap_set(&copy_prog(t, "a"), "cap_kill=p");
+    setcap_on(&copy_prog(t, "a"), &["cap_kill=p"]);
     let m = Mount::with("tmpfs", "mode=0700", &t.join("private"));
-    libcap_set(&copy_prog(&m.0, "inner"), "cap_chown=p");
+    setcap_on(&copy_prog(&m.0, "inner"), &["cap_chown=p"]);
     read_as_nobody(&[os("-x"), t.as_os_str()])
         .ok()
         .stderr_is("")

@@ -11,32 +11,22 @@ fn line_set(s: &str) -> BTreeSet<String> {
     s.lines().map(str::to_string).collect()
 }
 
-/// Give `p` these caps with libcap's setcap, asserting it worked (needs root).
-fn libcap_set(p: &Path, args: &[&str]) {
-    let mut v: Vec<&OsStr> = args.iter().map(|a| OsStr::new(*a)).collect();
-    v.push(p.as_os_str());
-    setcap(&v).ok();
-}
-
 /// A tree with v2, v3, empty and uncapped files, a symlink and a fifo.
 fn sample_tree() -> tempfile::TempDir {
-    assert!(
-        can_setfcap(),
-        "these tests write xattrs and must run as root (CI does)"
-    );
+    require_root();
     let d = tempdir();
     let t = d.path();
-    libcap_set(&copy_prog(t, "ping"), &["cap_net_raw=ep"]);
-    libcap_set(&copy_prog(t, "mixed"), &["cap_kill=ei cap_chown+ep"]);
-    libcap_set(
+    setcap_on(&copy_prog(t, "ping"), &["cap_net_raw=ep"]);
+    setcap_on(&copy_prog(t, "mixed"), &["cap_kill=ei cap_chown+ep"]);
+    setcap_on(
         &copy_prog(t, "ns"),
         &["-n", "1000", "cap_chown,cap_kill=ep"],
     );
-    libcap_set(&copy_prog(t, "empty"), &["="]);
+    setcap_on(&copy_prog(t, "empty"), &["="]);
     copy_prog(t, "plain");
     std::fs::create_dir(t.join("sub")).unwrap();
-    libcap_set(&copy_prog(&t.join("sub"), "all"), &["=eip cap_sys_admin-i"]);
-    libcap_set(
+    setcap_on(&copy_prog(&t.join("sub"), "all"), &["=eip cap_sys_admin-i"]);
+    setcap_on(
         &copy_prog(&t.join("sub"), "big"),
         &["-n", "2147483648", "cap_net_raw=p"],
     );
@@ -154,11 +144,7 @@ fn json_lines_carry_every_field() {
         d.path().join("ns").as_os_str(),
     ]);
     r.ok();
-    let v: Vec<serde_json::Value> = r
-        .stdout()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v: Vec<serde_json::Value> = r.json_lines();
     assert_eq!(v.len(), 2);
     assert_eq!(v[0]["path"], d.path().join("mixed").to_str().unwrap());
     assert_eq!(v[0]["caps"], "cap_kill=ei cap_chown+ep");
@@ -173,12 +159,12 @@ fn json_lines_carry_every_field() {
 
 #[test]
 fn awkward_names_are_escaped_and_never_split_into_fake_lines() {
-    assert!(can_setfcap());
+    require_root();
     let d = tempdir();
     let raw: &[u8] = b"evil\nfake cap_sys_admin=ep\x1b[2J\xff";
     let p = d.path().join(OsStr::from_bytes(raw));
     std::fs::copy("/bin/true", &p).unwrap();
-    libcap_set(&p, &["cap_chown=p"]);
+    setcap_on(&p, &["cap_chown=p"]);
     let r = fcap_run([os("read"), os("-r"), d.path().as_os_str()]);
     r.ok().stdout_is(&format!(
         "{}/evil\\nfake cap_sys_admin=ep\\x1b[2J\\xff cap_chown=p\n",
@@ -239,7 +225,7 @@ fn dereference_follows_a_symlink_named_on_the_command_line() {
 
 #[test]
 fn zero_length_value_is_reported_as_malformed() {
-    assert!(can_setfcap());
+    require_root();
     let d = tempdir();
     let p = copy_prog(d.path(), "bad");
     set_raw_xattr(&p, &[]).unwrap();
@@ -297,7 +283,7 @@ fn one_file_system_stays_on_the_root_filesystem() {
     let d = sample_tree();
     let mnt = d.path().join("mnt");
     let _m = Mount::tmpfs(&mnt, "mode=755");
-    libcap_set(&copy_prog(&mnt, "inner"), &["cap_kill=p"]);
+    setcap_on(&copy_prog(&mnt, "inner"), &["cap_kill=p"]);
     let inner = format!("{}/mnt/inner cap_kill=p", d.path().display());
     let all = fcap_run([os("read"), os("-r"), d.path().as_os_str()]);
     assert!(all.ok().stdout().contains(&inner), "{}", all.stdout());

@@ -198,3 +198,35 @@ pub fn only_setfcap_as_nobody(script: &str) -> Command {
     .arg(script);
     c
 }
+
+/// Fail loudly unless this process may write file capabilities: the suite writes
+/// xattrs, mounts filesystems and installs packages, and runs as root in CI. A test
+/// never skips for want of privilege.
+#[track_caller]
+pub fn require_root() {
+    assert!(
+        can_setfcap(),
+        "this test writes file capabilities and must run as root with CAP_SETFCAP (CI does)"
+    );
+}
+
+impl Run {
+    /// stdout as JSON Lines, one value per line.
+    #[track_caller]
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?} from `{}`", self.cmd))
+            })
+            .collect()
+    }
+}
+
+/// Give `p` capabilities with libcap's setcap (`args` may start with `-n ROOTID`),
+/// asserting it worked.
+pub fn setcap_on(p: &Path, args: &[&str]) {
+    let mut v: Vec<&OsStr> = args.iter().map(|a| OsStr::new(*a)).collect();
+    v.push(p.as_os_str());
+    setcap(&v).ok();
+}

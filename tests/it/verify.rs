@@ -316,10 +316,7 @@ fn assert_same(c: &Caller, file: &Path, what: &str) -> Observed {
 
 #[test]
 fn random_callers_and_files_match_the_kernel() {
-    assert!(
-        can_setfcap(),
-        "the differential test builds callers with capsh and writes xattrs: run as root (CI does)"
-    );
+    require_root();
     let seed = std::env::var("FCAP_VERIFY_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -483,10 +480,7 @@ fn mount_tmpfs(dir: &Path, opts: &str) -> Mounted {
 
 #[test]
 fn nosuid_mount_ignores_caps_setuid_and_bad_values_and_keeps_ambient() {
-    assert!(
-        can_setfcap(),
-        "mounting and setcap need root (CI runs as root)"
-    );
+    require_root();
     let d = tempdir();
     let guard = mount_tmpfs(d.path(), "mode=755,nosuid");
     let mnt = guard.0.clone();
@@ -519,7 +513,7 @@ fn nosuid_mount_ignores_caps_setuid_and_bad_values_and_keeps_ambient() {
 
 #[test]
 fn script_caps_are_ignored_and_the_interpreter_counts() {
-    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let plain = copy_cat(d.path(), "interp");
     let capped = copy_cat(d.path(), "interp-capped");
@@ -567,7 +561,7 @@ fn script_caps_are_ignored_and_the_interpreter_counts() {
 
 #[test]
 fn foreign_rootid_is_ignored() {
-    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let f = copy_cat(d.path(), "ns");
     libcap(&["-n", "1000", "cap_net_bind_service=ep"], &f);
@@ -592,7 +586,7 @@ fn foreign_rootid_is_ignored() {
 
 #[test]
 fn zero_length_value_fails_with_einval() {
-    assert!(can_setfcap(), "writing xattrs needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let f = copy_cat(d.path(), "empty");
     set_raw_xattr(&f, &[]).unwrap();
@@ -611,7 +605,7 @@ fn zero_length_value_fails_with_einval() {
 
 #[test]
 fn this_machines_bounding_set_decides_an_all_caps_file() {
-    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let f = copy_cat(d.path(), "all");
     libcap(&["=ep"], &f);
@@ -650,7 +644,7 @@ fn this_machines_bounding_set_decides_an_all_caps_file() {
 
 #[test]
 fn profiles_match_the_equivalent_real_callers() {
-    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let f = copy_cat(d.path(), "nbs");
     libcap(&["cap_net_bind_service=ep"], &f);
@@ -830,7 +824,7 @@ fn json_has_every_documented_field() {
 
 #[test]
 fn human_output_explains_and_colours_only_when_asked() {
-    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let f = copy_cat(d.path(), "nbs");
     libcap(&["cap_net_bind_service=ep"], &f);
@@ -883,7 +877,7 @@ fn errors_exit_2() {
 
 #[test]
 fn noexec_mount_fails_with_eacces() {
-    assert!(can_setfcap(), "mounting needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let guard = mount_tmpfs(d.path(), "mode=755,noexec");
     let mnt = guard.0.clone();
@@ -925,7 +919,7 @@ fn interpreter_chains_end_in_enoent_or_eloop_like_the_kernel() {
 
 #[test]
 fn untrusted_tracer_read_from_pid_matches_a_real_traced_exec() {
-    assert!(can_setfcap(), "setcap needs root (CI runs as root)");
+    require_root();
     let d = tempdir();
     let f = copy_cat(d.path(), "ep");
     libcap(&["cap_net_bind_service=ep"], &f);
@@ -990,10 +984,7 @@ fn untrusted_tracer_read_from_pid_matches_a_real_traced_exec() {
 
 #[test]
 fn real_root_with_another_euid_read_from_pid_matches_the_kernel() {
-    assert!(
-        can_setfcap(),
-        "setpriv --euid and setcap need root (CI runs as root)"
-    );
+    require_root();
     let d = tempdir();
     let plain = copy_cat(d.path(), "plain");
     let ep = copy_cat(d.path(), "ep");

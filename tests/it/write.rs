@@ -10,13 +10,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() {
-    assert!(
-        can_setfcap(),
-        "these tests write security.capability and must run as root with CAP_SETFCAP (CI does)"
-    );
-}
-
 /// getcap's text for one file ("" when it has none).
 fn caps_of(p: &Path) -> String {
     let line = getcap(&[p.as_os_str()]);
@@ -25,10 +18,6 @@ fn caps_of(p: &Path) -> String {
         .strip_prefix(&prefix)
         .unwrap_or(line.trim_end())
         .to_string()
-}
-
-fn fcap_args(args: &[&OsStr]) -> Run {
-    fcap_run(args)
 }
 
 fn p(path: &Path) -> &OsStr {
@@ -66,11 +55,11 @@ fn ctime(p: &Path) -> (i64, i64) {
 
 #[test]
 fn grant_adds_to_what_the_file_has_and_writes_what_setcap_would() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     setcap(&[os("cap_chown=ep"), p(&f)]).ok();
-    fcap_args(&[os("grant"), os("net_raw"), p(&f)])
+    fcap_run([os("grant"), os("net_raw"), p(&f)])
         .ok()
         .stdout_is(&format!(
             "{}: cap_chown,cap_net_raw=ep (was cap_chown=ep)\n",
@@ -84,14 +73,14 @@ fn grant_adds_to_what_the_file_has_and_writes_what_setcap_would() {
     // Non-effective sets merge too, and the other sets are kept.
     let g = copy_prog(d.path(), "prog2");
     setcap(&[os("cap_kill=i"), p(&g)]).ok();
-    fcap_args(&[os("grant"), os("cap_setuid=p"), p(&g)]).ok();
-    fcap_args(&[os("grant"), os("cap_kill=p"), p(&g)]).ok();
+    fcap_run([os("grant"), os("cap_setuid=p"), p(&g)]).ok();
+    fcap_run([os("grant"), os("cap_kill=p"), p(&g)]).ok();
     assert_eq!(caps_of(&g), "cap_kill=ip cap_setuid+p");
 }
 
 #[test]
 fn grant_accepts_the_spellings_users_write_for_setcap() {
-    root();
+    require_root();
     let d = tempdir();
     for (spec, want) in [
         ("net_raw", "cap_net_raw=ep"),
@@ -107,7 +96,7 @@ fn grant_accepts_the_spellings_users_write_for_setcap() {
         ("41=p", "= 41+p"),
     ] {
         let f = copy_prog(d.path(), "prog");
-        fcap_args(&[os("grant"), os(spec), p(&f)]).ok();
+        fcap_run([os("grant"), os(spec), p(&f)]).ok();
         assert_eq!(caps_of(&f), want, "fcap grant {spec}");
         std::fs::remove_file(&f).unwrap();
     }
@@ -115,12 +104,12 @@ fn grant_accepts_the_spellings_users_write_for_setcap() {
 
 #[test]
 fn grant_refuses_to_change_the_single_effective_flag_and_names_both_ways_out() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     setcap(&[os("cap_chown=ep"), p(&f)]).ok();
     let before = raw_xattr(&f);
-    let r = fcap_args(&[os("grant"), os("cap_net_raw=p"), p(&f)]);
+    let r = fcap_run([os("grant"), os("cap_net_raw=p"), p(&f)]);
     r.status(2)
         .stdout_is("")
         .stderr_has(&format!(
@@ -137,7 +126,7 @@ fn grant_refuses_to_change_the_single_effective_flag_and_names_both_ways_out() {
 
     // The other direction: the flag is off, the grant wants it on.
     setcap(&[os("cap_chown=p"), p(&f)]).ok();
-    fcap_args(&[os("grant"), os("net_raw"), p(&f)])
+    fcap_run([os("grant"), os("net_raw"), p(&f)])
         .status(2)
         .stderr_has("would make cap_chown effective too")
         .stderr_has(&format!("fcap grant cap_net_raw=p '{}'", f.display()))
@@ -147,18 +136,18 @@ fn grant_refuses_to_change_the_single_effective_flag_and_names_both_ways_out() {
         ));
     assert_eq!(caps_of(&f), "cap_chown=p");
     // Listing every existing capability makes the change explicit, so it is allowed.
-    fcap_args(&[os("grant"), os("chown,net_raw=ep"), p(&f)]).ok();
+    fcap_run([os("grant"), os("chown,net_raw=ep"), p(&f)]).ok();
     assert_eq!(caps_of(&f), "cap_chown,cap_net_raw=ep");
 }
 
 #[test]
 fn a_second_grant_is_a_byte_identical_no_op_that_says_unchanged() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
-    fcap_args(&[os("grant"), os("net_bind_service"), p(&f)]).ok();
+    fcap_run([os("grant"), os("net_bind_service"), p(&f)]).ok();
     let (bytes, t) = (raw_xattr(&f).unwrap(), ctime(&f));
-    fcap_args(&[os("grant"), os("net_bind_service"), p(&f)])
+    fcap_run([os("grant"), os("net_bind_service"), p(&f)])
         .ok()
         .stdout_is(&format!(
             "{}: cap_net_bind_service=ep (unchanged)\n",
@@ -167,24 +156,24 @@ fn a_second_grant_is_a_byte_identical_no_op_that_says_unchanged() {
     assert_eq!(raw_xattr(&f).unwrap(), bytes);
     // No xattr write happened at all (a write would update the inode's ctime).
     assert_eq!(ctime(&f), t);
-    let j = fcap_args(&[os("grant"), os("net_bind_service"), os("--json"), p(&f)]);
+    let j = fcap_run([os("grant"), os("net_bind_service"), os("--json"), p(&f)]);
     let v: serde_json::Value = serde_json::from_str(j.ok().stdout().trim()).unwrap();
     assert_eq!(v["changed"], false);
     // The same for revoke.
-    fcap_args(&[os("revoke"), os("all"), p(&f)]).ok();
-    fcap_args(&[os("revoke"), os("all"), p(&f)])
+    fcap_run([os("revoke"), os("all"), p(&f)]).ok();
+    fcap_run([os("revoke"), os("all"), p(&f)])
         .ok()
         .stdout_is(&format!("{}: none (unchanged)\n", f.display()));
 }
 
 #[test]
 fn grant_follows_a_symlink_and_names_the_real_file() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "node-22");
     let link = d.path().join("node");
     std::os::unix::fs::symlink("node-22", &link).unwrap();
-    let r = fcap_args(&[os("grant"), os("kill"), p(&link)]);
+    let r = fcap_run([os("grant"), os("kill"), p(&link)]);
     r.ok().stdout_is(&format!(
         "{} → {}: cap_kill=ep (was none)\n",
         link.display(),
@@ -195,7 +184,7 @@ fn grant_follows_a_symlink_and_names_the_real_file() {
     let g = copy_prog(d.path(), "other");
     let link2 = d.path().join("other-link");
     std::os::unix::fs::symlink("other", &link2).unwrap();
-    fcap_args(&[os("grant"), os("--no-dereference"), os("kill"), p(&link2)])
+    fcap_run([os("grant"), os("--no-dereference"), os("kill"), p(&link2)])
         .status(2)
         .stderr_has(&format!("fcap: '{}': is a symbolic link", link2.display()));
     assert_eq!(raw_xattr(&g), None);
@@ -205,22 +194,22 @@ fn grant_follows_a_symlink_and_names_the_real_file() {
 
 #[test]
 fn revoke_removes_from_every_set_and_removes_the_attribute_when_nothing_is_left() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     setcap(&[os("cap_chown,cap_kill=eip cap_net_raw+ep"), p(&f)]).ok();
-    fcap_args(&[os("revoke"), os("kill"), p(&f)]).ok();
+    fcap_run([os("revoke"), os("kill"), p(&f)]).ok();
     assert_eq!(caps_of(&f), "cap_chown=eip cap_net_raw+ep");
     // A capability the file lacks: not an error, nothing written.
     let t = ctime(&f);
-    fcap_args(&[os("revoke"), os("sys_admin"), p(&f)])
+    fcap_run([os("revoke"), os("sys_admin"), p(&f)])
         .ok()
         .stdout_is(&format!(
             "{}: cap_chown=eip cap_net_raw+ep (unchanged)\n",
             f.display()
         ));
     assert_eq!(ctime(&f), t);
-    fcap_args(&[os("revoke"), os("chown,net_raw"), p(&f)])
+    fcap_run([os("revoke"), os("chown,net_raw"), p(&f)])
         .ok()
         .stdout_is(&format!(
             "{}: none (was cap_chown=eip cap_net_raw+ep)\n",
@@ -233,30 +222,30 @@ fn revoke_removes_from_every_set_and_removes_the_attribute_when_nothing_is_left(
 
 #[test]
 fn revoke_all_and_revoke_of_an_empty_value_leave_nothing_behind() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     setcap(&[os("=eip 41,63+eip"), p(&f)]).ok();
     assert_eq!(caps_of(&f), "=eip 41,63+eip");
-    fcap_args(&[os("revoke"), os("all"), p(&f)]).ok();
+    fcap_run([os("revoke"), os("all"), p(&f)]).ok();
     assert_eq!(raw_xattr(&f), None);
     // setcap can leave "=" (20 zero bytes) behind; revoking anything removes it.
     setcap(&[os("="), p(&f)]).ok();
     assert!(raw_xattr(&f).is_some());
-    fcap_args(&[os("revoke"), os("net_raw"), p(&f)])
+    fcap_run([os("revoke"), os("net_raw"), p(&f)])
         .ok()
         .stdout_is(&format!("{}: none (was =)\n", f.display()));
     assert_eq!(raw_xattr(&f), None);
     // A file without capabilities: unchanged, exit 0 (setcap -r would fail here).
-    fcap_args(&[os("revoke"), os("all"), p(&f)]).ok();
+    fcap_run([os("revoke"), os("all"), p(&f)]).ok();
 }
 
 #[test]
 fn rootid_writes_v3_and_grant_and_revoke_keep_it() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
-    fcap_args(&[
+    fcap_run([
         os("grant"),
         os("--rootid"),
         os("1000"),
@@ -268,13 +257,13 @@ fn rootid_writes_v3_and_grant_and_revoke_keep_it() {
         raw_xattr(&f).unwrap(),
         setcap_bytes(d.path(), "cap_chown,cap_kill=ep", Some(1000))
     );
-    fcap_args(&[os("grant"), os("net_raw"), p(&f)]).ok();
-    fcap_args(&[os("revoke"), os("kill"), p(&f)]).ok();
+    fcap_run([os("grant"), os("net_raw"), p(&f)]).ok();
+    fcap_run([os("revoke"), os("kill"), p(&f)]).ok();
     assert_eq!(
         getcap(&[os("-n"), p(&f)]),
         format!("{} cap_chown,cap_net_raw=ep [rootid=1000]\n", f.display())
     );
-    fcap_args(&[
+    fcap_run([
         os("set"),
         os("--rootid"),
         os("65534"),
@@ -286,7 +275,7 @@ fn rootid_writes_v3_and_grant_and_revoke_keep_it() {
         raw_xattr(&f).unwrap(),
         setcap_bytes(d.path(), "cap_kill=p", Some(65534))
     );
-    fcap_args(&[os("grant"), os("--rootid"), os("0"), os("kill"), p(&f)]).status(2);
+    fcap_run([os("grant"), os("--rootid"), os("0"), os("kill"), p(&f)]).status(2);
 }
 
 // ---------------------------------------------------------------- set
@@ -298,7 +287,7 @@ fn setcap_option(s: &str) -> bool {
 
 #[test]
 fn set_writes_exactly_the_bytes_setcap_writes_on_generated_expressions() {
-    root();
+    require_root();
     let d = tempdir();
     let a = copy_prog(d.path(), "by-setcap");
     let b = copy_prog(d.path(), "by-fcap");
@@ -323,7 +312,7 @@ fn set_writes_exactly_the_bytes_setcap_writes_on_generated_expressions() {
         set_raw_xattr(&a, &FileCaps::EMPTY.encode()).unwrap();
         set_raw_xattr(&b, &FileCaps::EMPTY.encode()).unwrap();
         let lib = setcap(&[os(e), p(&a)]);
-        let ours = fcap_args(&[os("set"), os("--"), os(e), p(&b)]);
+        let ours = fcap_run([os("set"), os("--"), os(e), p(&b)]);
         assert_eq!(
             lib.code() == 0,
             ours.code() == 0,
@@ -349,24 +338,24 @@ fn set_writes_exactly_the_bytes_setcap_writes_on_generated_expressions() {
 
 #[test]
 fn set_explains_a_mixed_effective_flag_where_setcap_says_invalid_file() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
-    fcap_args(&[os("set"), os("cap_chown=ep cap_net_raw=p"), p(&f)])
+    fcap_run([os("set"), os("cap_chown=ep cap_net_raw=p"), p(&f)])
         .status(2)
         .stdout_is("")
         .stderr_has("one effective flag")
         .stderr_has("'cap_chown,cap_net_raw=ep'")
         .stderr_has("'cap_chown,cap_net_raw=p'");
     assert_eq!(raw_xattr(&f), None);
-    fcap_args(&[os("set"), os("cap_chown=pq"), p(&f)])
+    fcap_run([os("set"), os("cap_chown=pq"), p(&f)])
         .status(2)
         .stderr_has("invalid capability text 'cap_chown=pq'");
 }
 
 #[test]
 fn set_reads_the_expression_from_stdin_like_setcap_dash() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     let mut c = fcap();
@@ -386,16 +375,16 @@ fn set_reads_the_expression_from_stdin_like_setcap_dash() {
 
 #[test]
 fn set_check_writes_nothing_and_exits_1_when_a_file_differs() {
-    root();
+    require_root();
     let d = tempdir();
     let a = copy_prog(d.path(), "a");
     let b = copy_prog(d.path(), "b");
     setcap(&[os("cap_net_raw=ep"), p(&a)]).ok();
-    fcap_args(&[os("set"), os("--check"), os("cap_net_raw+ep"), p(&a)])
+    fcap_run([os("set"), os("--check"), os("cap_net_raw+ep"), p(&a)])
         .ok()
         .stdout_is(&format!("{}: OK\n", a.display()));
     let t = ctime(&b);
-    fcap_args(&[os("set"), os("--check"), os("cap_net_raw=ep"), p(&a), p(&b)])
+    fcap_run([os("set"), os("--check"), os("cap_net_raw=ep"), p(&a), p(&b)])
         .status(1)
         .stdout_is(&format!(
             "{}: OK\n{}: differs: is none, expression gives cap_net_raw=ep\n",
@@ -404,7 +393,7 @@ fn set_check_writes_nothing_and_exits_1_when_a_file_differs() {
         ));
     assert_eq!(raw_xattr(&b), None);
     assert_eq!(ctime(&b), t);
-    fcap_args(&[os("set"), os("--check"), os("cap_chown=p"), p(&a)])
+    fcap_run([os("set"), os("--check"), os("cap_chown=p"), p(&a)])
         .status(1)
         .stdout_is(&format!(
             "{}: differs: is cap_net_raw=ep, expression gives cap_chown=p\n",
@@ -414,30 +403,25 @@ fn set_check_writes_nothing_and_exits_1_when_a_file_differs() {
 
 #[test]
 fn dry_run_and_json_report_without_writing() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     let link = d.path().join("link");
     std::os::unix::fs::symlink("prog", &link).unwrap();
     setcap(&[os("cap_chown=ep"), p(&f)]).ok();
     let t = ctime(&f);
-    fcap_args(&[os("grant"), os("--dry-run"), os("kill"), p(&f)])
+    fcap_run([os("grant"), os("--dry-run"), os("kill"), p(&f)])
         .ok()
         .stdout_is(&format!(
             "{}: cap_chown,cap_kill=ep (dry run, now cap_chown=ep)\n",
             f.display()
         ));
-    fcap_args(&[os("revoke"), os("--dry-run"), os("all"), p(&f)]).ok();
-    fcap_args(&[os("set"), os("--dry-run"), os("cap_kill=p"), p(&f)]).ok();
+    fcap_run([os("revoke"), os("--dry-run"), os("all"), p(&f)]).ok();
+    fcap_run([os("set"), os("--dry-run"), os("cap_kill=p"), p(&f)]).ok();
     assert_eq!(caps_of(&f), "cap_chown=ep");
     assert_eq!(ctime(&f), t);
-    let r = fcap_args(&[os("grant"), os("--json"), os("kill"), p(&link), p(&f)]);
-    let lines: Vec<serde_json::Value> = r
-        .ok()
-        .stdout()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let r = fcap_run([os("grant"), os("--json"), os("kill"), p(&link), p(&f)]);
+    let lines: Vec<serde_json::Value> = r.ok().json_lines();
     assert_eq!(lines.len(), 2);
     assert_eq!(
         lines[0],
@@ -450,7 +434,7 @@ fn dry_run_and_json_report_without_writing() {
         })
     );
     assert_eq!(lines[1]["changed"], false);
-    let r = fcap_args(&[os("revoke"), os("--json"), os("all"), p(&f)]);
+    let r = fcap_run([os("revoke"), os("--json"), os("all"), p(&f)]);
     let v: serde_json::Value = serde_json::from_str(r.ok().stdout().trim()).unwrap();
     assert_eq!(v["after"], serde_json::Value::Null);
 }
@@ -459,12 +443,12 @@ fn dry_run_and_json_report_without_writing() {
 
 #[test]
 fn a_malformed_value_is_refused_by_grant_and_revoke_and_replaced_by_set_and_revoke_all() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     set_raw_xattr(&f, &[]).unwrap();
     for args in [["grant", "kill"], ["revoke", "kill"]] {
-        fcap_args(&[os(args[0]), os(args[1]), p(&f)])
+        fcap_run([os(args[0]), os(args[1]), p(&f)])
             .status(2)
             .stderr_has(&format!(
                 "fcap: '{}': malformed security.capability",
@@ -475,12 +459,12 @@ fn a_malformed_value_is_refused_by_grant_and_revoke_and_replaced_by_set_and_revo
         // Still there: the kernel keeps refusing to hand it out.
         assert_eq!(raw_errno(&f), Some(libc::EINVAL));
     }
-    fcap_args(&[os("revoke"), os("all"), p(&f)])
+    fcap_run([os("revoke"), os("all"), p(&f)])
         .ok()
         .stdout_is(&format!("{}: none (was a malformed value)\n", f.display()));
     assert_eq!(raw_xattr(&f), None);
     set_raw_xattr(&f, &[]).unwrap();
-    fcap_args(&[os("set"), os("cap_kill=p"), p(&f)]).ok();
+    fcap_run([os("set"), os("cap_kill=p"), p(&f)]).ok();
     assert_eq!(caps_of(&f), "cap_kill=p");
 }
 
@@ -491,7 +475,7 @@ fn a_malformed_value_is_refused_by_grant_and_revoke_and_replaced_by_set_and_revo
 fn fails_alone(bad: &Path, cause: &str) {
     let d = tempdir();
     let good = copy_prog(d.path(), "good");
-    let r = fcap_args(&[os("grant"), os("kill"), p(bad), p(&good)]);
+    let r = fcap_run([os("grant"), os("kill"), p(bad), p(&good)]);
     r.status(2)
         .stderr_has(&format!("fcap: '{}': {cause}", bad.display()))
         .stdout_is(&format!("{}: cap_kill=ep (was none)\n", good.display()));
@@ -500,7 +484,7 @@ fn fails_alone(bad: &Path, cause: &str) {
 
 #[test]
 fn non_regular_missing_and_looping_paths_fail_with_their_own_cause() {
-    root();
+    require_root();
     let d = tempdir();
     let dir = d.path();
     fails_alone(&dir.join("missing"), "No such file or directory");
@@ -530,7 +514,7 @@ fn non_regular_missing_and_looping_paths_fail_with_their_own_cause() {
 
 #[test]
 fn bad_capability_lists_fail_before_touching_any_file() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     for (spec, msg) in [
@@ -544,16 +528,16 @@ fn bad_capability_lists_fail_before_touching_any_file() {
         ("net_raw=e", "'e' alone grants nothing"),
         ("net_raw-ep", "use 'fcap revoke'"),
     ] {
-        fcap_args(&[os("grant"), os(spec), p(&f)])
+        fcap_run([os("grant"), os(spec), p(&f)])
             .status(2)
             .stdout_is("")
             .stderr_has(msg);
     }
-    fcap_args(&[os("revoke"), os("cap_net_raw=ep"), p(&f)])
+    fcap_run([os("revoke"), os("cap_net_raw=ep"), p(&f)])
         .status(2)
         .stderr_has("takes no flags");
     // Swapped arguments get a pointer to the right order.
-    fcap_args(&[os("grant"), p(&f), os("net_raw")])
+    fcap_run([os("grant"), p(&f), os("net_raw")])
         .status(2)
         .stderr_has("is a file: the capabilities come first (fcap grant CAPS PATH...)");
     assert_eq!(raw_xattr(&f), None);
@@ -582,7 +566,7 @@ impl Drop for Mount {
 
 #[test]
 fn a_filesystem_without_xattrs_is_named() {
-    root();
+    require_root();
     let d = tempdir();
     let m = Mount::new("ramfs", &d.path().join("ram"));
     let f = copy_prog(&m.0, "prog");
@@ -592,7 +576,7 @@ fn a_filesystem_without_xattrs_is_named() {
 
 #[test]
 fn a_read_only_filesystem_is_refused_with_a_hint() {
-    root();
+    require_root();
     let d = tempdir();
     let m = Mount::new("tmpfs", &d.path().join("ro"));
     let f = copy_prog(&m.0, "prog");
@@ -605,7 +589,7 @@ fn a_read_only_filesystem_is_refused_with_a_hint() {
         &f,
         "Read-only file system: the filesystem is mounted read-only",
     );
-    fcap_args(&[os("set"), os("cap_kill=p"), p(&f)])
+    fcap_run([os("set"), os("cap_kill=p"), p(&f)])
         .status(2)
         .stderr_has("read-only");
 }
@@ -645,7 +629,7 @@ fn as_nobody(bin: &Path, args: &[&OsStr]) -> Run {
 
 #[test]
 fn a_caller_without_cap_setfcap_is_told_to_run_as_root() {
-    root();
+    require_root();
     let d = tempdir();
     let bin = fcap_copy(d.path());
     let hint = "writing file capabilities needs CAP_SETFCAP";
@@ -671,7 +655,7 @@ fn a_caller_without_cap_setfcap_is_told_to_run_as_root() {
 
 #[test]
 fn a_caller_with_only_cap_setfcap_can_grant() {
-    root();
+    require_root();
     let d = tempdir();
     let bin = fcap_copy(d.path());
     let f = copy_prog(d.path(), "prog");
@@ -686,7 +670,7 @@ fn a_caller_with_only_cap_setfcap_can_grant() {
 
 #[test]
 fn a_caller_with_only_cap_setfcap_can_label_a_file_it_cannot_read() {
-    root();
+    require_root();
     let d = tempdir();
     let bin = fcap_copy(d.path());
     let f = copy_prog(d.path(), "secret");
@@ -711,10 +695,10 @@ fn a_caller_with_only_cap_setfcap_can_label_a_file_it_cannot_read() {
 
 #[test]
 fn grant_warns_about_root_equivalents_and_interpreters_without_breaking_json() {
-    root();
+    require_root();
     let d = tempdir();
     let py = copy_prog(d.path(), "python3.11");
-    let r = fcap_args(&[os("grant"), os("--json"), os("setuid,net_raw"), p(&py)]);
+    let r = fcap_run([os("grant"), os("--json"), os("setuid,net_raw"), p(&py)]);
     r.ok()
         .stderr_has("fcap: warning: cap_setuid is root-equivalent")
         .stderr_has(&format!(
@@ -725,7 +709,7 @@ fn grant_warns_about_root_equivalents_and_interpreters_without_breaking_json() {
     assert_eq!(v["after"], "cap_setuid,cap_net_raw=ep");
     // An ordinary program and an ordinary capability: no warning at all.
     let f = copy_prog(d.path(), "server");
-    fcap_args(&[os("grant"), os("net_bind_service"), p(&f)])
+    fcap_run([os("grant"), os("net_bind_service"), p(&f)])
         .ok()
         .stderr_is("");
 }
@@ -734,7 +718,7 @@ fn grant_warns_about_root_equivalents_and_interpreters_without_breaking_json() {
 
 #[test]
 fn eight_concurrent_grants_of_different_caps_lose_none() {
-    root();
+    require_root();
     let d = tempdir();
     let f = copy_prog(d.path(), "prog");
     let names = [
@@ -748,7 +732,7 @@ fn eight_concurrent_grants_of_different_caps_lose_none() {
         "cap_lease",
     ];
     for round in 0..10 {
-        fcap_args(&[os("revoke"), os("all"), p(&f)]).ok();
+        fcap_run([os("revoke"), os("all"), p(&f)]).ok();
         // A start gate: every child blocks reading one shared pipe and starts fcap when
         // it is closed, so the eight read-modify-write cycles really overlap.
         let (gate_r, gate_w) = std::io::pipe().unwrap();
@@ -802,7 +786,7 @@ fn bind_as_nobody(node: &Path, port: u16) -> Run {
 
 #[test]
 fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
-    root();
+    require_root();
     let which = run({
         let mut c = Command::new("sh");
         c.args(["-c", "command -v node"]);
@@ -829,7 +813,7 @@ fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
         before.stderr()
     );
 
-    fcap_args(&[os("grant"), os("cap_net_bind_service"), p(&link)])
+    fcap_run([os("grant"), os("cap_net_bind_service"), p(&link)])
         .ok()
         .stderr_has("is an interpreter")
         .stdout_is(&format!(
@@ -842,7 +826,7 @@ fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
     assert_eq!(granted.stdout().trim(), "bound", "{}", granted.stderr());
     granted.ok();
 
-    fcap_args(&[os("revoke"), os("all"), p(&link)]).ok();
+    fcap_run([os("revoke"), os("all"), p(&link)]).ok();
     assert_eq!(raw_xattr(&node), None);
     let revoked = bind_as_nobody(&node, port);
     assert_eq!(revoked.stdout().trim(), "EACCES", "{}", revoked.stderr());
@@ -855,7 +839,7 @@ fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
 
 #[test]
 fn colour_only_when_asked_and_no_arrow_for_a_plain_relative_path() {
-    root();
+    require_root();
     let d = tempdir();
     copy_prog(d.path(), "prog");
     let mut c = fcap();
@@ -871,7 +855,7 @@ fn colour_only_when_asked_and_no_arrow_for_a_plain_relative_path() {
 
 #[test]
 fn a_file_whose_owner_is_unmapped_in_the_callers_user_namespace_is_refused() {
-    root();
+    require_root();
     let d = tempdir();
     let bin = fcap_copy(d.path());
     let f = copy_prog(d.path(), "foreign");
