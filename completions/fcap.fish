@@ -100,7 +100,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand apply" -l config-dir -d 'The s
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
-complete -c fcap -n "__fish_fcap_using_subcommand apply" -l system -d 'Apply every *.caps manifest in the system directory (/etc/fcap.d); this is what the package-manager hook runs'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l system -d 'Also use every *.caps manifest in the system directory (/etc/fcap.d); the package-manager hook runs \'fcap apply --system\''
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l json -d 'Print JSON Lines: one object per file'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s q -l quiet -d 'Print only the files that change (and errors)'
@@ -112,7 +112,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand check" -l exclude -d 'With --r
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
-complete -c fcap -n "__fish_fcap_using_subcommand check" -l system -d 'Also check every *.caps manifest in the system directory (/etc/fcap.d)'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l system -d 'Also use every *.caps manifest in the system directory (/etc/fcap.d); the package-manager hook runs \'fcap apply --system\''
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s x -l one-file-system -d 'With --root, do not descend into other filesystems'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l json -d 'Print JSON Lines: one object per difference'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'

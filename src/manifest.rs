@@ -132,16 +132,6 @@ pub fn load(file: &Path) -> anyhow::Result<Vec<Entry>> {
     })
 }
 
-/// The manifest files a command works on: those named, then (with `system`) every
-/// `*.caps` file of the system directory.
-pub fn gather(named: &[PathBuf], system: bool, dir: Option<&Path>) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = named.to_vec();
-    if system {
-        files.extend(system_files(dir.unwrap_or(Path::new(SYSTEM_DIR)))?);
-    }
-    Ok(files)
-}
-
 /// Load every manifest, reporting each unreadable or malformed one through `fail`
 /// (a malformed manifest is skipped whole: applying half of it could leave a set of
 /// programs half-privileged). A path listed again with other capabilities (in another

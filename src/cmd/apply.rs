@@ -13,7 +13,6 @@ use crate::output::escape_path;
 use crate::write::{self, Change, WriteOpts};
 use colored::Colorize;
 use std::io::Write;
-use std::path::PathBuf;
 
 /// Make files carry exactly the capabilities manifests list.
 #[derive(Debug, clap::Args)]
@@ -23,18 +22,8 @@ getcap's format) or what 'fcap read -r --json' prints; '#' starts a comment. \
 Capture with 'fcap read -r DIR > app.caps', restore with 'fcap apply app.caps'."
 )]
 pub struct ApplyArgs {
-    /// Manifest files ('-' reads standard input).
-    #[arg(value_name = "MANIFEST", required_unless_present = "system")]
-    pub manifests: Vec<PathBuf>,
-
-    /// Apply every *.caps manifest in the system directory (/etc/fcap.d); this is
-    /// what the package-manager hook runs.
-    #[arg(long)]
-    pub system: bool,
-
-    /// The system manifest directory used by --system.
-    #[arg(long, value_name = "DIR", requires = "system")]
-    pub config_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub sources: super::ManifestSources,
 
     /// Show what would change, write nothing.
     #[arg(short = 'n', long)]
@@ -56,7 +45,7 @@ pub fn run(args: &ApplyArgs, _color: bool, out: &mut dyn Write) -> anyhow::Resul
         error::print(&e);
         exit = Exit::Error;
     };
-    let files = manifest::gather(&args.manifests, args.system, args.config_dir.as_deref())?;
+    let files = args.sources.files()?;
     let entries = manifest::load_all(&files, &mut fail);
     let opts = WriteOpts {
         follow: false,

@@ -31,17 +31,8 @@ listed capabilities (and, with --root, nothing else under DIR carries any), 1 on
 difference, 2 on an error."
 )]
 pub struct CheckArgs {
-    /// Manifest files ('-' reads standard input).
-    #[arg(value_name = "MANIFEST", required_unless_present = "system")]
-    pub manifests: Vec<PathBuf>,
-
-    /// Also check every *.caps manifest in the system directory (/etc/fcap.d).
-    #[arg(long)]
-    pub system: bool,
-
-    /// The system manifest directory used by --system.
-    #[arg(long, value_name = "DIR", requires = "system")]
-    pub config_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub sources: super::ManifestSources,
 
     /// Also scan DIR (repeatable) and report files with capabilities that no manifest
     /// lists: the CI gate "no new privileged binaries".
@@ -75,7 +66,7 @@ pub fn run(args: &CheckArgs, _color: bool, out: &mut dyn Write) -> anyhow::Resul
         error::print(&e);
         errors = true;
     };
-    let files = manifest::gather(&args.manifests, args.system, args.config_dir.as_deref())?;
+    let files = args.sources.files()?;
     let entries = manifest::load_all(&files, &mut fail);
     let mut drift = false;
     // (device, inode) of every listed file that exists, for --root.

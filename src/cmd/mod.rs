@@ -10,3 +10,38 @@ pub mod read;
 pub mod revoke;
 pub mod set;
 pub mod verify;
+
+use std::path::PathBuf;
+
+/// Where `apply` and `check` take their manifests from.
+#[derive(Debug, clap::Args)]
+pub struct ManifestSources {
+    /// Manifest files ('-' reads standard input).
+    #[arg(value_name = "MANIFEST", required_unless_present = "system")]
+    pub manifests: Vec<PathBuf>,
+
+    /// Also use every *.caps manifest in the system directory (/etc/fcap.d); the
+    /// package-manager hook runs 'fcap apply --system'.
+    #[arg(long)]
+    pub system: bool,
+
+    /// The system manifest directory used by --system.
+    #[arg(long, value_name = "DIR", requires = "system")]
+    pub config_dir: Option<PathBuf>,
+}
+
+impl ManifestSources {
+    /// The manifest files to read: those named, then (with --system) every `*.caps`
+    /// file of the system directory, in name order.
+    pub fn files(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut files = self.manifests.clone();
+        if self.system {
+            let dir = self
+                .config_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(crate::manifest::SYSTEM_DIR));
+            files.extend(crate::manifest::system_files(dir)?);
+        }
+        Ok(files)
+    }
+}
