@@ -249,9 +249,20 @@ impl Handle {
 fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| io_at_path(path, &e, false))?;
     if meta.file_type().is_symlink() && !follow {
+        // Name the target so the user (or the manifest) can point at the file itself:
+        // the kernel uses the capabilities of the file it executes.
+        let hint = match std::fs::canonicalize(path) {
+            Ok(t) => format!(
+                " to '{}'; name that file itself",
+                crate::output::escape_path(&t)
+            ),
+            Err(_) => "; name the file it points to itself".to_string(),
+        };
         return Err(at_path(
             path,
-            "is a symbolic link (the kernel uses the capabilities of the file it points to); drop --no-dereference to write the target",
+            format!(
+                "is a symbolic link{hint}, since the kernel uses the capabilities of the file it executes"
+            ),
         ));
     }
     // Without following, only the directories are resolved: the final name is kept,

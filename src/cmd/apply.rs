@@ -7,7 +7,7 @@
 //! filesystem) is reported with the manifest line and the other lines are still
 //! applied; the exit status is then 2.
 
-use crate::error::{self, Exit, at_path};
+use crate::error::{self, Exit};
 use crate::manifest::{self, Entry};
 use crate::output::escape_path;
 use crate::write::{self, Change, WriteOpts};
@@ -47,6 +47,9 @@ pub fn run(args: &ApplyArgs, _color: bool, out: &mut dyn Write) -> anyhow::Resul
     };
     let files = args.sources.files()?;
     let entries = manifest::load_all(&files, &mut fail);
+    // A manifest names the file itself, as 'fcap read -r' prints it. Following a
+    // symlink here would let whoever controls the link's directory aim a root-run
+    // `apply --system` at another file, so the write path refuses links.
     let opts = WriteOpts {
         follow: false,
         dry_run: args.dry_run,
@@ -61,21 +64,6 @@ pub fn run(args: &ApplyArgs, _color: bool, out: &mut dyn Write) -> anyhow::Resul
 }
 
 fn apply_one(e: &Entry, opts: WriteOpts) -> anyhow::Result<Change> {
-    // A manifest names the file itself, as 'fcap read -r' prints it. Following a
-    // symlink here would let whoever controls the link's directory aim a root-run
-    // `apply --system` at another file.
-    if let Ok(m) = std::fs::symlink_metadata(&e.path)
-        && m.file_type().is_symlink()
-    {
-        let hint = match std::fs::canonicalize(&e.path) {
-            Ok(t) => format!("; list '{}' instead", escape_path(&t)),
-            Err(_) => String::new(),
-        };
-        return Err(at_path(
-            &e.path,
-            format!("is a symbolic link; a manifest must name the file itself{hint}"),
-        ));
-    }
     let caps = e.caps;
     write::modify(&e.path, opts, |_| Ok(caps))
 }

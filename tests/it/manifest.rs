@@ -237,8 +237,10 @@ fn apply_refuses_a_symlink_and_names_the_real_file() {
     write(&m, &format!("{} cap_kill=p\n", link.display()));
     fcap_run([os("apply"), m.as_os_str()])
         .status(2)
-        .stderr_has("is a symbolic link; a manifest must name the file itself")
-        .stderr_has(&format!("list '{}' instead", real.display()));
+        .stderr_has(&format!(
+            "is a symbolic link to '{}'; name that file itself",
+            real.display()
+        ));
     assert_eq!(raw_xattr(&real), None);
 }
 
