@@ -20,7 +20,7 @@
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Escape a path as described in the module docs.
 pub fn escape_path(p: &Path) -> String {
@@ -107,6 +107,28 @@ pub fn unescape_path(s: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(OsString::from_vec(out)))
 }
 
+/// `path` made absolute and cleaned of `.` and `..` without touching the filesystem.
+fn lexical_absolute(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// True when resolving `path` to `real` (its canonical form) went through a symlink
+/// worth showing: `./prog` and `/usr/bin/../bin/ls` did not, `node -> node-22` did.
+pub fn via_symlink(path: &Path, real: &Path) -> bool {
+    lexical_absolute(path).as_deref() != Some(real)
+}
+
 /// `--color auto|always|never`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -175,6 +197,19 @@ mod tests {
             proptest::prop_assert!(!esc.chars().any(char::is_control));
             proptest::prop_assert_eq!(unescape_path(&esc).unwrap(), p);
         }
+    }
+
+    #[test]
+    fn dots_are_not_symlinks() {
+        assert_eq!(
+            lexical_absolute(Path::new("/a/./b/../c")),
+            Some(PathBuf::from("/a/c"))
+        );
+        assert!(!via_symlink(
+            Path::new("/usr/bin/../bin/ls"),
+            Path::new("/usr/bin/ls")
+        ));
+        assert!(via_symlink(Path::new("/a/link"), Path::new("/a/target")));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::output::escape_path;
 use crate::write::{self, Change, Current, WriteOpts};
 use colored::Colorize;
 use std::io::{Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Flags shared by `grant`, `revoke` and `set`.
 #[derive(Debug, clap::Args)]
@@ -208,28 +208,11 @@ fn human_line(ch: &Change, dry_run: bool, color: bool) -> String {
 /// The path as given, and `→ target` when resolving it went through a symlink.
 fn shown_path(ch: &Change) -> String {
     let p = escape_path(&ch.path);
-    if lexical_absolute(&ch.path).as_deref() == Some(ch.target.as_path()) {
+    if !crate::output::via_symlink(&ch.path, &ch.target) {
         p
     } else {
         format!("{p} → {}", escape_path(&ch.target))
     }
-}
-
-/// `path` made absolute and cleaned of `.` and `..` without touching the filesystem:
-/// when this equals the resolved target, no symlink was involved worth showing.
-fn lexical_absolute(path: &Path) -> Option<PathBuf> {
-    let abs = std::path::absolute(path).ok()?;
-    let mut out = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    Some(out)
 }
 
 /// The value a file carries, as one word or canonical text.
@@ -257,13 +240,5 @@ mod tests {
         assert!(e.contains("one effective flag"), "{e}");
         assert!(e.contains("'cap_chown,cap_net_raw=ep'"), "{e}");
         assert!(e.contains("'cap_chown,cap_net_raw=p'"), "{e}");
-    }
-
-    #[test]
-    fn lexical_absolute_drops_dots() {
-        assert_eq!(
-            lexical_absolute(Path::new("/a/./b/../c")),
-            Some(PathBuf::from("/a/c"))
-        );
     }
 }

@@ -175,14 +175,7 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
             return n;
         }
     };
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
-    };
-    n.symlink = real != abs;
+    n.symlink = crate::output::via_symlink(path, &real);
     n.resolved = Some(real.clone());
     let md = match std::fs::metadata(&real) {
         Ok(m) => m,

@@ -1066,3 +1066,26 @@ fn real_root_with_another_euid_read_from_pid_matches_the_kernel() {
         "effective bit: all of it"
     );
 }
+
+#[test]
+fn dots_in_a_path_are_not_reported_as_a_symlink() {
+    let d = tempdir();
+    let f = copy_cat(d.path(), "prog");
+    let sub = d.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let dotted = sub.join("..").join(".").join("prog");
+    let v = predicted_json(&[
+        "verify".to_string(),
+        dotted.to_str().unwrap().to_string(),
+        "--json".to_string(),
+    ]);
+    assert_eq!(v["symlink_target"], serde_json::Value::Null, "{v}");
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(&f, &link).unwrap();
+    let v = predicted_json(&[
+        "verify".to_string(),
+        link.to_str().unwrap().to_string(),
+        "--json".to_string(),
+    ]);
+    assert_eq!(v["symlink_target"], f.to_str().unwrap(), "{v}");
+}
