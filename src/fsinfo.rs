@@ -5,7 +5,8 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 /// `statfs(2)` `f_type` values (from `linux/magic.h`).
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
@@ -105,9 +106,87 @@ pub fn fs_name(path: &Path) -> Option<String> {
     })
 }
 
+/// One line of `/proc/self/mountinfo`, the parts fcap uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub point: PathBuf,
+    pub nosuid: bool,
+    pub noexec: bool,
+    pub fstype: String,
+}
+
+/// This process's mounts, or `None` when `/proc/self/mountinfo` cannot be read.
+pub fn mounts() -> Option<Vec<Mount>> {
+    std::fs::read("/proc/self/mountinfo")
+        .ok()
+        .map(|t| parse_mountinfo(&t))
+}
+
+/// Parse mountinfo (proc(5)), byte-wise since a mount point need not be UTF-8:
+/// `36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw`. Field 5
+/// is the mount point (space, tab, newline and backslash as octal escapes), field 6
+/// the per-mount options, and the filesystem type follows the ` - ` separator.
+pub fn parse_mountinfo(text: &[u8]) -> Vec<Mount> {
+    text.split(|b| *b == b'\n')
+        .filter_map(|l| {
+            let sep = l.windows(3).position(|w| w == b" - ")?;
+            let (left, right) = (&l[..sep], &l[sep + 3..]);
+            let mut f = left.split(|b| *b == b' ').skip(4);
+            let point = PathBuf::from(std::ffi::OsString::from_vec(unoctal(f.next()?)));
+            let opts: Vec<&[u8]> = f.next()?.split(|b| *b == b',').collect();
+            let fstype = right.split(|b| *b == b' ').next().unwrap_or_default();
+            Some(Mount {
+                point,
+                nosuid: opts.contains(&&b"nosuid"[..]),
+                noexec: opts.contains(&&b"noexec"[..]),
+                fstype: String::from_utf8_lossy(fstype).into_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Undo mountinfo's `\ooo` escapes (a value over 255 is left as written).
+fn unoctal(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\'
+            && let Some(d) = s.get(i + 1..i + 4)
+            && d.iter().all(|c| (b'0'..=b'7').contains(c))
+            && let Ok(v) = u8::try_from(
+                u32::from(d[0] - b'0') * 64 + u32::from(d[1] - b'0') * 8 + u32::from(d[2] - b'0'),
+            )
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_is_parsed_byte_wise() {
+        let t = b"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
+                  30 22 0:40 / /mnt/a\\040b\\134c\xff rw,nosuid,noexec - tmpfs tmpfs rw\n\
+                  31 22 0:41 / /x\\777\\9 rw - tmpfs tmpfs rw\n";
+        let m = parse_mountinfo(t);
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            m[1].point,
+            PathBuf::from(std::ffi::OsString::from_vec(b"/mnt/a b\\c\xff".to_vec()))
+        );
+        assert!(m[1].nosuid && m[1].noexec && m[1].fstype == "tmpfs");
+        assert!(!m[0].nosuid && m[0].fstype == "ext4");
+        assert_eq!(m[2].point, PathBuf::from("/x\\777\\9"));
+        assert!(mounts().is_some_and(|m| m.iter().any(|m| m.point == Path::new("/proc"))));
+    }
 
     #[test]
     fn proc_and_sys_are_pseudo() {

@@ -289,16 +289,9 @@ fn threads() -> usize {
 fn mount_points(root: &Path) -> Option<HashSet<Vec<u8>>> {
     let real = std::fs::canonicalize(root).ok()?;
     let real = real.as_os_str().as_bytes();
-    let text = std::fs::read("/proc/self/mountinfo").ok()?;
     let mut set = HashSet::new();
-    for line in text.split(|b| *b == b'\n') {
-        // "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw": the
-        // fifth field is the mount point, with space, tab, newline and backslash
-        // written as octal escapes.
-        let Some(field) = line.split(|b| *b == b' ').nth(4) else {
-            continue;
-        };
-        let mp = unoctal(field);
+    for m in fsinfo::mounts()? {
+        let mp = m.point.as_os_str().as_bytes();
         let rel = if real == b"/" {
             mp.strip_prefix(b"/")
         } else {
@@ -309,28 +302,6 @@ fn mount_points(root: &Path) -> Option<HashSet<Vec<u8>>> {
         }
     }
     Some(set)
-}
-
-/// Undo mountinfo's `\ooo` escapes.
-fn unoctal(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'\\'
-            && let Some(d) = s.get(i + 1..i + 4)
-            && d.iter().all(|c| (b'0'..=b'7').contains(c))
-            && let Ok(v) = u8::try_from(
-                u32::from(d[0] - b'0') * 64 + u32::from(d[1] - b'0') * 8 + u32::from(d[2] - b'0'),
-            )
-        {
-            out.push(v);
-            i += 4;
-            continue;
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
 }
 
 /// State every worker shares.
@@ -904,12 +875,5 @@ mod tests {
         let p = Pattern::new(OsStr::new("/usr/share/doc/"));
         assert!(p.matches(b"/usr/share/doc", b"doc"));
         assert!(!p.matches(b"/opt/share/doc", b"doc"));
-    }
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(unoctal(b"/mnt/a\\040b\\134c"), b"/mnt/a b\\c");
-        assert_eq!(unoctal(b"/x\\9"), b"/x\\9");
-        assert_eq!(unoctal(b"/x\\777"), b"/x\\777");
     }
 }

@@ -21,54 +21,7 @@ use std::path::{Path, PathBuf};
 /// (`BINPRM_BUF_SIZE`), so a `#!` line is cut there.
 const BINPRM_BUF_SIZE: usize = 256;
 
-/// One line of `/proc/self/mountinfo`, the parts we use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mount {
-    pub point: PathBuf,
-    pub nosuid: bool,
-    pub noexec: bool,
-    pub fstype: String,
-}
-
-/// Parse `/proc/self/mountinfo` text (proc(5)): field 5 is the mount point (octal
-/// escapes for space, tab, newline, backslash), field 6 the per-mount options, and
-/// the filesystem type follows the ` - ` separator.
-pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let f: Vec<&str> = left.split(' ').collect();
-            let point = unescape_octal(f.get(4)?);
-            let opts: Vec<&str> = f.get(5)?.split(',').collect();
-            Some(Mount {
-                point,
-                nosuid: opts.contains(&"nosuid"),
-                noexec: opts.contains(&"noexec"),
-                fstype: right.split(' ').next().unwrap_or("").to_string(),
-            })
-        })
-        .collect()
-}
-
-fn unescape_octal(s: &str) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
-}
+pub use crate::fsinfo::Mount;
 
 /// The mount `path` (absolute, symlinks resolved) lives on: the longest mount point
 /// that is a prefix of it; among mounts stacked on one point the last one wins.
@@ -233,9 +186,7 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
 /// ELOOP). A relative interpreter is resolved against our working directory, as the
 /// kernel resolves it against the caller's.
 pub fn gather(path: &Path) -> Vec<Node> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|t| parse_mountinfo(&t))
-        .unwrap_or_default();
+    let mounts = crate::fsinfo::mounts().unwrap_or_default();
     let mut chain = vec![node(path, &mounts)];
     while chain.len() <= MAX_REWRITES {
         let Some(last) = chain.last() else { break };
@@ -273,10 +224,10 @@ mod tests {
 
     #[test]
     fn mountinfo_lines_give_point_flags_and_type() {
-        let t = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
+        let t = b"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
                  30 22 0:40 / /mnt/with\\040space rw,nosuid,noexec,relatime - tmpfs tmpfs rw\n\
                  31 30 0:41 / /mnt/with\\040space rw,relatime - tmpfs tmpfs rw\n";
-        let m = parse_mountinfo(t);
+        let m = crate::fsinfo::parse_mountinfo(t);
         assert_eq!(m.len(), 3);
         assert_eq!(m[1].point, PathBuf::from("/mnt/with space"));
         assert!(m[1].nosuid && m[1].noexec && m[1].fstype == "tmpfs");
