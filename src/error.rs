@@ -90,10 +90,7 @@ pub fn describe_io(path: &Path, e: &io::Error, writing: bool) -> String {
                 "{plain}: the filesystem is mounted read-only; remount it read-write or set capabilities when building the image"
             )
         }
-        Some(libc::ELOOP) => {
-            format!("{plain}: too many levels of symbolic links (a symlink loop?)")
-        }
-        Some(libc::ENOENT) => "No such file or directory".to_string(),
+        Some(libc::ELOOP) => "symbolic link loop (too many levels of symbolic links)".to_string(),
         _ => plain,
     }
 }
@@ -105,6 +102,24 @@ pub fn strerror(e: &io::Error) -> String {
         Some(i) => s[..i].to_string(),
         None => s,
     }
+}
+
+/// The symbolic name of the errnos exec can fail with here.
+pub fn errno_name(e: i32) -> String {
+    match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EACCES => "EACCES",
+        libc::EINVAL => "EINVAL",
+        libc::ERANGE => "ERANGE",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::ELOOP => "ELOOP",
+        libc::EIO => "EIO",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::ENOMEM => "ENOMEM",
+        _ => return format!("E{e}"),
+    }
+    .to_string()
 }
 
 #[cfg(test)]

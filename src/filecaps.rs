@@ -107,6 +107,18 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// Why the kernel will not hand out a file's value: its getxattr answers EINVAL
+/// (or ERANGE, past 24 bytes) only for a malformed one. `None` for other errors.
+pub fn unreadable_value(e: &std::io::Error) -> Option<String> {
+    let errno = e
+        .raw_os_error()
+        .filter(|n| *n == libc::EINVAL || *n == libc::ERANGE)?;
+    Some(format!(
+        "malformed security.capability value (the kernel refuses to read it: {}); the kernel refuses to execute this file",
+        crate::error::errno_name(errno)
+    ))
+}
+
 /// A text whose effective flags cannot be stored in a file (setcap: "Invalid file").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MixedEffective {

@@ -89,7 +89,10 @@ pub fn unescape_path(s: &str) -> Result<PathBuf, String> {
             Some(b't') => out.push(b'\t'),
             Some(b'r') => out.push(b'\r'),
             Some(b'x') => {
-                let hex = s.get(i + 2..i + 4).ok_or("truncated \\x escape")?;
+                let hex = s
+                    .get(i + 2..i + 4)
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .ok_or("a \\x escape needs two hex digits")?;
                 let v = u8::from_str_radix(hex, 16)
                     .map_err(|_| format!("bad \\x escape '\\x{hex}'"))?;
                 out.push(v);
@@ -218,5 +221,6 @@ mod tests {
         assert!(unescape_path("a\\q").is_err());
         assert!(unescape_path("a\\x1").is_err());
         assert!(unescape_path("a\\x00").is_err());
+        assert!(unescape_path("a\\x+f").is_err());
     }
 }

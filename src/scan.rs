@@ -99,12 +99,10 @@ fn decode(path: &Path, raw: sys::RawCaps) -> Found {
 
 /// The message for a failed `getxattr` of `security.capability`.
 pub fn read_error(path: &Path, e: &io::Error) -> anyhow::Error {
-    let why = match e.raw_os_error() {
-        // The kernel's getxattr only hands out well-formed v2/v3 values.
-        Some(libc::EINVAL) => "malformed security.capability value (EINVAL); the kernel refuses to execute this file; replace it with 'fcap set' or remove it with 'fcap revoke all'".to_string(),
-        Some(libc::EOVERFLOW) => "the capability value is bound to a user namespace whose root is not mapped in this one (EOVERFLOW); it grants nothing here".to_string(),
-        Some(libc::ERANGE) => "security.capability is longer than any valid value (ERANGE); the kernel refuses to execute this file".to_string(),
-        _ => format!("cannot read capabilities: {}", strerror(e)),
+    let why = match (crate::filecaps::unreadable_value(e), e.raw_os_error()) {
+        (Some(why), _) => format!("{why}; replace it with 'fcap set' or remove it with 'fcap revoke all'"),
+        (None, Some(libc::EOVERFLOW)) => "the capability value is bound to a user namespace whose root is not mapped in this one (EOVERFLOW); it grants nothing here".to_string(),
+        (None, _) => format!("cannot read capabilities: {}", strerror(e)),
     };
     at_path(path, why)
 }

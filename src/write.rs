@@ -143,18 +143,10 @@ pub fn modify(
     // value is a change.
     let (raw, before) = match handle.get() {
         Ok(raw) => (Some(raw.clone()), Current::from_raw(raw)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ERANGE)) => {
-            let errno = if e.raw_os_error() == Some(libc::ERANGE) {
-                "ERANGE"
-            } else {
-                "EINVAL"
-            };
-            let why = format!(
-                "malformed security.capability (the kernel refuses to read it: {errno}); the kernel refuses to execute this file"
-            );
-            (None, Current::Malformed(why))
-        }
-        Err(e) => return Err(io_at_path(path, &e, false)),
+        Err(e) => match crate::filecaps::unreadable_value(&e) {
+            Some(why) => (None, Current::Malformed(why)),
+            None => return Err(io_at_path(path, &e, false)),
+        },
     };
     let after = compute(&before).map_err(|e| at_path(path, format!("{e:#}")))?;
     let new_raw = after.map(|c| c.encode());
@@ -282,9 +274,6 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
     resolved.map_err(|e| {
         let why = match e.raw_os_error() {
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
-            Some(libc::ELOOP) => {
-                "symbolic link loop (too many levels of symbolic links)".to_string()
-            }
             _ => crate::error::describe_io(path, &e, false),
         };
         at_path(path, why)

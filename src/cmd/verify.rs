@@ -170,7 +170,7 @@ fn to_json(
         "chain": chain.iter().take(p.final_node + 1).map(shown).collect::<Vec<_>>(),
         "file_caps": p.file_caps.map(|f| f.to_text()),
         "exec": p.outcome.code(),
-        "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(model::errno_name(e)) },
+        "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)) },
         "permitted": names(p.permitted),
         "effective": names(p.effective),
         "inheritable": names(p.inheritable),
@@ -361,7 +361,7 @@ fn human(
         Outcome::Fail(e) => {
             let msg = format!(
                 "fails with {} ({})",
-                model::errno_name(e),
+                crate::error::errno_name(e),
                 crate::error::strerror(&std::io::Error::from_raw_os_error(e))
             );
             writeln!(

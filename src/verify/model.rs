@@ -143,27 +143,9 @@ impl Outcome {
     pub fn code(self) -> String {
         match self {
             Outcome::Ok => "ok".to_string(),
-            Outcome::Fail(e) => errno_name(e).to_lowercase(),
+            Outcome::Fail(e) => crate::error::errno_name(e).to_lowercase(),
         }
     }
-}
-
-/// The symbolic name of the errnos exec can fail with here.
-pub fn errno_name(e: i32) -> String {
-    match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EACCES => "EACCES",
-        libc::EINVAL => "EINVAL",
-        libc::ERANGE => "ERANGE",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::ELOOP => "ELOOP",
-        libc::EIO => "EIO",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::ENOMEM => "ENOMEM",
-        _ => return format!("E{e}"),
-    }
-    .to_string()
 }
 
 /// One explanation line. `code` is stable (for JSON consumers); `cap` names the
@@ -260,7 +242,7 @@ fn fail(
         None,
         format!(
             "execve fails with {} ({}); the caller keeps running with its own capabilities",
-            errno_name(errno),
+            crate::error::errno_name(errno),
             crate::error::strerror(&std::io::Error::from_raw_os_error(errno))
         ),
     );
@@ -537,7 +519,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
             Xattr::Value(bytes) => match FileCaps::decode(bytes) {
                 Err(e) => {
                     let errno = e.exec_errno();
-                    o.why("malformed-xattr", None, format!("{e}; the kernel refuses to exec the file"));
+                    o.why("malformed-xattr", None, e.to_string());
                     o.hint("rewrite it (fcap set TEXT FILE) or remove it (fcap revoke all FILE)".to_string());
                     return fail(c, errno, fi, o, None);
                 }
