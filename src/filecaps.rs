@@ -20,9 +20,7 @@ use crate::caps::{self, CapSet};
 use crate::text::{self, CapText};
 use std::fmt;
 
-/// The name of the extended attribute.
-pub const XATTR_NAME: &str = "security.capability";
-/// The same, NUL-terminated, for direct syscalls.
+/// The name of the extended attribute, NUL-terminated for direct syscalls.
 pub const XATTR_NAME_C: &std::ffi::CStr = c"security.capability";
 
 pub const VFS_CAP_REVISION_MASK: u32 = 0xFF00_0000;

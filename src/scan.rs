@@ -793,17 +793,31 @@ fn list_at(dir: &OwnedFd, name_z: &[u8]) -> Option<bool> {
             buf.len(),
         )
     };
-    if n < 0 {
-        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
-            LISTXATTRAT.store(2, Ordering::Relaxed);
-        }
-        return None;
+    // Any failure: let getxattrat (or the path call) answer, and report the error.
+    let names = sys::value(n as isize, &buf);
+    if let Err(e) = &names {
+        missing_syscall(&LISTXATTRAT, e);
     }
+    let names = names.ok()?;
     Some(
-        buf[..n as usize]
+        names
             .split(|b| *b == 0)
-            .any(|x| x == b"security.capability"),
+            .any(|x| x == XATTR_NAME_C.to_bytes()),
     )
+}
+
+/// Is this new `*at` syscall missing here? ENOSYS always means so; EPERM does on its
+/// first use, because the seccomp filters of older container runtimes answer EPERM
+/// for syscalls they do not know. Records a "missing" answer in `state` (2), and a
+/// working call (1) so that a later EPERM is reported as an error.
+fn missing_syscall(state: &AtomicU8, e: &io::Error) -> bool {
+    let missing = match e.raw_os_error() {
+        Some(libc::ENOSYS) => true,
+        Some(libc::EPERM) => state.load(Ordering::Relaxed) == 0,
+        _ => false,
+    };
+    state.store(if missing { 2 } else { 1 }, Ordering::Relaxed);
+    missing
 }
 
 /// `security.capability` of `name` in the directory `dir`, without following a
@@ -832,24 +846,30 @@ fn get_at(dir: &OwnedFd, name_z: &[u8]) -> Option<io::Result<sys::RawCaps>> {
             std::mem::size_of::<XattrArgs>(),
         )
     };
-    if n >= 0 {
-        GETXATTRAT.store(1, Ordering::Relaxed);
-        return Some(Ok(Some(buf[..n as usize].to_vec())));
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::ENOSYS) => {
-            GETXATTRAT.store(2, Ordering::Relaxed);
-            None
+    match sys::value(n as isize, &buf) {
+        Err(e) if missing_syscall(&GETXATTRAT, &e) => None,
+        r => {
+            GETXATTRAT.store(1, Ordering::Relaxed);
+            Some(sys::fold_absent(r))
         }
-        Some(libc::ENODATA) | Some(libc::ENOTSUP) => Some(Ok(None)),
-        _ => Some(Err(e)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eperm_means_missing_only_before_the_syscall_worked() {
+        let e = |n| io::Error::from_raw_os_error(n);
+        let fresh = AtomicU8::new(0);
+        assert!(missing_syscall(&fresh, &e(libc::EPERM)));
+        assert_eq!(fresh.load(Ordering::Relaxed), 2);
+        let works = AtomicU8::new(0);
+        assert!(!missing_syscall(&works, &e(libc::ENODATA)));
+        assert!(!missing_syscall(&works, &e(libc::EPERM)), "a later EPERM is a real error");
+        assert!(missing_syscall(&AtomicU8::new(1), &e(libc::ENOSYS)));
+    }
 
     #[test]
     fn globs() {

@@ -16,30 +16,61 @@ use std::path::Path;
 /// (ENODATA, or ENOTSUP: a filesystem without xattrs cannot hold any).
 pub type RawCaps = Option<Vec<u8>>;
 
-fn finish(n: isize, buf: &mut [u8; XATTR_CAPS_SZ_3 + 8]) -> io::Result<RawCaps> {
-    if n >= 0 {
-        return Ok(Some(buf[..n as usize].to_vec()));
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
-        _ => Err(e),
+/// The bytes of a successful getxattr-family call, or its errno.
+pub fn value(n: isize, buf: &[u8]) -> io::Result<Vec<u8>> {
+    match usize::try_from(n) {
+        Ok(len) => Ok(buf[..len.min(buf.len())].to_vec()),
+        Err(_) => Err(io::Error::last_os_error()),
     }
 }
 
-/// `lgetxattr(path, "security.capability")`: never follows a final symlink.
-///
-/// The buffer is a little larger than the largest valid value so that an oversized
+/// Fold "no value here" into `None`: ENODATA, or ENOTSUP (a filesystem without
+/// xattrs cannot hold any).
+pub fn fold_absent(r: io::Result<Vec<u8>>) -> io::Result<RawCaps> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA) | Some(libc::ENOTSUP)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A set/remove result: 0 or the errno.
+fn cvt(r: libc::c_int) -> io::Result<()> {
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A remove result where a missing attribute is not an error.
+fn removed(r: libc::c_int) -> io::Result<()> {
+    match cvt(r) {
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
+        other => other,
+    }
+}
+
+/// A buffer a little larger than the largest valid value, so that an oversized
 /// value (which the kernel would only hand out from a raw on-disk read) still
 /// decodes to a precise "too long" error instead of a bare ERANGE.
+type Buf = [u8; XATTR_CAPS_SZ_3 + 8];
+
+/// `lgetxattr(path, "security.capability")`: never follows a final symlink.
 pub fn lget(path: &Path) -> io::Result<RawCaps> {
+    fold_absent(lget_raw(path))
+}
+
+/// [`lget`] without folding any error: for callers to whom ENOTSUP and ENODATA
+/// mean different things (verify).
+pub fn lget_raw(path: &Path) -> io::Result<Vec<u8>> {
     path_get(path, libc::lgetxattr)
 }
 
 /// `getxattr(path)`, following symlinks: only for `/proc/self/fd/N` magic links, which
 /// resolve to the inode the fd holds (see `write::Handle`).
 pub fn get(path: &Path) -> io::Result<RawCaps> {
-    path_get(path, libc::getxattr)
+    fold_absent(path_get(path, libc::getxattr))
 }
 
 type GetXattr = unsafe extern "C" fn(
@@ -49,9 +80,9 @@ type GetXattr = unsafe extern "C" fn(
     libc::size_t,
 ) -> libc::ssize_t;
 
-fn path_get(path: &Path, call: GetXattr) -> io::Result<RawCaps> {
+fn path_get(path: &Path, call: GetXattr) -> io::Result<Vec<u8>> {
     let c = cpath(path)?;
-    let mut buf = [0u8; XATTR_CAPS_SZ_3 + 8];
+    let mut buf: Buf = [0; XATTR_CAPS_SZ_3 + 8];
     // SAFETY: `c` is NUL-terminated, the name is a static C string, and the buffer
     // length passed is the buffer's real size.
     let n = unsafe {
@@ -62,13 +93,13 @@ fn path_get(path: &Path, call: GetXattr) -> io::Result<RawCaps> {
             buf.len(),
         )
     };
-    finish(n, &mut buf)
+    value(n, &buf)
 }
 
 /// `fgetxattr(fd, "security.capability")`.
 pub fn fget(fd: BorrowedFd<'_>) -> io::Result<RawCaps> {
-    let mut buf = [0u8; XATTR_CAPS_SZ_3 + 8];
-    // SAFETY: as in `lget`; the fd is borrowed and open for the call's duration.
+    let mut buf: Buf = [0; XATTR_CAPS_SZ_3 + 8];
+    // SAFETY: as in `path_get`; the fd is borrowed and open for the call's duration.
     let n = unsafe {
         libc::fgetxattr(
             fd.as_raw_fd(),
@@ -77,13 +108,13 @@ pub fn fget(fd: BorrowedFd<'_>) -> io::Result<RawCaps> {
             buf.len(),
         )
     };
-    finish(n, &mut buf)
+    fold_absent(value(n, &buf))
 }
 
 /// `fsetxattr(fd, "security.capability", value)`.
 pub fn fset(fd: BorrowedFd<'_>, value: &[u8]) -> io::Result<()> {
     // SAFETY: the value pointer and length describe a live slice.
-    let r = unsafe {
+    cvt(unsafe {
         libc::fsetxattr(
             fd.as_raw_fd(),
             XATTR_NAME_C.as_ptr(),
@@ -91,27 +122,13 @@ pub fn fset(fd: BorrowedFd<'_>, value: &[u8]) -> io::Result<()> {
             value.len(),
             0,
         )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    })
 }
 
 /// `fremovexattr(fd, "security.capability")`; a missing attribute is not an error.
 pub fn fremove(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: the name is a static C string and the fd is borrowed.
-    let r = unsafe { libc::fremovexattr(fd.as_raw_fd(), XATTR_NAME_C.as_ptr()) };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENODATA) {
-        Ok(())
-    } else {
-        Err(e)
-    }
+    removed(unsafe { libc::fremovexattr(fd.as_raw_fd(), XATTR_NAME_C.as_ptr()) })
 }
 
 fn cpath(path: &Path) -> io::Result<CString> {
@@ -123,7 +140,7 @@ fn cpath(path: &Path) -> io::Result<CString> {
 pub fn set(path: &Path, value: &[u8]) -> io::Result<()> {
     let c = cpath(path)?;
     // SAFETY: NUL-terminated path and name; the value slice is live.
-    let r = unsafe {
+    cvt(unsafe {
         libc::setxattr(
             c.as_ptr(),
             XATTR_NAME_C.as_ptr(),
@@ -131,26 +148,12 @@ pub fn set(path: &Path, value: &[u8]) -> io::Result<()> {
             value.len(),
             0,
         )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    })
 }
 
 /// `removexattr(path)`; a missing attribute is not an error. See [`get`].
 pub fn remove(path: &Path) -> io::Result<()> {
     let c = cpath(path)?;
     // SAFETY: NUL-terminated path and name.
-    let r = unsafe { libc::removexattr(c.as_ptr(), XATTR_NAME_C.as_ptr()) };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENODATA) {
-        Ok(())
-    } else {
-        Err(e)
-    }
+    removed(unsafe { libc::removexattr(c.as_ptr(), XATTR_NAME_C.as_ptr()) })
 }

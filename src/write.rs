@@ -299,8 +299,13 @@ fn open_no_follow(real: &Path, mode: libc::c_int) -> io::Result<OwnedFd> {
             std::mem::size_of::<libc::open_how>(),
         )
     };
-    let fd = if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
-        // Kernels before 5.6: the final component still cannot be a symlink.
+    let fd = if fd < 0
+        && matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EPERM)
+        ) {
+        // Kernels before 5.6, or a seccomp filter that answers EPERM for syscalls it
+        // does not know: the final component still cannot be a symlink.
         // SAFETY: as above.
         i64::from(unsafe { libc::open(c.as_ptr(), flags) })
     } else {

@@ -11,9 +11,7 @@
 
 use super::model::{Inode, Kind, MAX_REWRITES, Node, Xattr};
 use crate::fsinfo;
-use std::ffi::CString;
-use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -78,30 +76,16 @@ pub fn kind_of(head: &[u8]) -> Kind {
 /// at exec apart (unlike [`crate::sys::lget`], which folds "not supported" into "no
 /// value", as a scan wants).
 pub fn read_xattr(path: &Path) -> Xattr {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return Xattr::ReadError(libc::EINVAL);
-    };
-    let mut buf = [0u8; 32];
-    // SAFETY: `c` and the attribute name are NUL-terminated; the length passed is the
-    // buffer's real size.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            crate::filecaps::XATTR_NAME_C.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n >= 0 {
-        return Xattr::Value(buf[..n as usize].to_vec());
-    }
-    match io::Error::last_os_error().raw_os_error() {
-        Some(libc::ENODATA) => Xattr::Absent,
-        Some(libc::EOPNOTSUPP) => Xattr::Unsupported,
-        Some(libc::EINVAL) => Xattr::Malformed,
-        Some(libc::EOVERFLOW) => Xattr::ForeignNamespace,
-        Some(e) => Xattr::ReadError(e),
-        None => Xattr::ReadError(libc::EIO),
+    match crate::sys::lget_raw(path) {
+        Ok(v) => Xattr::Value(v),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENODATA) => Xattr::Absent,
+            Some(libc::EOPNOTSUPP) => Xattr::Unsupported,
+            Some(libc::EINVAL) => Xattr::Malformed,
+            Some(libc::EOVERFLOW) => Xattr::ForeignNamespace,
+            Some(e) => Xattr::ReadError(e),
+            None => Xattr::ReadError(libc::EIO),
+        },
     }
 }
 
