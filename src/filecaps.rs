@@ -16,7 +16,7 @@
 //! shapes; any other size or revision makes `execve` fail with EINVAL, a value longer
 //! than 24 bytes with ERANGE. We decode the same way and never panic on input.
 
-use crate::caps::{self, CapSet};
+use crate::caps::CapSet;
 use crate::text::{self, CapText};
 use std::fmt;
 
@@ -292,11 +292,6 @@ impl fmt::Display for FileCaps {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_text())
     }
-}
-
-/// Names of the permitted/inheritable sets, for JSON.
-pub fn names(set: CapSet) -> Vec<String> {
-    set.iter().map(caps::name).collect()
 }
 
 #[cfg(test)]

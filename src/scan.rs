@@ -867,7 +867,10 @@ mod tests {
         assert_eq!(fresh.load(Ordering::Relaxed), 2);
         let works = AtomicU8::new(0);
         assert!(!missing_syscall(&works, &e(libc::ENODATA)));
-        assert!(!missing_syscall(&works, &e(libc::EPERM)), "a later EPERM is a real error");
+        assert!(
+            !missing_syscall(&works, &e(libc::EPERM)),
+            "a later EPERM is a real error"
+        );
         assert!(missing_syscall(&AtomicU8::new(1), &e(libc::ENOSYS)));
     }
 

@@ -5,8 +5,9 @@
 //! `--json` prints JSON Lines and `-l` a human view with one capability per line.
 
 use crate::caps;
-use crate::error::{self, Exit, at_path, strerror};
-use crate::filecaps::{self, FileCaps};
+use crate::error::{self, Exit};
+use crate::filecaps::FileCaps;
+use crate::manifest;
 use crate::output::escape_path;
 use crate::scan::{self, Entry, Found, Pattern, Progress, WalkOpts};
 use colored::Colorize;
@@ -84,14 +85,14 @@ pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result
         error::print(&e);
         exit = Exit::Error;
     };
+    let opts = WalkOpts {
+        one_file_system: args.one_file_system,
+        verbose: args.verbose,
+        exclude: args.exclude.iter().map(|p| Pattern::new(p)).collect(),
+        progress: std::io::stderr().is_terminal().then(Default::default),
+    };
     for path in &args.paths {
         if args.recursive {
-            let opts = WalkOpts {
-                one_file_system: args.one_file_system,
-                verbose: args.verbose,
-                exclude: args.exclude.iter().map(|p| Pattern::new(p)).collect(),
-                progress: std::io::stderr().is_terminal().then(Default::default),
-            };
             let mut entries = Vec::new();
             let root = if args.dereference {
                 deref(path, &mut fail)
@@ -180,10 +181,7 @@ fn read_one(path: &Path, dereference: bool, fail: &mut dyn FnMut(anyhow::Error))
         });
     }
     let found = if dereference {
-        match std::fs::canonicalize(path) {
-            Ok(real) => scan::read_caps(&real),
-            Err(e) => Found::Unreadable(at_path(path, strerror(&e))),
-        }
+        scan::read_caps(&deref(path, fail)?)
     } else {
         scan::read_caps(path)
     };
@@ -224,17 +222,11 @@ fn render(
                 writeln!(out, "{path}")?;
             }
         }
-        (Style::Getcap { rootid }, Some(c)) => {
-            write!(out, "{path} {c}")?;
-            // getcap -n prints the rootid with %d, so values >= 2^31 print negative.
-            if let (true, Some(r)) = (rootid, c.rootid)
-                && r != 0
-                && r != u32::MAX
-            {
-                write!(out, " [rootid={}]", r as i32)?;
-            }
-            writeln!(out)?;
+        // With -n, the manifest line is exactly getcap -n's line.
+        (Style::Getcap { rootid: true }, Some(c)) => {
+            writeln!(out, "{}", manifest::line(&e.path, c))?
         }
+        (Style::Getcap { rootid: false }, Some(c)) => writeln!(out, "{path} {c}")?,
         (Style::Json, c) => writeln!(out, "{}", json_line(&path, c.as_ref(), true))?,
         (Style::Long, Some(c)) => long(&path, c, out)?,
     }
@@ -248,8 +240,8 @@ pub fn json_line(path: &str, c: Option<&FileCaps>, regular: bool) -> serde_json:
         Some(c) => serde_json::json!({
             "path": path,
             "caps": c.to_text(),
-            "permitted": filecaps::names(c.permitted),
-            "inheritable": filecaps::names(c.inheritable),
+            "permitted": c.permitted.names(),
+            "inheritable": c.inheritable.names(),
             "effective": c.effective,
             "version": c.revision,
             "rootid": c.rootid,

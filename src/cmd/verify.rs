@@ -128,10 +128,6 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write) -> anyhow::Resul
     })
 }
 
-fn names(s: CapSet) -> Vec<String> {
-    s.names()
-}
-
 /// The file whose credentials counted, when it is an interpreter.
 fn interpreter<'a>(chain: &'a [Node], p: &Prediction) -> Option<&'a Node> {
     (p.final_node > 0)
@@ -171,11 +167,11 @@ fn to_json(
         "file_caps": p.file_caps.map(|f| f.to_text()),
         "exec": p.outcome.code(),
         "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)) },
-        "permitted": names(p.permitted),
-        "effective": names(p.effective),
-        "inheritable": names(p.inheritable),
-        "ambient": names(p.ambient),
-        "bounding": names(p.bounding),
+        "permitted": p.permitted.names(),
+        "effective": p.effective.names(),
+        "inheritable": p.inheritable.names(),
+        "ambient": p.ambient.names(),
+        "bounding": p.bounding.names(),
         "uid": p.uid, "euid": p.euid, "gid": p.gid, "egid": p.egid,
         "secure_exec": p.secure_exec,
         "caller": {
@@ -183,11 +179,11 @@ fn to_json(
             "user": who.user_name,
             "uid": c.uid, "euid": c.euid, "gid": c.gid, "egid": c.egid,
             "groups": c.groups,
-            "inheritable": names(c.inheritable),
-            "permitted": names(c.permitted),
-            "effective": names(c.effective),
-            "ambient": names(c.ambient),
-            "bounding": names(c.bounding),
+            "inheritable": c.inheritable.names(),
+            "permitted": c.permitted.names(),
+            "effective": c.effective.names(),
+            "ambient": c.ambient.names(),
+            "bounding": c.bounding.names(),
             "no_new_privs": c.no_new_privs,
             "noroot": c.noroot,
             "untrusted_tracer": c.untrusted_tracer,
@@ -197,8 +193,8 @@ fn to_json(
         "hints": p.hints,
     });
     if let Some(r) = args.require {
-        v["required"] = names(r).into();
-        v["missing"] = names(missing).into();
+        v["required"] = r.names().into();
+        v["missing"] = missing.names().into();
     }
     v
 }
