@@ -52,10 +52,10 @@ impl Current {
         }
     }
 
-    fn from_raw(raw: Option<Vec<u8>>) -> Current {
+    fn from_raw(raw: Option<&[u8]>) -> Current {
         match raw {
             None => Current::None,
-            Some(b) => match FileCaps::decode(&b) {
+            Some(b) => match FileCaps::decode(b) {
                 Ok(c) => Current::Caps(c),
                 Err(e) => Current::Malformed(e.to_string()),
             },
@@ -112,10 +112,10 @@ pub fn modify(
     opts: WriteOpts,
     compute: impl FnOnce(&Current) -> anyhow::Result<Option<FileCaps>>,
 ) -> anyhow::Result<Change> {
-    let target = resolve(path, opts.follow)?;
+    let (target, meta) = resolve(path, opts.follow)?;
     // Refuse devices, fifos and sockets before opening them: opening a device can
     // have side effects. The fstat below re-checks the inode actually opened.
-    if let Ok(m) = std::fs::symlink_metadata(&target)
+    if let Some(m) = meta.or_else(|| std::fs::symlink_metadata(&target).ok())
         && !m.file_type().is_file()
     {
         return Err(not_regular(path, &m));
@@ -127,7 +127,7 @@ pub fn modify(
     }
     // procfs, sysfs, cgroupfs and friends: their files are never executed, and some
     // (kernfs) would even store the attribute in memory. Refuse before any write.
-    if let Some(t) = crate::fsinfo::fs_type(&handle.proc_path())
+    if let Some(t) = crate::fsinfo::fd_fs_type(handle.file.as_fd())
         && crate::fsinfo::is_pseudo(t)
     {
         let name = crate::fsinfo::type_name(t).unwrap_or("a pseudo filesystem");
@@ -142,7 +142,10 @@ pub fn modify(
     // `raw` is None when the kernel will not hand the value out at all: then any new
     // value is a change.
     let (raw, before) = match handle.get() {
-        Ok(raw) => (Some(raw.clone()), Current::from_raw(raw)),
+        Ok(raw) => {
+            let before = Current::from_raw(raw.as_deref());
+            (Some(raw), before)
+        }
         Err(e) => match crate::filecaps::unreadable_value(&e) {
             Some(why) => (None, Current::Malformed(why)),
             None => return Err(io_at_path(path, &e, false)),
@@ -177,68 +180,73 @@ pub fn modify(
 /// kernel resolves to that very inode (no name lookup that could be swapped). The one
 /// thing lost is the `flock` (it needs a real open file), so two such callers racing on
 /// one unreadable file are not serialised.
-enum Handle {
-    Readable(File),
-    PathOnly(OwnedFd),
+struct Handle {
+    file: File,
+    /// False for an `O_PATH` fd: no read, no lock, xattrs through `/proc/self/fd/N`.
+    readable: bool,
 }
 
 impl Handle {
     fn open(real: &Path) -> io::Result<Handle> {
-        match open_no_follow(real, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY) {
-            Ok(fd) => Ok(Handle::Readable(File::from(fd))),
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) => open_no_follow(real, libc::O_PATH)
-                .map(Handle::PathOnly)
-                .map_err(|_| e),
-            Err(e) => Err(e),
-        }
+        let (fd, readable) =
+            match open_no_follow(real, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY) {
+                Ok(fd) => (fd, true),
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                    (open_no_follow(real, libc::O_PATH).map_err(|_| e)?, false)
+                }
+                Err(e) => return Err(e),
+            };
+        Ok(Handle {
+            file: File::from(fd),
+            readable,
+        })
     }
 
+    /// fstat (statx with AT_EMPTY_PATH) works on an `O_PATH` fd too.
     fn metadata(&self) -> io::Result<std::fs::Metadata> {
-        match self {
-            Handle::Readable(f) => f.metadata(),
-            Handle::PathOnly(_) => std::fs::metadata(self.proc_path()),
-        }
+        self.file.metadata()
     }
 
     fn lock(&self) -> io::Result<()> {
-        match self {
-            Handle::Readable(f) => lock(f),
-            Handle::PathOnly(_) => Ok(()),
+        if self.readable {
+            lock(&self.file)
+        } else {
+            Ok(())
         }
     }
 
     fn proc_path(&self) -> PathBuf {
-        let fd = match self {
-            Handle::Readable(f) => f.as_raw_fd(),
-            Handle::PathOnly(fd) => fd.as_raw_fd(),
-        };
-        PathBuf::from(format!("/proc/self/fd/{fd}"))
+        PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
     }
 
     fn get(&self) -> io::Result<Option<Vec<u8>>> {
-        match self {
-            Handle::Readable(f) => sys::fget(f.as_fd()),
-            Handle::PathOnly(_) => sys::get(&self.proc_path()),
+        if self.readable {
+            sys::fget(self.file.as_fd())
+        } else {
+            sys::get(&self.proc_path())
         }
     }
 
     fn set(&self, v: &[u8]) -> io::Result<()> {
-        match self {
-            Handle::Readable(f) => sys::fset(f.as_fd(), v),
-            Handle::PathOnly(_) => sys::set(&self.proc_path(), v),
+        if self.readable {
+            sys::fset(self.file.as_fd(), v)
+        } else {
+            sys::set(&self.proc_path(), v)
         }
     }
 
     fn remove(&self) -> io::Result<()> {
-        match self {
-            Handle::Readable(f) => sys::fremove(f.as_fd()),
-            Handle::PathOnly(_) => sys::remove(&self.proc_path()),
+        if self.readable {
+            sys::fremove(self.file.as_fd())
+        } else {
+            sys::remove(&self.proc_path())
         }
     }
 }
 
-/// Step 1: the real file behind `path`.
-fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
+/// Step 1: the real file behind `path`, and its `lstat` when `path` was not itself a
+/// symlink (then it is the same file, and need not be looked at again).
+fn resolve(path: &Path, follow: bool) -> anyhow::Result<(PathBuf, Option<std::fs::Metadata>)> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| io_at_path(path, &e, false))?;
     if meta.file_type().is_symlink() && !follow {
         // Name the target so the user (or the manifest) can point at the file itself:
@@ -271,13 +279,14 @@ fn resolve(path: &Path, follow: bool) -> anyhow::Result<PathBuf> {
         }
         _ => std::fs::canonicalize(path),
     };
-    resolved.map_err(|e| {
+    let target = resolved.map_err(|e| {
         let why = match e.raw_os_error() {
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
             _ => crate::error::describe_io(path, &e, false),
         };
         at_path(path, why)
-    })
+    })?;
+    Ok((target, (!meta.file_type().is_symlink()).then_some(meta)))
 }
 
 /// Step 2: open a fully resolved path without following any symlink in it.
