@@ -24,11 +24,6 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
-
-    /// Combine two outcomes: the worse one wins (error > negative > success).
-    pub fn max(self, other: Exit) -> Exit {
-        std::cmp::max(self, other)
-    }
 }
 
 /// Print an error the one way fcap prints errors: `fcap: <message>` on stderr, the

@@ -72,9 +72,11 @@ impl std::error::Error for ParseError {}
 /// malformed line is reported, not just the first.
 pub fn parse(file: &Path, text: &[u8]) -> Result<Vec<Entry>, Vec<ParseError>> {
     let mut entries: Vec<Entry> = Vec::new();
+    // First listing of each path, for the "listed twice" check.
+    let mut first: std::collections::HashMap<PathBuf, usize> = Default::default();
     let mut errors = Vec::new();
     for (i, raw) in text.split(|b| *b == b'\n').enumerate() {
-        let source = Source {
+        let source = || Source {
             file: file.to_path_buf(),
             line: i + 1,
         };
@@ -82,7 +84,8 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<Vec<Entry>, Vec<ParseError>> {
         match parse_line(raw) {
             Ok(None) => {}
             Ok(Some((path, caps))) => {
-                if let Some(prev) = entries.iter().find(|e| e.path == path)
+                let source = source();
+                if let Some(prev) = first.get(&path).map(|&k| &entries[k])
                     && !same(prev.caps.as_ref(), caps.as_ref())
                 {
                     errors.push(ParseError {
@@ -95,9 +98,13 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<Vec<Entry>, Vec<ParseError>> {
                     });
                     continue;
                 }
+                first.entry(path.clone()).or_insert(entries.len());
                 entries.push(Entry { path, caps, source });
             }
-            Err(why) => errors.push(ParseError { source, why }),
+            Err(why) => errors.push(ParseError {
+                source: source(),
+                why,
+            }),
         }
     }
     if errors.is_empty() {

@@ -18,6 +18,7 @@
 //! byte-identical to getcap's; [`unescape_path`] reverses it exactly.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
@@ -31,7 +32,7 @@ pub fn escape_path(p: &Path) -> String {
 pub fn escape_bytes(mut b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len());
     if let Some(first @ (b'#' | b'{' | b' ')) = b.first() {
-        out.push_str(&format!("\\x{first:02x}"));
+        let _ = write!(out, "\\x{first:02x}");
         b = &b[1..];
     }
     loop {
@@ -46,7 +47,7 @@ pub fn escape_bytes(mut b: &[u8]) -> String {
                 escape_str_into(std::str::from_utf8(good).unwrap_or_default(), &mut out);
                 let bad = e.error_len().unwrap_or(rest.len());
                 for byte in &rest[..bad] {
-                    out.push_str(&format!("\\x{byte:02x}"));
+                    let _ = write!(out, "\\x{byte:02x}");
                 }
                 b = &rest[bad..];
             }
@@ -64,7 +65,7 @@ fn escape_str_into(s: &str, out: &mut String) {
             c if c.is_control() => {
                 let mut buf = [0u8; 4];
                 for byte in c.encode_utf8(&mut buf).as_bytes() {
-                    out.push_str(&format!("\\x{byte:02x}"));
+                    let _ = write!(out, "\\x{byte:02x}");
                 }
             }
             c => out.push(c),

@@ -583,8 +583,17 @@ impl<'a, 'b> Worker<'a, 'b> {
                 continue;
             }
             if !opts.exclude.is_empty() {
-                let full = join_bytes(dir, name);
-                if opts.exclude.iter().any(|p| p.matches(&full, name)) {
+                // Name-only patterns need no path: build it only for a whole-path one.
+                let full = opts
+                    .exclude
+                    .iter()
+                    .any(|p| p.whole_path)
+                    .then(|| join_bytes(dir, name));
+                if opts
+                    .exclude
+                    .iter()
+                    .any(|p| p.matches(full.as_deref().unwrap_or(name), name))
+                {
                     continue;
                 }
             }
@@ -625,27 +634,35 @@ impl<'a, 'b> Worker<'a, 'b> {
     fn file(&mut self, here: &Here, name: &[u8], name_z: &[u8]) {
         let (dir, fd) = (here.dir, &here.fd.0);
         self.files += 1;
+        let verbose = self.shared.opts.verbose;
         if here.fast_list && list_at(fd, name_z) == Some(false) {
-            if self.shared.opts.verbose {
+            if verbose {
                 self.emit(join_bytes(dir, name), Found::File(None));
             }
             return;
         }
-        let found = match get_at(fd, name_z) {
-            Some(Ok(None)) => Found::File(None),
-            Some(Ok(raw)) => decode(&to_path(join_bytes(dir, name)), raw),
-            Some(Err(e)) => Found::Unreadable(read_error(&to_path(join_bytes(dir, name)), &e)),
-            // No getxattrat: the path-based call does the same, with a path walk.
-            None => read_caps(&to_path(join_bytes(dir, name))),
-        };
-        if matches!(found, Found::File(None)) {
-            if self.shared.opts.verbose {
-                self.emit(join_bytes(dir, name), found);
-            }
+        let raw = get_at(fd, name_z);
+        if matches!(raw, Some(Ok(None))) && !verbose {
             return;
         }
-        self.hits += 1;
-        self.emit(join_bytes(dir, name), found);
+        // From here on the entry is reported: build its path once.
+        let path = join_bytes(dir, name);
+        let p = Path::new(OsStr::from_bytes(&path));
+        let found = match raw {
+            Some(Ok(None)) => Found::File(None),
+            Some(Ok(raw)) => decode(p, raw),
+            Some(Err(e)) => Found::Unreadable(read_error(p, &e)),
+            // No getxattrat: the path-based call does the same, with a path walk.
+            None => read_caps(p),
+        };
+        match found {
+            Found::File(None) if !verbose => {}
+            Found::File(None) => self.emit(path, found),
+            _ => {
+                self.hits += 1;
+                self.emit(path, found);
+            }
+        }
     }
 
     /// Where the directory just opened lives, `(device, filesystem type)`, or `None`

@@ -23,17 +23,8 @@ pub fn lookup(who: &str) -> anyhow::Result<User> {
 
 /// [`lookup`] against other files (tests, or an image's root).
 pub fn lookup_in(who: &str, passwd: &Path, group: &Path) -> anyhow::Result<User> {
-    let passwd_text = std::fs::read_to_string(passwd).unwrap_or_default();
     let numeric = who.parse::<u32>().ok();
-    // passwd: name:x:uid:gid:gecos:home:shell
-    let entry = passwd_text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() < 4 || l.starts_with('#') {
-            return None;
-        }
-        let (uid, gid) = (f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?);
-        (f[0] == who || numeric == Some(uid)).then(|| (f[0].to_string(), uid, gid))
-    });
+    let entry = passwd_entry(Some(who), numeric, passwd);
     let (name, uid, gid) = match (entry, numeric) {
         (Some((n, u, g)), _) => (Some(n), u, g),
         // A uid with no account: its own number as primary group, no extras.
@@ -69,18 +60,23 @@ pub fn lookup_in(who: &str, passwd: &Path, group: &Path) -> anyhow::Result<User>
     })
 }
 
-/// The name of group `gid`, if `/etc/group` has one.
-pub fn group_name(gid: u32) -> Option<String> {
-    let text = std::fs::read_to_string("/etc/group").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(gid)).then(|| f[0].to_string())
-    })
+/// The name of user `uid`, if `/etc/passwd` has one (no group file is read).
+pub fn user_name(uid: u32) -> Option<String> {
+    passwd_entry(None, Some(uid), Path::new("/etc/passwd")).map(|(name, _, _)| name)
 }
 
-/// The name of user `uid`, if `/etc/passwd` has one.
-pub fn user_name(uid: u32) -> Option<String> {
-    lookup(&uid.to_string()).ok().and_then(|u| u.name)
+/// The passwd line (`name:x:uid:gid:gecos:home:shell`) for a name or a uid:
+/// (name, uid, primary gid).
+fn passwd_entry(name: Option<&str>, uid: Option<u32>, passwd: &Path) -> Option<(String, u32, u32)> {
+    let text = std::fs::read_to_string(passwd).ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 4 || l.starts_with('#') {
+            return None;
+        }
+        let (u, g) = (f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?);
+        (name == Some(f[0]) || uid == Some(u)).then(|| (f[0].to_string(), u, g))
+    })
 }
 
 #[cfg(test)]
@@ -125,5 +121,7 @@ mod tests {
     fn nobody_exists_on_this_machine() {
         let u = lookup("nobody").unwrap();
         assert_eq!(u.uid, 65534);
+        assert_eq!(user_name(65534).as_deref(), Some("nobody"));
+        assert_eq!(user_name(0).as_deref(), Some("root"));
     }
 }
