@@ -206,7 +206,7 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
             "securebits of another process cannot be read (not in /proc/{pid}/status); SECBIT_NOROOT is assumed {}",
             if req.noroot { "set (--noroot)" } else { "clear" }
         ));
-        apply_overrides(&mut c, req);
+        apply_overrides(&mut c, req, &mut notes);
         return Ok(Described {
             user_name: users::user_name(c.uid),
             caller: c,
@@ -237,37 +237,13 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
             users::user_name(own.uid[0]),
         ),
     };
+    anyhow::ensure!(
+        !(req.profile == Some(Profile::K8sRestricted) && uid == 0),
+        "--profile k8s-restricted needs a non-root --user (Pod Security \"restricted\" requires runAsNonRoot)"
+    );
     let mut bounding = own.bounding;
     let mut no_new_privs = req.no_new_privs;
-    match req.profile {
-        Some(Profile::Docker) => {
-            let docker = DOCKER_DEFAULT
-                .iter()
-                .fold(CapSet::EMPTY, |a, c| a | CapSet::single(*c));
-            if !(docker - bounding).is_empty() {
-                notes.push(format!(
-                    "this machine's bounding set lacks {} of Docker's defaults; a container cannot have more than its runtime",
-                    (docker - bounding).names().join(",")
-                ));
-            }
-            bounding = bounding & docker;
-        }
-        Some(Profile::K8sRestricted) => {
-            anyhow::ensure!(
-                uid != 0,
-                "--profile k8s-restricted needs a non-root --user (Pod Security \"restricted\" requires runAsNonRoot)"
-            );
-            bounding = bounding & CapSet::single(caps::CAP_NET_BIND_SERVICE);
-            no_new_privs = true;
-        }
-        None => {}
-    }
-    if let Some(b) = req.bounding {
-        bounding = b;
-    }
-    if let Some(d) = req.drop {
-        bounding = bounding - d;
-    }
+    apply_profile(req, &mut bounding, &mut no_new_privs, &mut notes);
     let ambient = req.ambient.unwrap_or(CapSet::EMPTY);
     // The kernel keeps an ambient capability only while it is also inheritable.
     let inheritable = req.inheritable.unwrap_or(CapSet::EMPTY) | ambient;
@@ -316,16 +292,11 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
 /// Overrides on a real process's state (`--pid` with `--inheritable` …): the sets are
 /// replaced as asked, keeping the kernel's invariants (ambient ⊆ permitted ∩
 /// inheritable).
-fn apply_overrides(c: &mut Caller, req: &Request) {
+fn apply_overrides(c: &mut Caller, req: &Request, notes: &mut Vec<String>) {
     if let Some(i) = req.inheritable {
         c.inheritable = i;
     }
-    if let Some(b) = req.bounding {
-        c.bounding = b;
-    }
-    if let Some(d) = req.drop {
-        c.bounding = c.bounding - d;
-    }
+    apply_profile(req, &mut c.bounding, &mut c.no_new_privs, notes);
     if let Some(a) = req.ambient {
         c.ambient = a;
         c.inheritable = c.inheritable | a;
@@ -335,13 +306,39 @@ fn apply_overrides(c: &mut Caller, req: &Request) {
     c.ambient = c.ambient & c.inheritable & c.permitted;
     c.no_new_privs |= req.no_new_privs;
     c.noroot |= req.noroot;
+}
+
+/// The bounding set and no_new_privs a profile imposes, then the explicit
+/// `--bounding`/`--drop` on top (so `--profile docker --drop all` is
+/// `docker run --cap-drop=ALL`), the same for simulated and `--pid` callers.
+fn apply_profile(
+    req: &Request,
+    bounding: &mut CapSet,
+    no_new_privs: &mut bool,
+    notes: &mut Vec<String>,
+) {
     match req.profile {
-        Some(Profile::Docker) => c.bounding = c.bounding & docker_default(),
+        Some(Profile::Docker) => {
+            let docker = docker_default();
+            if !(docker - *bounding).is_empty() {
+                notes.push(format!(
+                    "this machine's bounding set lacks {} of Docker's defaults; a container cannot have more than its runtime",
+                    (docker - *bounding).names().join(",")
+                ));
+            }
+            *bounding = *bounding & docker;
+        }
         Some(Profile::K8sRestricted) => {
-            c.bounding = c.bounding & CapSet::single(caps::CAP_NET_BIND_SERVICE);
-            c.no_new_privs = true;
+            *bounding = *bounding & CapSet::single(caps::CAP_NET_BIND_SERVICE);
+            *no_new_privs = true;
         }
         None => {}
+    }
+    if let Some(b) = req.bounding {
+        *bounding = b;
+    }
+    if let Some(d) = req.drop {
+        *bounding = *bounding - d;
     }
 }
 

@@ -1089,3 +1089,20 @@ fn dots_in_a_path_are_not_reported_as_a_symlink() {
     ]);
     assert_eq!(v["symlink_target"], f.to_str().unwrap(), "{v}");
 }
+
+#[test]
+fn profile_then_explicit_bounding_in_the_same_order_for_pid_and_user() {
+    let d = tempdir();
+    let f = copy_cat(d.path(), "prog");
+    let pid = std::process::id().to_string();
+    let fp = f.to_str().unwrap().to_string();
+    let bounding = |who: &[&str]| {
+        let mut a: Vec<String> = vec!["verify".into(), fp.clone(), "--json".into()];
+        a.extend(who.iter().map(|s| s.to_string()));
+        a.extend(["--profile", "docker", "--bounding", "cap_kill"].map(String::from));
+        predicted_json(&a)["bounding"].clone()
+    };
+    let want = serde_json::json!(["cap_kill"]);
+    assert_eq!(bounding(&["--pid", &pid]), want);
+    assert_eq!(bounding(&["--user", "0"]), want);
+}
