@@ -39,17 +39,18 @@ use std::io::Write;
 
 /// Run a parsed command line, writing normal output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let color = cli.color.apply();
+    // Decided once: `colored` then styles (or not) everywhere.
+    cli.color.apply();
     let code = match cli.command {
-        Command::Read(a) => cmd::read::run(&a, color, out)?,
-        Command::Grant(a) => cmd::grant::run(&a, color, out)?,
-        Command::Revoke(a) => cmd::revoke::run(&a, color, out)?,
-        Command::Set(a) => cmd::set::run(&a, color, out)?,
-        Command::Verify(a) => cmd::verify::run(&a, color, out)?,
-        Command::Apply(a) => cmd::apply::run(&a, color, out)?,
-        Command::Check(a) => cmd::check::run(&a, color, out)?,
-        Command::List(a) => cmd::list::run(&a, color, out)?,
-        Command::Explain(a) => cmd::explain::run(&a, color, out)?,
+        Command::Read(a) => cmd::read::run(&a, out)?,
+        Command::Grant(a) => cmd::grant::run(&a, out)?,
+        Command::Revoke(a) => cmd::revoke::run(&a, out)?,
+        Command::Set(a) => cmd::set::run(&a, out)?,
+        Command::Verify(a) => cmd::verify::run(&a, out)?,
+        Command::Apply(a) => cmd::apply::run(&a, out)?,
+        Command::Check(a) => cmd::check::run(&a, out)?,
+        Command::List(a) => cmd::list::run(&a, out)?,
+        Command::Explain(a) => cmd::explain::run(&a, out)?,
     };
     out.flush()?;
     Ok(code)

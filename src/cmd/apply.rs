@@ -39,7 +39,7 @@ pub struct ApplyArgs {
 }
 
 /// Run `fcap apply`.
-pub fn run(args: &ApplyArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mut exit = Exit::Success;
     let mut fail = |e: anyhow::Error| {
         error::print(&e);

@@ -60,7 +60,7 @@ enum Drift<'a> {
 }
 
 /// Run `fcap check`.
-pub fn run(args: &CheckArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mut errors = false;
     let mut fail = |e: anyhow::Error| {
         error::print(&e);

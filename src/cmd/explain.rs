@@ -4,7 +4,6 @@
 
 use crate::caps;
 use crate::catalogue::{self, Danger};
-use crate::cmd::list::paint;
 use crate::error::Exit;
 use colored::Colorize;
 use std::io::Write;
@@ -78,7 +77,7 @@ fn explain(n: u32) -> anyhow::Result<Explanation> {
 }
 
 /// Run `fcap explain`.
-pub fn run(args: &ExplainArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let n = caps::lookup(&args.cap)?;
     let e = explain(n)?;
     if args.json {
@@ -99,13 +98,13 @@ pub fn run(args: &ExplainArgs, color: bool, out: &mut dyn Write) -> anyhow::Resu
         return Ok(Exit::Success);
     }
     let title = format!("{} ({})", e.name, e.number);
-    let head = format!("{}: {}", paint(&title, color, |s| s.bold()), e.summary);
+    let head = format!("{}: {}", title.bold(), e.summary);
     wrap_into(out, "", &head, "  ")?;
     let danger = match e.danger {
         Some(d) => {
             let label = match d {
-                Danger::RootEquivalent => paint(d.as_str(), color, |s| s.red().bold()),
-                Danger::High => paint(d.as_str(), color, |s| s.yellow().bold()),
+                Danger::RootEquivalent => d.as_str().red().bold().to_string(),
+                Danger::High => d.as_str().yellow().bold().to_string(),
                 _ => d.as_str().to_string(),
             };
             format!("{label} ({})", d.meaning())
@@ -123,11 +122,11 @@ pub fn run(args: &ExplainArgs, color: bool, out: &mut dyn Write) -> anyhow::Resu
     };
     wrap_into(out, "Kernel: ", &kernel, "        ")?;
     writeln!(out)?;
-    writeln!(out, "{}", paint("What it permits:", color, |s| s.bold()))?;
+    writeln!(out, "{}", "What it permits:".bold())?;
     wrap_into(out, "  ", &e.permits, "  ")?;
     if !e.notes.is_empty() {
         writeln!(out)?;
-        writeln!(out, "{}", paint("Notes:", color, |s| s.bold()))?;
+        writeln!(out, "{}", "Notes:".bold())?;
         for note in &e.notes {
             wrap_into(out, "  - ", note, "    ")?;
         }

@@ -37,7 +37,7 @@ pub struct GrantArgs {
 }
 
 /// Run `fcap grant`.
-pub fn run(args: &GrantArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &GrantArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let spec = capspec::parse_grant(&args.caps)
         .map_err(|e| capspec::with_order_hint(e, &args.caps, "grant"))?;
     let dangerous: Vec<String> = spec
@@ -57,7 +57,6 @@ pub fn run(args: &GrantArgs, color: bool, out: &mut dyn Write) -> anyhow::Result
     }
     write_each(
         &args.write,
-        color,
         out,
         |path, cur| merge(path, cur, &spec, args.rootid),
         |ch| {

@@ -57,7 +57,7 @@ fn rows() -> Vec<Row> {
 }
 
 /// Run `fcap list`.
-pub fn run(args: &ListArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let rows = rows();
     if args.json {
         for r in &rows {
@@ -78,21 +78,17 @@ pub fn run(args: &ListArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<
         "{:>3}  {:width$}  {:15}  {:6}  {:5}  DESCRIPTION",
         "NUM", "NAME", "DANGER", "KERNEL", "BOUND"
     );
-    writeln!(out, "{}", paint(&header, color, |s| s.bold()))?;
+    writeln!(out, "{}", header.bold())?;
     for r in &rows {
         let danger = format!("{:15}", r.danger.map_or("unknown", |d| d.as_str()));
         let danger = match r.danger {
-            Some(catalogue::Danger::RootEquivalent) => paint(&danger, color, |s| s.red().bold()),
-            Some(catalogue::Danger::High) => paint(&danger, color, |s| s.yellow()),
+            Some(catalogue::Danger::RootEquivalent) => danger.red().bold().to_string(),
+            Some(catalogue::Danger::High) => danger.yellow().to_string(),
             _ => danger,
         };
         let yes_no = |b: bool, w: usize| {
             let s = format!("{:w$}", if b { "yes" } else { "no" });
-            if b {
-                s
-            } else {
-                paint(&s, color, |s| s.dimmed())
-            }
+            if b { s } else { s.dimmed().to_string() }
         };
         writeln!(
             out,
@@ -106,18 +102,4 @@ pub fn run(args: &ListArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<
         )?;
     }
     Ok(Exit::Success)
-}
-
-/// Style `s` only when colour is on. The text is padded before it is styled, so the
-/// escape sequences never upset the column widths.
-pub(crate) fn paint(
-    s: &str,
-    color: bool,
-    style: impl Fn(&str) -> colored::ColoredString,
-) -> String {
-    if color {
-        style(s).to_string()
-    } else {
-        s.to_string()
-    }
 }

@@ -70,7 +70,7 @@ enum Style {
 }
 
 /// Run `fcap read`.
-pub fn run(args: &ReadArgs, _color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let style = if args.json {
         Style::Json
     } else if args.long {

@@ -28,13 +28,12 @@ pub struct RevokeArgs {
 }
 
 /// Run `fcap revoke`.
-pub fn run(args: &RevokeArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &RevokeArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let list = capspec::parse_revoke(&args.caps)
         .map_err(|e| capspec::with_order_hint(e, &args.caps, "revoke"))?;
     let everything = list.0 == u64::MAX;
     write_each(
         &args.write,
-        color,
         out,
         |path, cur| match cur {
             Current::None => Ok(None),

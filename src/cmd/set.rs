@@ -58,7 +58,7 @@ pub struct SetArgs {
 }
 
 /// Run `fcap set`.
-pub fn run(args: &SetArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let expr = if args.expr == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -70,14 +70,14 @@ pub fn run(args: &SetArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
     };
     let want = parse_expr(&expr, args.rootid)?;
     if args.check {
-        return check(args, &want, color, out);
+        return check(args, &want, out);
     }
     if want.is_empty() {
         warn(
             "this expression stores an empty value ('='): the kernel still treats the file as privileged at exec and drops ambient capabilities; 'fcap revoke all' removes the attribute instead",
         );
     }
-    write_each(&args.write, color, out, |_, _| Ok(Some(want)), |_| {})
+    write_each(&args.write, out, |_, _| Ok(Some(want)), |_| {})
 }
 
 /// The value `setcap EXPR` would store, or an error that says what is really wrong
@@ -105,12 +105,7 @@ fn parse_expr(expr: &str, rootid: Option<u32>) -> anyhow::Result<FileCaps> {
 }
 
 /// `set --check`: compare, write nothing; exit 1 when any file differs.
-fn check(
-    args: &SetArgs,
-    want: &FileCaps,
-    color: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<Exit> {
+fn check(args: &SetArgs, want: &FileCaps, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let opts = WriteOpts {
         follow: !args.write.no_dereference,
         dry_run: true,
@@ -132,10 +127,9 @@ fn check(
                         current_text(&ch.before),
                         want.to_text()
                     );
-                    if color { s.red().to_string() } else { s }
+                    s.red().to_string()
                 } else {
-                    let s = "OK".to_string();
-                    if color { s.green().to_string() } else { s }
+                    "OK".green().to_string()
                 };
                 writeln!(out, "{}: {verdict}", shown_path(&ch))?;
             }
@@ -156,7 +150,6 @@ fn check(
 /// that was (or, with `--dry-run`, would be) written, e.g. to print warnings.
 pub fn write_each(
     flags: &WriteFlags,
-    color: bool,
     out: &mut dyn Write,
     mut compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
     mut done: impl FnMut(&Change),
@@ -173,7 +166,7 @@ pub fn write_each(
                 if flags.json {
                     writeln!(out, "{}", ch.to_json())?;
                 } else {
-                    writeln!(out, "{}", human_line(&ch, flags.dry_run, color))?;
+                    writeln!(out, "{}", human_line(&ch, flags.dry_run))?;
                 }
             }
             Err(e) => {
@@ -188,11 +181,11 @@ pub fn write_each(
 }
 
 /// `path[ → target]: NEW (was OLD | unchanged | dry run, now OLD)`.
-fn human_line(ch: &Change, dry_run: bool, color: bool) -> String {
+fn human_line(ch: &Change, dry_run: bool) -> String {
     let new = after_text(ch.after.as_ref());
     let (new, status) = if !ch.changed {
         let s = "(unchanged)".to_string();
-        (new, if color { s.dimmed().to_string() } else { s })
+        (new, s.dimmed().to_string())
     } else {
         let old = current_text(&ch.before);
         let s = if dry_run {
@@ -200,7 +193,7 @@ fn human_line(ch: &Change, dry_run: bool, color: bool) -> String {
         } else {
             format!("(was {old})")
         };
-        (if color { new.green().to_string() } else { new }, s)
+        (new.green().to_string(), s)
     };
     format!("{}: {new} {status}", shown_path(ch))
 }

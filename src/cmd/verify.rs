@@ -90,7 +90,7 @@ fn cap_list(s: &str) -> Result<CapSet, String> {
 }
 
 /// Run `fcap verify`.
-pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let req = Request {
         user: args.user.clone(),
         pid: args.pid,
@@ -120,7 +120,7 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write) -> anyhow::Resul
         let v = to_json(args, &chain, &who, &p, missing);
         writeln!(out, "{v}")?;
     } else {
-        human(out, args, &chain, &who, &p, missing, color)?;
+        human(out, args, &chain, &who, &p, missing)?;
     }
     Ok(match (p.outcome, missing.is_empty()) {
         (Outcome::Ok, true) => Exit::Success,
@@ -220,22 +220,9 @@ fn human(
     who: &Described,
     p: &Prediction,
     missing: CapSet,
-    color: bool,
 ) -> anyhow::Result<()> {
-    let bold = |s: &str| {
-        if color {
-            s.bold().to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let dim = |s: &str| {
-        if color {
-            s.dimmed().to_string()
-        } else {
-            s.to_string()
-        }
-    };
+    let bold = |s: &str| s.bold().to_string();
+    let dim = |s: &str| s.dimmed().to_string();
     let first = &chain[0];
     match first.resolved.as_ref().filter(|_| first.symlink) {
         Some(r) => writeln!(
@@ -313,16 +300,7 @@ fn human(
     match p.outcome {
         Outcome::Ok => {
             let ok = "succeeds";
-            writeln!(
-                out,
-                "{}        {}",
-                bold("exec:"),
-                if color {
-                    ok.green().bold().to_string()
-                } else {
-                    ok.to_string()
-                }
-            )?;
+            writeln!(out, "{}        {}", bold("exec:"), ok.green().bold())?;
             let sets = [
                 ("permitted:", p.permitted),
                 ("effective:", p.effective),
@@ -360,16 +338,7 @@ fn human(
                 crate::error::errno_name(e),
                 crate::error::strerror(&std::io::Error::from_raw_os_error(e))
             );
-            writeln!(
-                out,
-                "{}        {}",
-                bold("exec:"),
-                if color {
-                    msg.red().bold().to_string()
-                } else {
-                    msg
-                }
-            )?;
+            writeln!(out, "{}        {}", bold("exec:"), msg.red().bold())?;
         }
     }
     if let Some(r) = args.require {
@@ -382,12 +351,7 @@ fn human(
             )?;
         } else {
             let msg = format!("NOT met: {} not effective", missing.names().join(","));
-            writeln!(
-                out,
-                "{}     {}",
-                bold("require:"),
-                if color { msg.red().to_string() } else { msg }
-            )?;
+            writeln!(out, "{}     {}", bold("require:"), msg.red())?;
         }
     }
     if !p.reasons.is_empty() {
