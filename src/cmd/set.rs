@@ -110,36 +110,31 @@ fn check(args: &SetArgs, want: &FileCaps, out: &mut dyn Write) -> anyhow::Result
         follow: !args.write.no_dereference,
         dry_run: true,
     };
-    let mut exit = Exit::Success;
-    for path in &args.write.paths {
-        match write::modify(path, opts, |_| Ok(Some(*want))) {
-            Ok(ch) => {
-                if ch.changed {
-                    exit = exit.max(Exit::Negative);
-                }
-                if args.write.json {
-                    writeln!(out, "{}", ch.to_json())?;
-                    continue;
-                }
-                let verdict = if ch.changed {
-                    let s = format!(
-                        "differs: is {}, expression gives {}",
-                        current_text(&ch.before),
-                        want.to_text()
-                    );
-                    s.red().to_string()
-                } else {
-                    "OK".green().to_string()
-                };
-                writeln!(out, "{}: {verdict}", shown_path(&ch))?;
+    each(
+        &args.write.paths,
+        opts,
+        out,
+        |_, _| Ok(Some(*want)),
+        |ch, out| {
+            if args.write.json {
+                writeln!(out, "{}", ch.to_json())?;
+            } else if ch.changed {
+                let verdict = format!(
+                    "differs: is {}, expression gives {}",
+                    current_text(&ch.before),
+                    want.to_text()
+                );
+                writeln!(out, "{}: {}", shown_path(ch), verdict.red())?;
+            } else {
+                writeln!(out, "{}: {}", shown_path(ch), "OK".green())?;
             }
-            Err(e) => {
-                error::print(&e);
-                exit = Exit::Error;
-            }
-        }
-    }
-    Ok(exit)
+            Ok(if ch.changed {
+                Exit::Negative
+            } else {
+                Exit::Success
+            })
+        },
+    )
 }
 
 /// Apply `compute` to every path through [`write::modify`], print one line (or one
@@ -151,24 +146,38 @@ fn check(args: &SetArgs, want: &FileCaps, out: &mut dyn Write) -> anyhow::Result
 pub fn write_each(
     flags: &WriteFlags,
     out: &mut dyn Write,
-    mut compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
+    compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
     mut done: impl FnMut(&Change),
 ) -> anyhow::Result<Exit> {
     let opts = WriteOpts {
         follow: !flags.no_dereference,
         dry_run: flags.dry_run,
     };
+    each(&flags.paths, opts, out, compute, |ch, out| {
+        done(ch);
+        if flags.json {
+            writeln!(out, "{}", ch.to_json())?;
+        } else {
+            writeln!(out, "{}", human_line(ch, flags.dry_run))?;
+        }
+        Ok(Exit::Success)
+    })
+}
+
+/// The loop `grant`, `revoke`, `set` and `set --check` share: each path through
+/// [`write::modify`], `report` for each result, and an error about one path printed
+/// without stopping the others (exit 2 at the end).
+fn each(
+    paths: &[PathBuf],
+    opts: WriteOpts,
+    out: &mut dyn Write,
+    mut compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
+    mut report: impl FnMut(&Change, &mut dyn Write) -> anyhow::Result<Exit>,
+) -> anyhow::Result<Exit> {
     let mut exit = Exit::Success;
-    for path in &flags.paths {
+    for path in paths {
         match write::modify(path, opts, |cur| compute(path, cur)) {
-            Ok(ch) => {
-                done(&ch);
-                if flags.json {
-                    writeln!(out, "{}", ch.to_json())?;
-                } else {
-                    writeln!(out, "{}", human_line(&ch, flags.dry_run))?;
-                }
-            }
+            Ok(ch) => exit = exit.max(report(&ch, out)?),
             Err(e) => {
                 // Keep stdout and stderr in order when both go to one terminal.
                 out.flush()?;
