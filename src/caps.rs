@@ -244,20 +244,6 @@ impl CapSet {
     pub fn names(self) -> Vec<String> {
         self.iter().map(name).collect()
     }
-
-    /// Parse a comma-separated list of names or numbers (`net_raw,CAP_CHOWN,12`), or `all`.
-    pub fn parse_list(s: &str) -> Result<CapSet, UnknownCap> {
-        let mut set = CapSet::EMPTY;
-        for item in s.split(',') {
-            let item = item.trim();
-            if item.eq_ignore_ascii_case("all") {
-                set = set | CapSet::all();
-            } else {
-                set = set | CapSet::single(lookup(item)?);
-            }
-        }
-        Ok(set)
-    }
 }
 
 impl fmt::Display for CapSet {

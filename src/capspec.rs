@@ -76,7 +76,10 @@ fn err(msg: impl Into<String>) -> SpecError {
 
 /// Parse the `CAPS` argument of `fcap grant`.
 pub fn parse_grant(s: &str) -> Result<GrantSpec, SpecError> {
-    if s.contains(char::is_whitespace) {
+    // Blanks after a comma are fine (as for revoke); blanks between words are not.
+    if s.split(',')
+        .any(|item| item.trim().contains(char::is_whitespace))
+    {
         return Err(err(format!(
             "'{s}' has several clauses: grant takes one list and one set of flags (e.g. net_admin,net_raw=ep); use 'fcap set' for a full libcap expression"
         )));
@@ -171,8 +174,8 @@ pub fn with_order_hint(e: SpecError, given: &str, verb: &str) -> SpecError {
     }
 }
 
-/// `a,b,13,all` → a set; `all` expands to `all`.
-fn parse_list(list: &str, all: CapSet) -> Result<CapSet, SpecError> {
+/// `a,b,13,all` → a set; `all` expands to `all`. Used by grant, revoke and verify.
+pub fn parse_list(list: &str, all: CapSet) -> Result<CapSet, SpecError> {
     if list.trim().is_empty() {
         return Err(err(
             "empty capability list: name at least one capability (e.g. net_bind_service); 'fcap list' shows them all",
@@ -212,6 +215,14 @@ mod tests {
 
     fn g(s: &str) -> GrantSpec {
         parse_grant(s).unwrap()
+    }
+
+    #[test]
+    fn blanks_after_commas_are_accepted_by_grant_like_revoke() {
+        let g = parse_grant("net_admin, net_raw").unwrap();
+        assert_eq!(g.caps, parse_revoke("net_admin, net_raw").unwrap());
+        assert!(parse_grant("net_raw =ep").is_err());
+        assert!(parse_grant("net_raw=ep cap_kill=p").is_err());
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn cap_list(s: &str) -> Result<CapSet, String> {
     if t.is_empty() || t.eq_ignore_ascii_case("none") {
         return Ok(CapSet::EMPTY);
     }
-    CapSet::parse_list(t).map_err(|e| e.to_string())
+    crate::capspec::parse_list(t, CapSet::all()).map_err(|e| e.to_string())
 }
 
 /// Run `fcap verify`.
