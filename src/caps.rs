@@ -58,8 +58,12 @@ pub const NAMES: [&str; 41] = [
 pub const MAX_BITS: u32 = 64;
 
 /// Well-known capability numbers used by the tool itself.
-pub const CAP_SETFCAP: u32 = 31;
+pub const CAP_DAC_OVERRIDE: u32 = 1;
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
+pub const CAP_SETUID: u32 = 7;
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
+pub const CAP_SYS_PTRACE: u32 = 19;
+pub const CAP_SETFCAP: u32 = 31;
 
 /// Name of capability `n`: the table name, or the decimal number past the table.
 pub fn name(n: u32) -> String {
@@ -90,10 +94,7 @@ pub fn kernel_cap_count() -> u32 {
 /// Binary search over `prctl(PR_CAPBSET_READ, n)`, which fails with EINVAL for
 /// numbers the kernel does not know.
 fn probe_cap_count() -> Option<u32> {
-    let known = |n: u32| {
-        // SAFETY: PR_CAPBSET_READ only reads the calling thread's bounding set.
-        unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) >= 0 }
-    };
+    let known = |n: u32| in_bounding_set(n).is_some();
     if !known(0) {
         return None;
     }
@@ -103,6 +104,25 @@ fn probe_cap_count() -> Option<u32> {
         if known(mid) { lo = mid + 1 } else { hi = mid }
     }
     Some(lo)
+}
+
+/// Whether capability `n` is in this thread's bounding set, or `None` when the running
+/// kernel does not know `n` (PR_CAPBSET_READ fails with EINVAL).
+pub fn in_bounding_set(n: u32) -> Option<bool> {
+    // SAFETY: PR_CAPBSET_READ only reads the calling thread's bounding set; no pointers.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) };
+    (r >= 0).then_some(r == 1)
+}
+
+/// (the running kernel knows `n`, `n` is in this thread's bounding set). The
+/// bounding-set probe is the kernel's own answer; cap_last_cap is the fallback
+/// when prctl is filtered (seccomp).
+pub fn support(n: u32) -> (bool, bool) {
+    let bound = in_bounding_set(n);
+    (
+        bound.is_some() || n < kernel_cap_count(),
+        bound.unwrap_or(false),
+    )
 }
 
 /// An error from looking up one capability name.

@@ -389,14 +389,6 @@ pub fn danger(n: u32) -> Option<Danger> {
     detail(n).map(|d| d.danger)
 }
 
-/// Whether capability `n` is in this thread's bounding set, or `None` when the running
-/// kernel does not know `n` (PR_CAPBSET_READ fails with EINVAL).
-pub fn in_bounding_set(n: u32) -> Option<bool> {
-    // SAFETY: PR_CAPBSET_READ only reads the calling thread's bounding set; no pointers.
-    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, n as libc::c_ulong, 0, 0, 0) };
-    (r >= 0).then_some(r == 1)
-}
-
 /// Where the unprivileged-port limit of this network namespace lives.
 pub const UNPRIVILEGED_PORT_START: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 

@@ -43,8 +43,7 @@ struct Explanation {
 }
 
 fn explain(n: u32) -> anyhow::Result<Explanation> {
-    let bound = catalogue::in_bounding_set(n);
-    let kernel = bound.is_some() || n < caps::kernel_cap_count();
+    let (kernel, bounding) = caps::support(n);
     let (permits, mut notes) = match catalogue::detail(n) {
         Some(d) => (
             d.permits.to_string(),
@@ -71,7 +70,7 @@ fn explain(n: u32) -> anyhow::Result<Explanation> {
         permits,
         notes,
         kernel,
-        bounding: bound.unwrap_or(false),
+        bounding,
         port_start,
     })
 }

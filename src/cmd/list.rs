@@ -41,16 +41,14 @@ fn rows() -> Vec<Row> {
     let count = caps::kernel_cap_count().max(caps::NAMES.len() as u32);
     (0..count)
         .map(|n| {
-            let bound = catalogue::in_bounding_set(n);
+            let (kernel, bounding) = caps::support(n);
             Row {
                 number: n,
                 name: caps::name(n),
                 summary: caps::summary(n),
                 danger: catalogue::danger(n),
-                // The bounding-set probe is the kernel's own answer; cap_last_cap is
-                // the fallback when prctl is filtered (seccomp).
-                kernel: bound.is_some() || n < caps::kernel_cap_count(),
-                bounding: bound.unwrap_or(false),
+                kernel,
+                bounding,
             }
         })
         .collect()

@@ -171,7 +171,7 @@ fn own_noroot() -> bool {
 /// current effective set (the kernel keeps the set it had at attach time).
 fn tracer_trusted(tracer: u32) -> bool {
     read_status(&tracer.to_string())
-        .map(|t| t.effective.has(19)) // cap_sys_ptrace
+        .map(|t| t.effective.has(caps::CAP_SYS_PTRACE))
         .unwrap_or(false)
 }
 

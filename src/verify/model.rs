@@ -18,9 +18,7 @@ use crate::caps::{self, CapSet};
 use crate::filecaps::FileCaps;
 use std::path::PathBuf;
 
-pub const CAP_DAC_OVERRIDE: u32 = 1;
-pub const CAP_DAC_READ_SEARCH: u32 = 2;
-pub const CAP_SETUID: u32 = 7;
+pub use crate::caps::{CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SETUID};
 
 /// The kernel rewrites the file at most this many times (`#!`, binfmt_misc) before
 /// `exec_binprm` gives up with ELOOP.
