@@ -135,10 +135,6 @@ fn interpreter<'a>(chain: &'a [Node], p: &Prediction) -> Option<&'a Node> {
         .flatten()
 }
 
-fn shown(n: &Node) -> String {
-    escape_path(n.resolved.as_ref().unwrap_or(&n.path))
-}
-
 fn to_json(
     args: &VerifyArgs,
     chain: &[Node],
@@ -160,10 +156,10 @@ fn to_json(
         .collect();
     let mut v = serde_json::json!({
         "path": escape_path(&args.path),
-        "file": shown(&chain[0]),
-        "symlink_target": chain[0].resolved.as_ref().filter(|_| chain[0].symlink).map(|r| escape_path(r)),
-        "interpreter": interpreter(chain, p).map(shown),
-        "chain": chain.iter().take(p.final_node + 1).map(shown).collect::<Vec<_>>(),
+        "file": chain[0].shown(),
+        "symlink_target": chain[0].symlink_target().map(|r| escape_path(r)),
+        "interpreter": interpreter(chain, p).map(Node::shown),
+        "chain": chain.iter().take(p.final_node + 1).map(Node::shown).collect::<Vec<_>>(),
         "file_caps": p.file_caps.map(|f| f.to_text()),
         "exec": p.outcome.code(),
         "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)) },
@@ -224,7 +220,7 @@ fn human(
     let bold = |s: &str| s.bold().to_string();
     let dim = |s: &str| s.dimmed().to_string();
     let first = &chain[0];
-    match first.resolved.as_ref().filter(|_| first.symlink) {
+    match first.symlink_target() {
         Some(r) => writeln!(
             out,
             "{}        {} -> {}",
@@ -236,9 +232,7 @@ fn human(
     }
     for n in chain.iter().take(p.final_node + 1).skip(1) {
         let target = n
-            .resolved
-            .as_ref()
-            .filter(|_| n.symlink)
+            .symlink_target()
             .map(|r| format!(" -> {}", escape_path(r)))
             .unwrap_or_default();
         writeln!(

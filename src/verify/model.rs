@@ -124,8 +124,14 @@ pub struct Node {
 }
 
 impl Node {
-    fn shown(&self) -> String {
+    /// The file as messages name it: resolved when it could be, escaped.
+    pub fn shown(&self) -> String {
         crate::output::escape_path(self.resolved.as_ref().unwrap_or(&self.path))
+    }
+
+    /// Where a symlink named as this node leads, if it was one.
+    pub fn symlink_target(&self) -> Option<&PathBuf> {
+        self.resolved.as_ref().filter(|_| self.symlink)
     }
 }
 
