@@ -208,13 +208,8 @@ fn matrix_directory() {
     let (d, _f) = capped_file();
     let dir = d.path().join("dir");
     std::fs::create_dir(&dir).unwrap();
-    refused(
-        fcap_cmd(&[os("grant"), os("kill"), dir.as_os_str()]),
-        &[&dir],
-    )
-    .stderr_has("a directory");
-    refused(fcap_cmd(&[os("set"), os("="), dir.as_os_str()]), &[&dir])
-        .stderr_has("not a regular file");
+    refused_on(&["grant", "kill"], &dir).stderr_has("a directory");
+    refused_on(&["set", "="], &dir).stderr_has("not a regular file");
 }
 
 #[test]
@@ -224,16 +219,8 @@ fn matrix_fifo_does_not_block() {
     let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    refused(
-        fcap_cmd(&[os("grant"), os("kill"), fifo.as_os_str()]),
-        &[&fifo],
-    )
-    .stderr_has("a fifo");
-    refused(
-        fcap_cmd(&[os("set"), os("cap_kill=p"), fifo.as_os_str()]),
-        &[&fifo],
-    )
-    .stderr_has("a fifo");
+    refused_on(&["grant", "kill"], &fifo).stderr_has("a fifo");
+    refused_on(&["set", "cap_kill=p"], &fifo).stderr_has("a fifo");
     // verify answers (exit 1: the exec would fail with EACCES) instead of opening it.
     let mut c = fcap_cmd(&[os("verify"), os("--json"), fifo.as_os_str()]);
     c.env("LC_ALL", "C");
@@ -254,11 +241,7 @@ fn matrix_character_device() {
     // SAFETY: a valid path; makedev(1, 3).
     let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
     assert_eq!(made, 0);
-    refused(
-        fcap_cmd(&[os("grant"), os("kill"), dev.as_os_str()]),
-        &[&dev],
-    )
-    .stderr_has("a character device");
+    refused_on(&["grant", "kill"], &dev).stderr_has("a character device");
 }
 
 #[test]
@@ -266,11 +249,7 @@ fn matrix_socket() {
     let (d, _f) = capped_file();
     let sock = d.path().join("sock");
     let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    refused(
-        fcap_cmd(&[os("grant"), os("kill"), sock.as_os_str()]),
-        &[&sock],
-    )
-    .stderr_has("a socket");
+    refused_on(&["grant", "kill"], &sock).stderr_has("a socket");
 }
 
 #[test]
