@@ -317,3 +317,51 @@ fn pseudo_filesystems_are_not_walked() {
         &v.stdout()[..v.stdout().len().min(300)]
     );
 }
+
+/// Every file carries another attribute (as under SELinux, every file has a label):
+/// asking each file only whether it has attributes would cost a second call per
+/// file, so the scan soon lists names instead. The findings stay getcap's, and
+/// `getxattrat` is called for few files besides the capable ones.
+#[test]
+fn recursive_read_of_labelled_files_is_exact_and_lists_names() {
+    require_root();
+    let d = tempdir();
+    let t = d.path();
+    let files = 400;
+    for i in 0..files {
+        let p = t.join(format!("f{i}"));
+        std::fs::write(&p, b"x").unwrap();
+        xattr::set(&p, "user.label", b"system_u:object_r:bin_t:s0").unwrap();
+        if i % 37 == 0 {
+            setcap_on(&p, &["cap_net_raw=ep"]);
+        }
+    }
+    let want = getcap(&[os("-r"), t.as_os_str()]);
+    assert_eq!(want.lines().count(), 11);
+
+    let logs = tempdir();
+    let log = logs.path().join("strace.log");
+    let mut c = std::process::Command::new("strace");
+    c.args([os("-f"), os("-qq"), os("-o"), log.as_os_str()])
+        .arg(fcap().get_program())
+        .args([os("read"), os("-r"), t.as_os_str()])
+        // One worker sees every file, so the switch happens at a known point.
+        .env("FCAP_SCAN_THREADS", "1");
+    let r = run(c);
+    r.ok();
+    assert_eq!(line_set(&r.stdout()), line_set(&want));
+    let log = std::fs::read_to_string(&log).unwrap();
+    // strace 6.1 has no name for getxattrat (464 = 0x1d0); later ones do.
+    let calls = |name: &str, number: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!("{name}(")) || l.contains(&format!("{number}(")))
+            .count()
+    };
+    let get = calls("getxattrat", "syscall_0x1d0");
+    let list = calls("listxattrat", "syscall_0x1d1");
+    assert_eq!(list, files, "one listxattrat per file");
+    assert!(
+        (11..files / 4).contains(&get),
+        "getxattrat for {get} of {files} labelled files"
+    );
+}
