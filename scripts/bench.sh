@@ -5,8 +5,8 @@
 #
 # Builds the release binary, checks both tools find exactly the same files, times
 # RUNS interleaved runs of each (warm cache; wall clock and CPU time, best and
-# median), and counts
-# syscalls with `strace -c -f`. strace 6.1 leaves syscalls it has no name for out of
+# median), prints the floor any scanner must pay here (benches/floor.rs) and the
+# best ratio it allows, and counts syscalls with `strace -c -f`. strace 6.1 leaves syscalls it has no name for out of
 # its -c table (listxattrat(2) and getxattrat(2), numbers 465 and 464, are two), so
 # those are counted from a full `strace -f` log and added: the totals below include
 # every syscall made.
@@ -57,7 +57,22 @@ printf '  getcap/fcap            %9s %12s %10s %11s\n' "$(ratio "$g_best" "$f_be
     "$(ratio "$g_med" "$f_med")" "$(ratio "$g_cbest" "$f_cbest")" "$(ratio "$g_cmed" "$f_cmed")"
 echo "  (fcap uses $(nproc) cores; load average now: $(cut -d' ' -f1 /proc/loadavg))"
 
-# 3. Syscalls.
+# 3. The ceiling. Every scanner reads every directory and asks about every regular
+# file at least once; benches/floor.rs times exactly that on one thread. With the
+# work spread perfectly over all cores, no scanner's wall time can beat that CPU time
+# divided by the cores, so getcap's best wall time over it is the best possible ratio
+# here. fcap on one thread shows how close it comes to the floor per core.
+for _ in $(seq "$runs"); do
+    { time FCAP_SCAN_THREADS=1 "$fcap" read -r "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.fcap1"
+done
+read -r f1_cbest _ <<<"$(stats "$tmp/t.fcap1" '$2+$3')"
+cargo bench --quiet --bench floor -- "$dir" "$runs" | tee "$tmp/floor"
+floor=$(awk '/per file/ {for (i = 1; i < NF; i++) if ($(i + 1) == "ms") print $i}' "$tmp/floor")
+printf '  fcap read -r, 1 thread: %s ms cpu best\n' "$f1_cbest"
+printf '  best possible getcap/scanner ratio on %d cores: %s (getcap best wall / (floor / cores))\n' \
+    "$(nproc)" "$(awk -v g="$g_best" -v f="$floor" -v n="$(nproc)" 'BEGIN {printf "%.2fx", g / (f / n)}')"
+
+# 4. Syscalls.
 files=$(find "$dir" -xdev -type f 2>/dev/null | wc -l)
 dirs=$(find "$dir" -xdev -type d 2>/dev/null | wc -l)
 count() { # name, command...
