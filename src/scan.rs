@@ -272,6 +272,12 @@ pub fn walk(
     }
 }
 
+/// Put walk results in the order every command prints them: by the bytes of the
+/// path, as `LC_ALL=C sort` would (not component-wise, as `Path` compares).
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+}
+
 /// How many workers: one per core the process may use (at most 16), or
 /// `FCAP_SCAN_THREADS` (for benchmarks and machines shared with other work).
 fn threads() -> usize {

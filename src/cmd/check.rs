@@ -116,7 +116,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     for root in &args.root {
         let mut hits = Vec::new();
         scan::walk(root, &opts, &mut |e| hits.push(e), &mut fail);
-        hits.sort_by(|a, b| a.path.cmp(&b.path));
+        scan::sort(&mut hits);
         for hit in hits {
             match hit.found {
                 Found::File(Some(c)) => {

@@ -110,7 +110,7 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 }
             });
             // Only the hits are sorted (and, with -v, everything listed).
-            entries.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+            scan::sort(&mut entries);
             for e in entries {
                 render(&e, &style, args.verbose, out, &mut fail)?;
             }

@@ -844,3 +844,34 @@ fn an_unreadable_mount_point_left_out_by_x_is_not_an_error() {
             m.0.display()
         ));
 }
+
+/// `check --root` lists unexpected files in the order `read -r` prints them (by
+/// bytes: `a-b` before `a/x`, which a component-wise sort would swap).
+#[test]
+fn check_root_orders_files_like_read() {
+    require_root();
+    let d = tempdir();
+    let t = d.path();
+    std::fs::create_dir(t.join("a")).unwrap();
+    for p in [t.join("a/x"), t.join("a-b"), t.join("a.c")] {
+        std::fs::write(&p, b"x").unwrap();
+        setcap_on(&p, &["cap_net_raw=ep"]);
+    }
+    let m = t.join("empty.caps");
+    write(&m, "");
+    let read = fcap_run([os("read"), os("-r"), t.as_os_str()]);
+    read.ok();
+    let check = fcap_run([os("check"), m.as_os_str(), os("--root"), t.as_os_str()]);
+    check.status(1);
+    let listed: Vec<String> = check
+        .stdout()
+        .lines()
+        .map(|l| l.strip_prefix("unexpected ").unwrap().to_string())
+        .collect();
+    let read: Vec<String> = read.stdout().lines().map(str::to_string).collect();
+    assert_eq!(listed, read);
+    assert!(
+        read[0].starts_with(&format!("{}/a-b ", t.display())),
+        "{read:?}"
+    );
+}
