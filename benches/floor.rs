@@ -47,19 +47,9 @@ fn walk(dir: &OwnedFd, buf: &mut Vec<u8>, per_file: bool, n: &mut Counts) {
         // for another record is the last one (the confirming empty call is skipped,
         // as fcap skips it there).
         let last = (got as usize) <= buf.len() - 280;
-        let mut recs = &buf[..got as usize];
-        while recs.len() >= 19 {
-            let reclen = usize::from(u16::from_ne_bytes([recs[16], recs[17]]));
-            if reclen < 19 || reclen > recs.len() {
-                break;
-            }
-            let (rec, rest) = recs.split_at(reclen);
-            recs = rest;
-            let Some(nul) = rec[19..].iter().position(|b| *b == 0) else {
-                continue;
-            };
-            let name_z = &rec[19..19 + nul + 1];
-            match rec[18] {
+        // The same record parser as fcap's scan.
+        for (d_type, name_z) in fcap::scan::dirents(&buf[..got as usize]) {
+            match d_type {
                 libc::DT_DIR if name_z != b".\0" && name_z != b"..\0" => {
                     subdirs.push(name_z.to_vec())
                 }

@@ -278,6 +278,27 @@ pub fn sort(entries: &mut [Entry]) {
     entries.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
 }
 
+/// The records of a `getdents64` reply, as `(d_type, name with its NUL)`: the name
+/// is what the `*at` syscalls take, without a copy. Each `linux_dirent64` record is
+/// `u64 d_ino, i64 d_off, u16 d_reclen, u8 d_type, char d_name[]`; a record that
+/// does not fit ends the walk, and one without a NUL is passed over.
+pub fn dirents(mut recs: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        while recs.len() >= 19 {
+            let reclen = usize::from(u16::from_ne_bytes([recs[16], recs[17]]));
+            if reclen < 19 || reclen > recs.len() {
+                return None;
+            }
+            let (rec, rest) = recs.split_at(reclen);
+            recs = rest;
+            if let Some(nul) = rec[19..].iter().position(|b| *b == 0) {
+                return Some((rec[18], &rec[19..19 + nul + 1]));
+            }
+        }
+        None
+    })
+}
+
 /// How many workers: one per core the process may use (at most 16), or
 /// `FCAP_SCAN_THREADS` (for benchmarks and machines shared with other work).
 fn threads() -> usize {
@@ -578,25 +599,12 @@ impl<'a, 'b> Worker<'a, 'b> {
         }
     }
 
-    /// Walk the `linux_dirent64` records of one `getdents64` call:
-    /// `u64 d_ino, i64 d_off, u16 d_reclen, u8 d_type, char d_name[]` (NUL-terminated).
-    fn entries(&mut self, mut recs: &[u8], here: &Here, stack: &mut Vec<Job>) {
+    /// Look at the entries of one `getdents64` reply.
+    fn entries(&mut self, recs: &[u8], here: &Here, stack: &mut Vec<Job>) {
         let opts = self.shared.opts;
         let (dir, fd) = (here.dir, &here.fd.0);
-        while recs.len() >= 19 {
-            let reclen = usize::from(u16::from_ne_bytes([recs[16], recs[17]]));
-            if reclen < 19 || reclen > recs.len() {
-                break;
-            }
-            let (rec, rest) = recs.split_at(reclen);
-            recs = rest;
-            let mut d_type = rec[18];
-            // The name with its NUL: what the *at syscalls take, without a copy.
-            let Some(nul) = rec[19..].iter().position(|b| *b == 0) else {
-                continue;
-            };
-            let name_z = &rec[19..19 + nul + 1];
-            let name = &name_z[..nul];
+        for (mut d_type, name_z) in dirents(recs) {
+            let name = &name_z[..name_z.len() - 1];
             if name == b"." || name == b".." {
                 continue;
             }
@@ -929,6 +937,44 @@ mod tests {
             "a later EPERM is a real error"
         );
         assert!(missing_syscall(&AtomicU8::new(1), &e(libc::ENOSYS)));
+    }
+
+    /// A `linux_dirent64` record as the kernel writes it, padded to 8 bytes.
+    fn record(d_type: u8, name: &[u8], nul: bool) -> Vec<u8> {
+        let len = (19 + name.len() + usize::from(nul)).div_ceil(8) * 8;
+        let mut r = vec![0u8; len];
+        r[16..18].copy_from_slice(&(len as u16).to_ne_bytes());
+        r[18] = d_type;
+        r[19..19 + name.len()].copy_from_slice(name);
+        if !nul {
+            // Fill the padding so that no NUL follows the name.
+            r[19 + name.len()..].fill(b'x');
+        }
+        r
+    }
+
+    #[test]
+    fn dirents_yields_type_and_name_and_stops_at_a_broken_record() {
+        let mut buf = record(libc::DT_DIR, b".", true);
+        buf.extend(record(libc::DT_REG, b"no-nul", false));
+        buf.extend(record(libc::DT_REG, b"a\xffb", true));
+        buf.extend(record(libc::DT_LNK, b"link", true));
+        let got: Vec<(u8, &[u8])> = dirents(&buf).collect();
+        assert_eq!(
+            got,
+            [
+                (libc::DT_DIR, &b".\0"[..]),
+                (libc::DT_REG, b"a\xffb\0"),
+                (libc::DT_LNK, b"link\0")
+            ]
+        );
+        // A record claiming more bytes than the reply holds ends the walk.
+        let mut cut = record(libc::DT_REG, b"first", true);
+        let mut bad = record(libc::DT_REG, b"second", true);
+        bad[16..18].copy_from_slice(&200u16.to_ne_bytes());
+        cut.extend(bad);
+        assert_eq!(dirents(&cut).count(), 1);
+        assert_eq!(dirents(&cut[..10]).count(), 0);
     }
 
     #[test]
