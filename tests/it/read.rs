@@ -365,3 +365,50 @@ fn recursive_read_of_labelled_files_is_exact_and_lists_names() {
         "getxattrat for {get} of {files} labelled files"
     );
 }
+
+/// On a terminal, a scan that takes a while shows "files seen, hits so far" on
+/// stderr and erases it at the end; stdout is untouched, and with stderr not a
+/// terminal nothing is shown. strace slows the scan of /usr well past the
+/// half-second after which the line appears.
+#[test]
+fn progress_line_shows_on_a_terminal_only_and_is_erased() {
+    let d = tempdir();
+    let out = d.path().join("out");
+    let bin = fcap().get_program().to_owned();
+    let cmd = format!(
+        "strace -f -o /dev/null '{}' read -r /usr > '{}'",
+        Path::new(&bin).display(),
+        out.display()
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]).env("LC_ALL", "C");
+    // What script copies from the terminal is fcap's stderr alone.
+    let tty = run(c);
+    tty.ok();
+    let shown = tty.stdout();
+    let lines: Vec<&str> = shown.split("\r\x1b[K").filter(|l| !l.is_empty()).collect();
+    assert!(!lines.is_empty(), "no progress line in {shown:?}");
+    for l in &lines {
+        let rest = l
+            .strip_prefix("fcap: scanning: ")
+            .unwrap_or_else(|| panic!("{l:?}"));
+        let (files, hits) = rest
+            .strip_suffix(" with capabilities")
+            .and_then(|r| r.split_once(" files, "))
+            .unwrap_or_else(|| panic!("{l:?}"));
+        assert!(files.parse::<u64>().unwrap() > 0 && hits.parse::<u64>().is_ok());
+    }
+    assert!(shown.ends_with("\r\x1b[K"), "not erased: {shown:?}");
+
+    let plain = fcap_run([os("read"), os("-r"), os("/usr")]);
+    plain.ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), plain.stdout());
+    // Slow again, but stderr is a pipe: nothing but the findings.
+    let mut c = std::process::Command::new("strace");
+    c.args(["-f", "-o", "/dev/null"])
+        .arg(&bin)
+        .args(["read", "-r", "/usr"]);
+    let piped = run(c);
+    piped.ok().stderr_is("");
+    assert_eq!(piped.stdout(), plain.stdout());
+}
