@@ -17,10 +17,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-/// `listxattrat(2)`, Linux 6.13.
-const SYS_LISTXATTRAT: libc::c_long = 465;
-const DIR_FLAGS: libc::c_int =
-    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+use fcap::scan::{DIR_FLAGS, DIRENT_BUF, MAX_DIRENT, SYS_LISTXATTRAT};
 
 struct Counts {
     dirs: u64,
@@ -46,7 +43,7 @@ fn walk(dir: &OwnedFd, buf: &mut Vec<u8>, per_file: bool, n: &mut Counts) {
         // ext4 and tmpfs fill the buffer until the directory ends: a reply with room
         // for another record is the last one (the confirming empty call is skipped,
         // as fcap skips it there).
-        let last = (got as usize) <= buf.len() - 280;
+        let last = (got as usize) <= buf.len() - MAX_DIRENT;
         // The same record parser as fcap's scan.
         for (d_type, name_z) in fcap::scan::dirents(&buf[..got as usize]) {
             match d_type {
@@ -108,7 +105,7 @@ fn main() {
         eprintln!("floor: bad path {root:?}");
         std::process::exit(2);
     };
-    let mut buf = vec![0u8; 128 * 1024];
+    let mut buf = vec![0u8; DIRENT_BUF];
     for (label, per_file) in [
         ("directories only", false),
         ("+ 1 listxattrat per file", true),

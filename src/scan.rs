@@ -408,7 +408,7 @@ fn fills_readdir(fs: i64) -> bool {
 
 /// The largest `linux_dirent64` record: 19 header bytes, a 255-byte name and its
 /// NUL, rounded up to 8.
-const MAX_DIRENT: usize = 280;
+pub const MAX_DIRENT: usize = 280;
 
 struct Queue {
     /// Directories nobody has taken yet.
@@ -476,7 +476,7 @@ struct Worker<'a, 'b> {
 }
 
 /// `getdents64` buffer: big enough for a few thousand names per call.
-const DIRENT_BUF: usize = 128 * 1024;
+pub const DIRENT_BUF: usize = 128 * 1024;
 
 impl<'a, 'b> Worker<'a, 'b> {
     fn new(shared: &'a Shared<'b>) -> Self {
@@ -761,8 +761,9 @@ struct Here<'a> {
     fast_list: bool,
 }
 
-/// O_NOFOLLOW: a directory swapped for a symlink since it was listed is not followed.
-const DIR_FLAGS: libc::c_int =
+/// How the scan opens a directory. O_NOFOLLOW: a directory swapped for a symlink
+/// since it was listed is not followed.
+pub const DIR_FLAGS: libc::c_int =
     libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
 
 fn open_dir(path: &[u8]) -> io::Result<OwnedFd> {
@@ -827,7 +828,7 @@ struct XattrArgs {
 }
 
 /// `listxattrat(2)` (Linux 6.13), numbered like `getxattrat`.
-const SYS_LISTXATTRAT: libc::c_long = 465;
+pub const SYS_LISTXATTRAT: libc::c_long = 465;
 
 /// 0: not tried yet or works, 2: the kernel lacks it.
 static LISTXATTRAT: AtomicU8 = AtomicU8::new(0);
