@@ -493,3 +493,28 @@ fn every_example_command_parses() {
     }
     assert!(seen >= 8, "only {seen} example commands found");
 }
+
+/// A fresh machine without zsh: the zsh test fails with one line that names the
+/// package, and neither a panic message nor a backtrace (even with RUST_BACKTRACE=1).
+/// This runs the suite's own binary on that one test with a PATH where no zsh is.
+#[test]
+fn a_missing_tool_fails_in_one_line_naming_its_package() {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "--exact",
+        "generated::zsh_completion_loads",
+        "--test-threads=1",
+    ])
+    .env("PATH", "/nonexistent")
+    .env("RUST_BACKTRACE", "1");
+    let r = run(c);
+    r.status(101);
+    let said = format!("{}{}", r.stdout(), r.stderr());
+    assert!(
+        said.contains("fcap tests: 'zsh' is not installed: install the Debian package zsh"),
+        "{said}"
+    );
+    for noise in ["panicked at", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!said.contains(noise), "{noise:?} in:\n{said}");
+    }
+}

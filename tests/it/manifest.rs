@@ -344,16 +344,24 @@ fn system_directory_applies_every_caps_file_and_nothing_else() {
     .stdout_is("");
 }
 
-/// Purges a test package when dropped, so a failed assertion leaves no package behind.
-struct Package(String);
-
-impl Drop for Package {
-    fn drop(&mut self) {
-        let _ = Command::new("dpkg")
-            .args(["--purge", &self.0])
-            .stdout(std::process::Stdio::null())
-            .status();
+/// A scratch dpkg installation: `dpkg --root` installs into this tree and keeps its
+/// database under it (`ROOT/var/lib/dpkg`), so the host's package state is never
+/// touched. Post-invoke hooks still run in the host's view (with DPKG_ROOT set),
+/// which is what the hook test needs.
+fn scratch_dpkg_root(dir: &Path) -> PathBuf {
+    let root = dir.join("dpkg-root");
+    for sub in ["var/lib/dpkg/info", "var/lib/dpkg/updates"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
     }
+    write(&root.join("var/lib/dpkg/status"), "");
+    root
+}
+
+/// The host's own record of `pkg` (`dpkg-query -W`), to prove the test left it alone.
+fn host_knows_package(pkg: &str) -> bool {
+    let mut c = Command::new("dpkg-query");
+    c.args(["-W", pkg]);
+    run(c).code() == 0
 }
 
 /// Build a tiny package holding one program under /usr/local/lib.
@@ -401,12 +409,14 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
     let pkg = format!("fcap-test-upgrade-{}", std::process::id());
     let v1 = build_deb(d.path(), &pkg, "1.0", "/bin/true");
     let v2 = build_deb(d.path(), &pkg, "2.0", "/bin/false");
-    let _guard = Package(pkg.clone());
-    let prog = PathBuf::from(format!("/usr/local/lib/{pkg}/server"));
+    let root = scratch_dpkg_root(d.path());
+    let dpkg_root = format!("--root={}", root.display());
+    let prog = root.join(format!("usr/local/lib/{pkg}/server"));
+    assert!(!host_knows_package(&pkg));
 
     run({
         let mut c = Command::new("dpkg");
-        c.args([os("-i"), v1.as_os_str()]);
+        c.args([os(&dpkg_root), os("-i"), v1.as_os_str()]);
         c
     })
     .ok();
@@ -422,7 +432,7 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
     // The upgrade replaces the file: its capabilities are gone.
     run({
         let mut c = Command::new("dpkg");
-        c.args([os("-i"), v2.as_os_str()]);
+        c.args([os(&dpkg_root), os("-i"), v2.as_os_str()]);
         c
     })
     .ok();
@@ -492,7 +502,7 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
         let mut c = Command::new("dpkg");
         c.env("HOME", &home)
             .env("PATH", &path)
-            .args([os("-i"), v3.as_os_str()]);
+            .args([os(&dpkg_root), os("-i"), v3.as_os_str()]);
         c
     });
     r.ok();
@@ -507,6 +517,19 @@ fn capabilities_survive_real_package_upgrades_through_the_apt_and_dpkg_hooks() {
     assert_eq!(
         getcap(&[prog.as_os_str()]),
         format!("{} cap_net_bind_service=ep\n", prog.display())
+    );
+    // dpkg recorded all three versions in the scratch database, and the host's
+    // database never heard of the package.
+    let mut c = Command::new("dpkg-query");
+    c.args([
+        &format!("--admindir={}", root.join("var/lib/dpkg").display()),
+        "-W",
+        &pkg,
+    ]);
+    run(c).ok().stdout_is(&format!("{pkg}\t3.0\n"));
+    assert!(
+        !host_knows_package(&pkg),
+        "the host's dpkg database was changed"
     );
 }
 

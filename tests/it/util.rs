@@ -81,13 +81,59 @@ impl Run {
     }
 }
 
-/// Run a command and capture everything.
+/// Run a command and capture everything. A program that is not installed fails the
+/// test with one line naming its Debian package (see [`missing_tool`]).
 pub fn run(mut c: Command) -> Run {
     let cmd = format!("{c:?}");
-    let out = c
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
+    let out = c.output().unwrap_or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            missing_tool(&c.get_program().to_string_lossy());
+        }
+        panic!("cannot run {cmd}: {e}")
+    });
     Run { cmd, out }
+}
+
+/// The Debian package that provides `tool`, from `scripts/test`'s `tools=(...)` list:
+/// the one place that says which packages the suite needs.
+pub fn package_of(tool: &str) -> Option<String> {
+    let script =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test")).ok()?;
+    let list = script.split("tools=(").nth(1)?.split(')').next()?;
+    list.split_whitespace()
+        .filter_map(|w| w.split_once(':'))
+        .find(|(cmd, _)| *cmd == tool)
+        .map(|(_, pkg)| pkg.to_string())
+}
+
+/// Fail the current test because `tool` is not installed: one line that names the
+/// package, and no panic message or backtrace (`resume_unwind` skips the panic hook;
+/// the test harness still reports the test as failed and shows the line).
+pub fn missing_tool(tool: &str) -> ! {
+    let msg = match package_of(tool) {
+        Some(pkg) => format!(
+            "fcap tests: '{tool}' is not installed: install the Debian package {pkg} (scripts/test installs it: run the suite with scripts/test)"
+        ),
+        None => format!(
+            "fcap tests: '{tool}' is not installed, and scripts/test does not list it: add 'command:package' to its tools=(...) list"
+        ),
+    };
+    eprintln!("{msg}");
+    std::panic::resume_unwind(Box::new(msg))
+}
+
+/// Fail the current test with one line naming the package unless `tool` is on PATH
+/// (for tests that spawn it without [`run`]).
+pub fn require_tool(tool: &str) {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            std::fs::metadata(d.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    if !found {
+        missing_tool(tool);
+    }
 }
 
 /// Run fcap with these arguments.

@@ -729,6 +729,7 @@ fn profiles_match_the_equivalent_real_callers() {
 fn pid_reads_a_running_process() {
     let d = tempdir();
     let f = copy_cat(d.path(), "plain");
+    require_tool("capsh");
     // A shell of nobody with cap_net_raw ambient, waiting.
     let mut child = Command::new("capsh")
         .args([
@@ -939,6 +940,8 @@ fn untrusted_tracer_read_from_pid_matches_a_real_traced_exec() {
         c
     };
     // A sleep traced by nobody's strace: the tracer lacks CAP_SYS_PTRACE.
+    require_tool("capsh");
+    require_tool("strace");
     let mut tracer = as_nobody("exec strace -o /dev/null sleep 60", &f)
         .spawn()
         .unwrap();
@@ -990,6 +993,7 @@ fn real_root_with_another_euid_read_from_pid_matches_the_kernel() {
     let ep = copy_cat(d.path(), "ep");
     libcap(&["cap_net_bind_service=ep"], &ep);
     // uid 0, euid 65534 (spec E2 R5/R6): permitted = bounding, effective empty.
+    require_tool("setpriv");
     let mut sleeper = Command::new("setpriv")
         .args(["--euid=65534", "sleep", "60"])
         .spawn()
