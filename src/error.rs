@@ -38,6 +38,45 @@ pub fn print(err: &anyhow::Error) {
     eprintln!("fcap: {msg}");
 }
 
+/// A clap usage error as fcap's one line: clap's message (its continuation lines and
+/// tips joined), then the usage and where the full help is, e.g.
+/// `unexpected argument '--jsn' found; tip: a similar argument exists: '--json' (usage:
+/// fcap read --json <PATH>...; see 'fcap read --help')`.
+///
+/// `command` (e.g. `fcap verify`) names the help to point at when clap gives no usage.
+pub fn usage_line(e: &clap::Error, command: &str) -> String {
+    let text = e.render().to_string();
+    let mut message = Vec::new();
+    let mut usage = None;
+    for block in text.split("\n\n") {
+        let joined = block
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(u) = joined.strip_prefix("Usage: ") {
+            usage = Some(u.to_string());
+        } else if joined.starts_with("For more information") || joined.is_empty() {
+            // Replaced by the pointer to the right command's --help below.
+        } else {
+            message.push(joined.trim_start_matches("error: ").to_string());
+        }
+    }
+    let mut line = message.join("; ");
+    if let Some(u) = usage {
+        // The command the usage is for: the words before the first argument.
+        let cmd: Vec<&str> = u
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['<', '[', '-']))
+            .collect();
+        line += &format!(" (usage: {u}; see '{} --help')", cmd.join(" "));
+    } else {
+        line += &format!(" (see '{command} --help')");
+    }
+    line
+}
+
 /// Print a warning: `fcap: warning: <message>` on stderr.
 pub fn warn(msg: &str) {
     eprintln!("fcap: warning: {msg}");

@@ -60,7 +60,31 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
 /// error if there is one, and map the outcome to an exit code.
 pub fn main_with_args() -> std::process::ExitCode {
     use clap::Parser;
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version, and the help shown for a bare `fcap`: clap prints them.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        // Usage errors look like every other error: one `fcap: ...` line, exit 2.
+        Err(e) => {
+            // The subcommand the user meant, for the pointer to its --help.
+            use clap::CommandFactory;
+            let cmd = Cli::command();
+            let sub = std::env::args()
+                .skip(1)
+                .find(|a| cmd.get_subcommands().any(|s| s.get_name() == a.as_str()));
+            let command = match sub {
+                Some(s) => format!("fcap {s}"),
+                None => "fcap".to_string(),
+            };
+            error::print(&anyhow::anyhow!("{}", error::usage_line(&e, &command)));
+            return std::process::ExitCode::from(Exit::Error.code());
+        }
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let code = match run(cli, &mut out) {

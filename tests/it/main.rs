@@ -9,6 +9,7 @@ mod catalogue;
 mod generated;
 mod hardening;
 mod manifest;
+mod newuser;
 mod read;
 mod text_oracle;
 mod verify;
