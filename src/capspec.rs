@@ -149,7 +149,7 @@ pub fn parse_grant(s: &str) -> Result<GrantSpec, SpecError> {
 pub fn parse_revoke(s: &str) -> Result<CapSet, SpecError> {
     if let Some(i) = s.find(['=', '+', '-']) {
         return Err(err(format!(
-            "'{s}': revoke removes capabilities from every set and takes no flags; write 'fcap revoke {}' (to change only some sets, use 'fcap set')",
+            "'{s}': revoke removes capabilities from every set and takes no flags; write 'fcap revoke {} PATH...' (to change only some sets, use 'fcap set EXPR PATH...')",
             &s[..i]
         )));
     }

@@ -100,7 +100,10 @@ fn decode(path: &Path, raw: sys::RawCaps) -> Found {
 /// The message for a failed `getxattr` of `security.capability`.
 pub fn read_error(path: &Path, e: &io::Error) -> anyhow::Error {
     let why = match (crate::filecaps::unreadable_value(e), e.raw_os_error()) {
-        (Some(why), _) => format!("{why}; replace it with 'fcap set' or remove it with 'fcap revoke all'"),
+        (Some(why), _) => format!(
+            "{why}; replace it: fcap set TEXT {p}; or remove it: fcap revoke all {p}",
+            p = crate::error::quote(path)
+        ),
         (None, Some(libc::EOVERFLOW)) => "the capability value is bound to a user namespace whose root is not mapped in this one (EOVERFLOW); it grants nothing here".to_string(),
         (None, _) => format!("cannot read capabilities: {}", strerror(e)),
     };

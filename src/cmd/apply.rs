@@ -17,8 +17,8 @@ use std::io::Write;
 /// Make files carry exactly the capabilities manifests list.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "A manifest is what 'fcap read -r' prints (PATH CAPS per line, \
-getcap's format) or what 'fcap read -r --json' prints; '#' starts a comment. \
+    after_help = "A manifest is what 'fcap read -r DIR' prints (PATH CAPS per line, \
+getcap's format) or what 'fcap read -r --json DIR' prints; '#' starts a comment. \
 Capture with 'fcap read -r DIR > app.caps', restore with 'fcap apply app.caps'."
 )]
 pub struct ApplyArgs {

@@ -74,7 +74,7 @@ pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     if want.is_empty() {
         warn(
-            "this expression stores an empty value ('='): the kernel still treats the file as privileged at exec and drops ambient capabilities; 'fcap revoke all' removes the attribute instead",
+            "this expression stores an empty value ('='): the kernel still treats the file as privileged at exec and drops ambient capabilities; 'fcap revoke all PATH...' removes the attribute instead",
         );
     }
     write_each(&args.write, out, |_, _| Ok(Some(want)), |_| {})

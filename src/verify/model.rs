@@ -503,7 +503,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                     None,
                     "the security.capability value is malformed (empty, a bad size, or an unknown revision); the kernel refuses to exec the file (ERANGE instead of EINVAL if it is longer than 24 bytes, which getxattr cannot tell apart)".to_string(),
                 );
-                o.hint("rewrite it (fcap set TEXT FILE) or remove it (fcap revoke all FILE)".to_string());
+                o.hint(rewrite_hint(node));
                 return fail(c, libc::EINVAL, fi, o, None);
             }
             Xattr::ReadError(e) => {
@@ -524,7 +524,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                 Err(e) => {
                     let errno = e.exec_errno();
                     o.why("malformed-xattr", None, e.to_string());
-                    o.hint("rewrite it (fcap set TEXT FILE) or remove it (fcap revoke all FILE)".to_string());
+                    o.hint(rewrite_hint(node));
                     return fail(c, errno, fi, o, None);
                 }
                 // A v3 value shows a non-zero rootid only when that uid is not the
@@ -569,13 +569,14 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                 );
             }
             o.hint(format!(
-                "clear only the effective bit so the exec succeeds without {} (fcap set '{}' FILE, like setcap); a capability-aware program then raises what it got",
+                "clear only the effective bit so the exec succeeds without {} (fcap set '{}' {}, like setcap); a capability-aware program then raises what it got",
                 list(missing),
                 FileCaps {
                     effective: false,
                     ..fcaps.unwrap_or(FileCaps::EMPTY)
                 }
-                .to_text()
+                .to_text(),
+                shell_path(node)
             ));
             o.hint(format!(
                 "or keep {} in the bounding set (docker run --cap-add, Kubernetes securityContext.capabilities.add, systemd CapabilityBoundingSet=)",
@@ -739,7 +740,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
         );
     }
     if has_fcap && !c.ambient.is_empty() {
-        o.hint("ambient capabilities do not survive executing a file that has file capabilities: remove the file's capabilities (fcap revoke all FILE) to let the ambient set through".to_string());
+        o.hint(format!("ambient capabilities do not survive executing a file that has file capabilities: remove the file's capabilities (fcap revoke all {}) to let the ambient set through", shell_path(node)));
     }
     for cap in pa.iter() {
         o.why(
@@ -796,7 +797,11 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
             None,
             "a non-root process gets capabilities only from file capabilities or its ambient set; neither applies here".to_string(),
         );
-        o.hint("give the capabilities to the program (fcap grant FILE CAP) or to the process (systemd AmbientCapabilities=, setpriv --ambient-caps); Docker's --cap-add and Kubernetes capabilities.add alone do not reach a non-root user".to_string());
+        // Only for a file that has none: when it has some that do not apply (a
+        // script, nosuid, a foreign rootid), the reasons above say what to do instead.
+        if suid_ok && chain.iter().all(|n| matches!(n.xattr, Xattr::Absent)) {
+            o.hint(format!("give the capabilities to the program (fcap grant CAPS {}) or to the process (systemd AmbientCapabilities=, setpriv --ambient-caps); Docker's --cap-add and Kubernetes capabilities.add alone do not reach a non-root user", shell_path(node)));
+        }
     }
     let wanted = fp | fi_set;
     if wanted.has(caps::CAP_NET_BIND_SERVICE) && !pe.has(caps::CAP_NET_BIND_SERVICE) {
@@ -847,6 +852,24 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
         reasons: o.reasons,
         hints: o.hints,
     }
+}
+
+/// The file as a shell word for a hint's command line.
+fn shell_path(node: &Node) -> String {
+    let p = node.shown();
+    if p.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b))
+    {
+        p
+    } else {
+        format!("'{}'", p.replace('\'', "'\\''"))
+    }
+}
+
+/// What to do about a malformed value, as commands for this file.
+fn rewrite_hint(node: &Node) -> String {
+    let p = shell_path(node);
+    format!("rewrite it (fcap set TEXT {p}) or remove it (fcap revoke all {p})")
 }
 
 #[cfg(test)]

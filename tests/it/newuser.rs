@@ -34,3 +34,167 @@ fn usage_errors_are_one_fcap_line_with_a_usage_hint() {
     assert!(r.stdout().contains("Usage: fcap grant"), "{}", r.stdout());
     fcap_run(["--version"]).ok().stderr_is("");
 }
+
+/// Every `fcap ...` command line written in the source (hints, errors, warnings, help
+/// texts) parses with today's command line, with its words in the right places: the
+/// placeholders are replaced by a real capability and a real file, so `fcap grant
+/// FILE CAP` (the wrong order) fails here because '/bin/true' is not a capability.
+#[test]
+fn every_command_fcap_gives_as_advice_parses() {
+    use clap::{CommandFactory, Parser};
+    use fcap::cli::{Cli, Command};
+    let subs: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut files = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    let mut sources = Vec::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            sources.push(p);
+        }
+    }
+    let mut seen = 0;
+    for src in &sources {
+        let text = std::fs::read_to_string(src).unwrap();
+        // Unit tests quote pieces of messages; stop where they start.
+        let text = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in text.lines().enumerate() {
+            // Comments describe; only what fcap prints is advice.
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for (i, _) in line.match_indices("fcap ") {
+                let rest = &line[i..];
+                let Some(sub) = rest.split_whitespace().nth(1) else {
+                    continue;
+                };
+                if !subs.iter().any(|s| s == sub) {
+                    continue;
+                }
+                // The command ends where the prose or the shell syntax resumes.
+                // A command quoted in prose ('fcap read -r') ends at its quote.
+                let quote: &[&str] = if line[..i].ends_with('\'') {
+                    &["'"]
+                } else {
+                    &[]
+                };
+                let end = [")", ";", "\"", "`", ", ", ". ", " |", " >", " &&", " \\"]
+                    .iter()
+                    .chain(quote)
+                    .filter_map(|t| rest.find(t))
+                    .min()
+                    .unwrap_or(rest.len());
+                let cmd = &rest[..end];
+                let argv = words(cmd, sub);
+                let at = format!("{}:{}: `{cmd}`", src.display(), n + 1);
+                let cli = Cli::try_parse_from(&argv)
+                    .unwrap_or_else(|e| panic!("{at} does not parse:\n{}", e.render()));
+                match &cli.command {
+                    Command::Grant(a) => {
+                        fcap::capspec::parse_grant(&a.caps)
+                            .unwrap_or_else(|e| panic!("{at}: CAPS {:?}: {e}", a.caps));
+                    }
+                    Command::Revoke(a) => {
+                        fcap::capspec::parse_revoke(&a.caps)
+                            .unwrap_or_else(|e| panic!("{at}: CAPS {:?}: {e}", a.caps));
+                    }
+                    Command::Set(a) => {
+                        fcap::text::parse(&a.expr)
+                            .unwrap_or_else(|e| panic!("{at}: EXPR {:?}: {e}", a.expr));
+                    }
+                    _ => {}
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 10, "only {seen} commands found in the source");
+}
+
+/// Shell words of an advice command, with its placeholders made real: a capability
+/// (list or text, as `sub` takes it) for CAPS/CAP/TEXT/EXPR and format arguments, a file for FILE/PATH and `{p}`.
+fn words(cmd: &str, sub: &str) -> Vec<String> {
+    // `set` takes libcap text; grant and revoke take a list (grant adds ep).
+    let cap = if sub == "set" {
+        "cap_chown=ep"
+    } else {
+        "cap_chown"
+    };
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in cmd.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+        .map(|w| match w.as_str() {
+            "CAPS" | "CAP" | "TEXT" | "EXPR" => cap.to_string(),
+            "FILE" | "PATH" | "{p}" | "{path}" => "/bin/true".to_string(),
+            "MANIFEST" => "/dev/null".to_string(),
+            w if w.starts_with('{') && w.ends_with('}') => cap.to_string(),
+            w => w.to_string(),
+        })
+        .collect()
+}
+
+/// verify's "give the capabilities to the program" hint names this file in the
+/// order the CLI takes (`fcap grant CAPS FILE`), and is not given when the file
+/// already has capabilities that do not apply (a script: its own hint says why).
+#[test]
+fn verify_hints_grant_only_to_a_file_without_capabilities() {
+    require_root();
+    let d = tempdir();
+    let plain = copy_prog(d.path(), "plain");
+    let hints = |p: &std::path::Path| {
+        let r = fcap_run([
+            os("verify"),
+            p.as_os_str(),
+            os("--user"),
+            os("nobody"),
+            os("--json"),
+        ]);
+        r.status(0);
+        r.json_lines()[0]["hints"].clone()
+    };
+    let h = hints(&plain);
+    let want = format!("fcap grant CAPS {})", plain.display());
+    assert!(
+        h.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains(&want)),
+        "no {want:?} in {h}"
+    );
+    let script = d.path().join("script");
+    write_exec(&script, b"#!/bin/sh\necho hi\n");
+    setcap_on(&script, &["cap_net_raw=ep"]);
+    let h = hints(&script);
+    assert!(!h.to_string().contains("fcap grant"), "{h}");
+    assert!(
+        h.to_string()
+            .contains("capabilities on a script do nothing"),
+        "{h}"
+    );
+}
