@@ -123,7 +123,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__check)
-            opts="-x -h -V --system --config-dir --root --one-file-system --exclude --json --color --help --version"
+            opts="-x -h -V --system --config-dir --root --one-file-system --exclude --json --allow-empty --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -115,6 +115,7 @@ never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l system -d 'Also use every *.caps manifest in the system directory (/etc/fcap.d); the package-manager hook runs \'fcap apply --system\''
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s x -l one-file-system -d 'With --root, do not descend into other filesystems'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l json -d 'Print JSON Lines: one object per difference'
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l allow-empty -d 'Accept manifests that list nothing (without --root, such a check passes whatever the files carry, so it is an error unless asked for)'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand list" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'

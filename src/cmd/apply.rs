@@ -46,7 +46,20 @@ pub fn run(args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         exit = Exit::Error;
     };
     let files = args.sources.files()?;
-    let entries = manifest::load_all(&files, &mut fail);
+    let mut load_failed = false;
+    let entries = manifest::load_all(&files, &mut |e| {
+        load_failed = true;
+        fail(e)
+    });
+    // The package hook runs on every system, with or without manifests: nothing to
+    // do is not an error, but say so (and where fcap looked) unless --quiet.
+    if entries.is_empty() && !load_failed && !args.quiet && !args.json {
+        writeln!(
+            out,
+            "nothing to apply: no manifest line in {}",
+            args.sources.describe(&files)
+        )?;
+    }
     // A manifest names the file itself, as 'fcap read -r' prints it. Following a
     // symlink here would let whoever controls the link's directory aim a root-run
     // `apply --system` at another file, so the write path refuses links.

@@ -50,6 +50,11 @@ pub struct CheckArgs {
     /// Print JSON Lines: one object per difference.
     #[arg(long)]
     pub json: bool,
+
+    /// Accept manifests that list nothing (without --root, such a check passes
+    /// whatever the files carry, so it is an error unless asked for).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// One difference.
@@ -67,7 +72,20 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         errors = true;
     };
     let files = args.sources.files()?;
-    let entries = manifest::load_all(&files, &mut fail);
+    let mut load_failed = false;
+    let entries = manifest::load_all(&files, &mut |e| {
+        load_failed = true;
+        fail(e)
+    });
+    // A CI gate that reads no line passes on any system: a missing or mistyped
+    // directory must not look like success. With --root the scan still checks
+    // something ("nothing here may carry capabilities").
+    if entries.is_empty() && !load_failed && args.root.is_empty() && !args.allow_empty {
+        anyhow::bail!(
+            "nothing to check: no manifest line in {}; such a check passes whatever the files carry (pass --allow-empty if that is intended)",
+            args.sources.describe(&files)
+        );
+    }
     let mut drift = false;
     // (device, inode) of every listed file that exists, for --root.
     let mut listed: HashSet<(u64, u64)> = HashSet::new();

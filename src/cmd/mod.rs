@@ -44,4 +44,33 @@ impl ManifestSources {
         }
         Ok(files)
     }
+
+    /// What was read, for the message when it held no manifest line: the named
+    /// manifests, and the system directory with why it gave nothing.
+    pub fn describe(&self, files: &[PathBuf]) -> String {
+        let mut parts: Vec<String> = self
+            .manifests
+            .iter()
+            .map(|m| crate::error::quote(m))
+            .collect();
+        if self.system {
+            let dir = self
+                .config_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new(crate::manifest::SYSTEM_DIR));
+            let found = files.len() - self.manifests.len();
+            parts.push(if !dir.exists() {
+                format!("{} (it does not exist)", crate::error::quote(dir))
+            } else if found == 0 {
+                format!("{} (it holds no *.caps file)", crate::error::quote(dir))
+            } else {
+                format!(
+                    "the {found} *.caps file{} in {}",
+                    if found == 1 { "" } else { "s" },
+                    crate::error::quote(dir)
+                )
+            });
+        }
+        parts.join(" and ")
+    }
 }

@@ -333,15 +333,29 @@ fn system_directory_applies_every_caps_file_and_nothing_else() {
         conf.as_os_str(),
     ])
     .ok();
-    // No system directory at all: nothing to do (the hook runs on every system).
+    // No system directory at all: nothing to do (the hook runs on every system),
+    // quietly with --quiet, and saying where it looked without.
+    let absent = d.path().join("absent");
+    fcap_run([
+        os("apply"),
+        os("--system"),
+        os("--quiet"),
+        os("--config-dir"),
+        absent.as_os_str(),
+    ])
+    .ok()
+    .stdout_is("");
     fcap_run([
         os("apply"),
         os("--system"),
         os("--config-dir"),
-        d.path().join("absent").as_os_str(),
+        absent.as_os_str(),
     ])
     .ok()
-    .stdout_is("");
+    .stdout_is(&format!(
+        "nothing to apply: no manifest line in '{}' (it does not exist)\n",
+        absent.display()
+    ));
 }
 
 /// A scratch dpkg installation: `dpkg --root` installs into this tree and keeps its

@@ -198,3 +198,48 @@ fn verify_hints_grant_only_to_a_file_without_capabilities() {
         "{h}"
     );
 }
+
+/// A CI gate over zero manifest lines is an error, whatever the reason (no directory,
+/// a mistyped --config-dir, an empty one, an empty manifest), unless --allow-empty
+/// says it is meant, or --root gives it something to check.
+#[test]
+fn check_over_nothing_is_an_error_unless_asked_for() {
+    let d = tempdir();
+    let empty_dir = d.path().join("fcap.d");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let comments = d.path().join("only-comments.caps");
+    std::fs::write(&comments, "# nothing yet\n").unwrap();
+    let typo = d.path().join("fcap.dd");
+    let cases: Vec<(Vec<&std::ffi::OsStr>, String)> = vec![
+        (
+            vec![os("--system"), os("--config-dir"), typo.as_os_str()],
+            format!("'{}' (it does not exist)", typo.display()),
+        ),
+        (
+            vec![os("--system"), os("--config-dir"), empty_dir.as_os_str()],
+            format!("'{}' (it holds no *.caps file)", empty_dir.display()),
+        ),
+        (
+            vec![comments.as_os_str()],
+            format!("'{}'", comments.display()),
+        ),
+    ];
+    for (args, said) in cases {
+        let mut argv = vec![os("check")];
+        argv.extend(&args);
+        fcap_run(&argv).status(2).stdout_is("").stderr_is(&format!(
+            "fcap: nothing to check: no manifest line in {said}; such a check passes whatever the files carry (pass --allow-empty if that is intended)\n"
+        ));
+        argv.push(os("--allow-empty"));
+        fcap_run(&argv).ok().stdout_is("").stderr_is("");
+    }
+    // With --root the empty manifest means "nothing here may carry capabilities".
+    fcap_run([
+        os("check"),
+        comments.as_os_str(),
+        os("--root"),
+        empty_dir.as_os_str(),
+    ])
+    .ok()
+    .stderr_is("");
+}
