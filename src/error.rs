@@ -82,6 +82,11 @@ pub fn warn(msg: &str) {
     eprintln!("fcap: warning: {msg}");
 }
 
+/// Print a note, for output that would otherwise say nothing: `fcap: note: <message>`.
+pub fn note(msg: &str) {
+    eprintln!("fcap: note: {msg}");
+}
+
 /// True when any error in the chain is a broken pipe.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {

@@ -28,6 +28,20 @@ pub fn escape_path(p: &Path) -> String {
     escape_bytes(p.as_os_str().as_bytes())
 }
 
+/// A path as one shell word, for a command line fcap suggests: as it is when it is
+/// plain, else single-quoted (and escaped, so it is still one printable line).
+pub fn shell_word(p: &Path) -> String {
+    let s = escape_path(p);
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Escape raw bytes as described in the module docs.
 pub fn escape_bytes(mut b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len());

@@ -8,7 +8,7 @@ use crate::caps;
 use crate::error::{self, Exit};
 use crate::filecaps::FileCaps;
 use crate::manifest;
-use crate::output::escape_path;
+use crate::output::{escape_path, shell_word};
 use crate::scan::{self, Entry, Found, Pattern, Progress, WalkOpts};
 use colored::Colorize;
 use std::io::{IsTerminal, Write};
@@ -114,8 +114,8 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             for e in entries {
                 render(&e, &style, args.verbose, out, &mut fail)?;
             }
-        } else if let Some(entry) = read_one(path, args.dereference, &mut fail) {
-            render(&entry, &style, args.verbose, out, &mut fail)?;
+        } else {
+            named(path, args, &style, out, &mut fail)?;
         }
     }
     Ok(exit)
@@ -159,36 +159,134 @@ fn deref(path: &Path, fail: &mut dyn FnMut(anyhow::Error)) -> Option<PathBuf> {
     }
 }
 
-/// One path named on the command line, without -r: like getcap, only regular files
-/// are read and symlinks are not followed (unless -L).
-fn read_one(path: &Path, dereference: bool, fail: &mut dyn FnMut(anyhow::Error)) -> Option<Entry> {
-    let meta = if dereference {
-        std::fs::metadata(path)
-    } else {
-        std::fs::symlink_metadata(path)
-    };
-    let meta = match meta {
+/// One path named on the command line, without -r. getcap's lines stay exactly
+/// getcap's: only regular files are read and a symlink is not followed (unless -L),
+/// so a symlink or a directory prints nothing (or "(Not a regular file)" with -v). None
+/// of them ends in silence though: the getcap-style view adds a note on stderr (where
+/// the link leads and what that file has, or how to read a directory), `-l` follows
+/// the link and names both (`node → /srv/app/node-22`), and `--json` prints a record
+/// for every named path.
+fn named(
+    path: &Path,
+    args: &ReadArgs,
+    style: &Style,
+    out: &mut dyn Write,
+    fail: &mut dyn FnMut(anyhow::Error),
+) -> anyhow::Result<()> {
+    let lmeta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
             fail(error::io_at_path(path, &e, false));
-            return None;
+            return Ok(());
         }
     };
-    if !meta.is_file() {
-        return Some(Entry {
-            path: path.to_path_buf(),
-            found: Found::NotRegular,
-        });
-    }
-    let found = if dereference {
-        scan::read_caps(&deref(path, fail)?)
+    let is_link = lmeta.file_type().is_symlink();
+    let follow = is_link && (args.dereference || matches!(style, Style::Long));
+    // Where a symlink leads, and that file's metadata (None when it dangles or loops).
+    let real = if is_link {
+        std::fs::canonicalize(path)
+            .and_then(|r| std::fs::metadata(&r).map(|m| (r, m)))
+            .map_err(|e| error::io_at_path(path, &e, false))
     } else {
-        scan::read_caps(path)
+        Ok((path.to_path_buf(), lmeta))
     };
-    Some(Entry {
+    let (read_path, meta) = match real {
+        Ok(r) => r,
+        Err(e) if follow => {
+            fail(e);
+            return Ok(());
+        }
+        Err(_) => (path.to_path_buf(), std::fs::symlink_metadata(path)?),
+    };
+    let found = |p: &Path| {
+        if meta.is_file() {
+            scan::read_caps(p)
+        } else {
+            Found::NotRegular
+        }
+    };
+    let shown = escape_path(path);
+    if let Style::Long = style {
+        let shown = if follow {
+            format!("{shown} → {}", escape_path(&read_path))
+        } else {
+            shown
+        };
+        match found(&read_path) {
+            Found::File(Some(c)) => long(&shown, &c, out)?,
+            Found::File(None) => writeln!(out, "{}  {}", shown.bold(), "no capabilities".dimmed())?,
+            Found::Unreadable(e) => fail(e),
+            Found::NotRegular if meta.is_dir() => writeln!(
+                out,
+                "{}  a directory: 'fcap read -r -l {}' reads the files in it",
+                shown.bold(),
+                shell_word(path)
+            )?,
+            Found::NotRegular => {
+                writeln!(out, "{}  not a regular file: no capabilities", shown.bold())?
+            }
+        }
+        return Ok(());
+    }
+    let entry = Entry {
         path: path.to_path_buf(),
-        found,
-    })
+        found: if follow || !is_link {
+            found(&read_path)
+        } else {
+            Found::NotRegular
+        },
+    };
+    if let Style::Json = style {
+        // A dangling link's target is its text; a live one's the file it leads to.
+        let target = match (is_link, read_path == path) {
+            (false, _) => None,
+            (true, false) => Some(escape_path(&read_path)),
+            (true, true) => std::fs::read_link(path).ok().map(|t| escape_path(&t)),
+        };
+        match &entry.found {
+            Found::Unreadable(_) => render(&entry, style, args.verbose, out, fail)?,
+            Found::File(c) => writeln!(out, "{}", json_line(&shown, c.as_ref(), true, None))?,
+            Found::NotRegular => {
+                writeln!(out, "{}", json_line(&shown, None, false, target.as_deref()))?
+            }
+        }
+        return Ok(());
+    }
+    render(&entry, style, args.verbose, out, fail)?;
+    if is_link && !follow {
+        out.flush()?;
+        if read_path == path {
+            // Dangling or looping: there is nothing to read.
+            let to = std::fs::read_link(path)
+                .map(|t| format!(" to {}", error::quote(&t)))
+                .unwrap_or_default();
+            error::note(&format!(
+                "{} is a symlink{to} that leads to no file",
+                error::quote(path)
+            ));
+        } else {
+            let has = match found(&read_path) {
+                Found::File(Some(c)) => format!("which has {c}"),
+                Found::File(None) => "which has no capabilities".to_string(),
+                Found::NotRegular => "which is not a regular file".to_string(),
+                Found::Unreadable(_) => "whose capabilities cannot be read".to_string(),
+            };
+            error::note(&format!(
+                "{} is a symlink to {}, {has}; like getcap, read does not follow it: 'fcap read -L {}' reads the file it points to",
+                error::quote(path),
+                error::quote(&read_path),
+                shell_word(path)
+            ));
+        }
+    } else if meta.is_dir() {
+        out.flush()?;
+        error::note(&format!(
+            "{} is a directory: 'fcap read -r {}' reads the files in it",
+            error::quote(path),
+            shell_word(path)
+        ));
+    }
+    Ok(())
 }
 
 fn render(
@@ -208,7 +306,7 @@ fn render(
         Found::NotRegular => {
             if verbose {
                 match style {
-                    Style::Json => writeln!(out, "{}", json_line(&path, None, false))?,
+                    Style::Json => writeln!(out, "{}", json_line(&path, None, false, None))?,
                     _ => writeln!(out, "{path} (Not a regular file)")?,
                 }
             }
@@ -227,36 +325,33 @@ fn render(
             writeln!(out, "{}", manifest::line(&e.path, c))?
         }
         (Style::Getcap { rootid: false }, Some(c)) => writeln!(out, "{path} {c}")?,
-        (Style::Json, c) => writeln!(out, "{}", json_line(&path, c.as_ref(), true))?,
+        (Style::Json, c) => writeln!(out, "{}", json_line(&path, c.as_ref(), true, None))?,
         (Style::Long, Some(c)) => long(&path, c, out)?,
     }
     Ok(())
 }
 
-/// The JSON Lines object for one file (`caps` is null for a file without capabilities
-/// and for non-regular entries listed with -v).
-pub fn json_line(path: &str, c: Option<&FileCaps>, regular: bool) -> serde_json::Value {
-    match c {
-        Some(c) => serde_json::json!({
-            "path": path,
-            "caps": c.to_text(),
-            "permitted": c.permitted.names(),
-            "inheritable": c.inheritable.names(),
-            "effective": c.effective,
-            "version": c.revision,
-            "rootid": c.rootid,
-        }),
-        None => serde_json::json!({
-            "path": path,
-            "caps": null,
-            "permitted": [],
-            "inheritable": [],
-            "effective": false,
-            "version": null,
-            "rootid": null,
-            "regular": regular,
-        }),
-    }
+/// The JSON Lines object for one file. Every record has every field: `caps` is null
+/// for a file without capabilities and for an entry that is not a regular file
+/// (`regular: false`); `target` is where a symlink named on the command line leads
+/// (null otherwise).
+pub fn json_line(
+    path: &str,
+    c: Option<&FileCaps>,
+    regular: bool,
+    target: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "path": path,
+        "caps": c.map(FileCaps::to_text),
+        "permitted": c.map(|c| c.permitted.names()).unwrap_or_default(),
+        "inheritable": c.map(|c| c.inheritable.names()).unwrap_or_default(),
+        "effective": c.is_some_and(|c| c.effective),
+        "version": c.map(|c| c.revision),
+        "rootid": c.and_then(|c| c.rootid),
+        "regular": regular,
+        "target": target,
+    })
 }
 
 fn long(path: &str, c: &FileCaps, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -243,3 +243,97 @@ fn check_over_nothing_is_an_error_unless_asked_for() {
     .ok()
     .stderr_is("");
 }
+
+/// The README's own sequence: grant through a symlink, then read the symlink. The
+/// getcap-style lines stay exactly getcap's (nothing for a symlink or a directory,
+/// "(Not a regular file)" with -v), and a note on stderr says where the link leads,
+/// what that file has and how to read it; `-l` follows the link and names both.
+#[test]
+fn read_of_a_symlink_or_directory_never_ends_in_silence() {
+    require_root();
+    let d = tempdir();
+    let real = copy_prog(d.path(), "node-22");
+    let link = d.path().join("node");
+    std::os::unix::fs::symlink("node-22", &link).unwrap();
+    fcap_run([os("grant"), os("cap_net_bind_service"), link.as_os_str()]).ok();
+    for v in [false, true] {
+        let mut args = vec![os("read")];
+        let mut gargs = Vec::new();
+        if v {
+            args.push(os("-v"));
+            gargs.push(os("-v"));
+        }
+        args.extend([link.as_os_str(), d.path().as_os_str()]);
+        gargs.extend([link.as_os_str(), d.path().as_os_str()]);
+        let r = fcap_run(&args);
+        r.ok().stdout_is(&getcap(&gargs)).stderr_is(&format!(
+            "fcap: note: '{l}' is a symlink to '{t}', which has cap_net_bind_service=ep; like getcap, read does not follow it: 'fcap read -L {l}' reads the file it points to\n\
+             fcap: note: '{d}' is a directory: 'fcap read -r {d}' reads the files in it\n",
+            l = link.display(),
+            t = real.display(),
+            d = d.path().display()
+        ));
+    }
+    let r = fcap_run([os("read"), os("-l"), link.as_os_str()]);
+    r.ok().stderr_is("");
+    assert!(
+        r.stdout().starts_with(&format!(
+            "{} → {}  cap_net_bind_service=ep\n  cap_net_bind_service  permitted,effective",
+            link.display(),
+            real.display()
+        )),
+        "{}",
+        r.stdout()
+    );
+    // A link met during -r is still never followed (only the real file is listed).
+    fcap_run([os("read"), os("-r"), d.path().as_os_str()])
+        .ok()
+        .stderr_is("")
+        .stdout_is(&format!("{} cap_net_bind_service=ep\n", real.display()));
+}
+
+/// The human view always says something, and --json gives every named path a record
+/// with the same fields (a symlink's included, with where it leads).
+#[test]
+fn read_long_and_json_answer_for_every_named_path() {
+    let d = tempdir();
+    let plain = copy_prog(d.path(), "plain");
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink("plain", &link).unwrap();
+    let dangling = d.path().join("dangling");
+    std::os::unix::fs::symlink("nowhere", &dangling).unwrap();
+    let r = fcap_run([
+        os("read"),
+        os("-l"),
+        plain.as_os_str(),
+        d.path().as_os_str(),
+    ]);
+    r.ok().stderr_is("").stdout_is(&format!(
+        "{p}  no capabilities\n{d}  a directory: 'fcap read -r -l {d}' reads the files in it\n",
+        p = plain.display(),
+        d = d.path().display()
+    ));
+    let r = fcap_run([
+        os("read"),
+        os("--json"),
+        plain.as_os_str(),
+        link.as_os_str(),
+        dangling.as_os_str(),
+        d.path().as_os_str(),
+    ]);
+    r.ok().stderr_is("");
+    let recs = r.json_lines();
+    assert_eq!(recs.len(), 4, "{}", r.stdout());
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    for rec in &recs {
+        assert_eq!(keys(rec), keys(&recs[0]), "{}", r.stdout());
+    }
+    let field = |i: usize, k: &str| recs[i][k].clone();
+    assert_eq!(field(0, "regular"), true);
+    assert_eq!(field(1, "regular"), false);
+    assert_eq!(field(1, "target"), plain.display().to_string().as_str());
+    assert_eq!(field(2, "target"), "nowhere");
+    assert_eq!(field(3, "regular"), false);
+    assert_eq!(field(3, "target"), serde_json::Value::Null);
+}
