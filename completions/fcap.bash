@@ -171,7 +171,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__grant)
-            opts="-P -h -V --rootid --dry-run --json --no-dereference --color --help --version"
+            opts="-n -P -h -V --rootid --dry-run --json --no-dereference --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -365,7 +365,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__read)
-            opts="-r -v -n -x -L -l -h -V --recursive --verbose --rootid --one-file-system --dereference --exclude --json --long --color --help --version"
+            opts="-r -v -x -L -l -h -V --recursive --verbose --rootid --one-file-system --dereference --exclude --json --long --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,7 +387,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__revoke)
-            opts="-P -h -V --dry-run --json --no-dereference --color --help --version"
+            opts="-n -P -h -V --dry-run --json --no-dereference --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -405,7 +405,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__set)
-            opts="-P -h -V --check --rootid --dry-run --json --no-dereference --color --help --version"
+            opts="-n -P -h -V --check --rootid --dry-run --json --no-dereference --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

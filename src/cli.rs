@@ -26,7 +26,8 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     /// When to use colours: auto (a terminal, and NO_COLOR unset), always or never.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    // Listed last in every command's help: it is the least interesting option there.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", display_order = 900, hide_possible_values = true)]
     pub color: ColorChoice,
 
     #[command(subcommand)]

@@ -35,8 +35,9 @@ pub struct ReadArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Append " [rootid=N]" to namespaced (v3) values, like getcap -n.
-    #[arg(short = 'n', long = "rootid")]
+    /// Append " [rootid=N]" to namespaced (v3) values (getcap's -n; fcap's -n is
+    /// --dry-run, for the commands that write).
+    #[arg(long = "rootid")]
     pub rootid: bool,
 
     /// With -r, do not descend into other filesystems.
@@ -164,7 +165,7 @@ fn deref(path: &Path, fail: &mut dyn FnMut(anyhow::Error)) -> Option<PathBuf> {
 /// so a symlink or a directory prints nothing (or "(Not a regular file)" with -v). None
 /// of them ends in silence though: the getcap-style view adds a note on stderr (where
 /// the link leads and what that file has, or how to read a directory), `-l` follows
-/// the link and names both (`node → /srv/app/node-22`), and `--json` prints a record
+/// the link and names both (`node -> /srv/app/node-22`), and `--json` prints a record
 /// for every named path.
 fn named(
     path: &Path,
@@ -208,7 +209,7 @@ fn named(
     let shown = escape_path(path);
     if let Style::Long = style {
         let shown = if follow {
-            format!("{shown} → {}", escape_path(&read_path))
+            format!("{shown} -> {}", escape_path(&read_path))
         } else {
             shown
         };

@@ -23,7 +23,7 @@ pub struct WriteFlags {
     pub paths: Vec<PathBuf>,
 
     /// Show what would change, write nothing.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
 
     /// Print one JSON object per file: path, target, before, after, changed.
@@ -189,7 +189,7 @@ fn each(
     Ok(exit)
 }
 
-/// `path[ → target]: NEW (was OLD | unchanged | dry run, now OLD)`.
+/// `path[ -> target]: NEW (was OLD | unchanged | was OLD; dry run, nothing written)`.
 fn human_line(ch: &Change, dry_run: bool) -> String {
     let new = after_text(ch.after.as_ref());
     let (new, status) = if !ch.changed {
@@ -197,8 +197,9 @@ fn human_line(ch: &Change, dry_run: bool) -> String {
         (new, s.dimmed().to_string())
     } else {
         let old = current_text(&ch.before);
+        // The same shape as a real run, so one parser reads both.
         let s = if dry_run {
-            format!("(dry run, now {old})")
+            format!("(was {old}; dry run, nothing written)")
         } else {
             format!("(was {old})")
         };
@@ -207,13 +208,13 @@ fn human_line(ch: &Change, dry_run: bool) -> String {
     format!("{}: {new} {status}", shown_path(ch))
 }
 
-/// The path as given, and `→ target` when resolving it went through a symlink.
+/// The path as given, and `-> target` when resolving it went through a symlink.
 fn shown_path(ch: &Change) -> String {
     let p = escape_path(&ch.path);
     if !crate::output::via_symlink(&ch.path, &ch.target) {
         p
     } else {
-        format!("{p} → {}", escape_path(&ch.target))
+        format!("{p} -> {}", escape_path(&ch.target))
     }
 }
 

@@ -278,7 +278,7 @@ fn read_of_a_symlink_or_directory_never_ends_in_silence() {
     r.ok().stderr_is("");
     assert!(
         r.stdout().starts_with(&format!(
-            "{} → {}  cap_net_bind_service=ep\n  cap_net_bind_service  permitted,effective",
+            "{} -> {}  cap_net_bind_service=ep\n  cap_net_bind_service  permitted,effective",
             link.display(),
             real.display()
         )),
@@ -336,4 +336,49 @@ fn read_long_and_json_answer_for_every_named_path() {
     assert_eq!(field(2, "target"), "nowhere");
     assert_eq!(field(3, "regular"), false);
     assert_eq!(field(3, "target"), serde_json::Value::Null);
+}
+
+/// One spelling for each thing: `-n` is --dry-run wherever it exists (read's getcap-
+/// style rootid is --rootid), a dry run prints the real run's `(was ...)` shape, and a
+/// followed symlink is shown with ls's `->` everywhere (no `→` in any output).
+#[test]
+fn dash_n_means_dry_run_and_one_arrow_is_used() {
+    require_root();
+    let d = tempdir();
+    let f = copy_prog(d.path(), "prog");
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink("prog", &link).unwrap();
+    for sub in ["grant", "revoke"] {
+        fcap_run([os(sub), os("-n"), os("cap_kill"), link.as_os_str()]).ok();
+    }
+    let r = fcap_run([os("grant"), os("-n"), os("cap_kill"), link.as_os_str()]);
+    r.ok().stdout_is(&format!(
+        "{} -> {}: cap_kill=ep (was none; dry run, nothing written)\n",
+        link.display(),
+        f.display()
+    ));
+    assert_eq!(raw_xattr(&f), None, "a dry run wrote");
+    fcap_run([os("grant"), os("cap_kill"), link.as_os_str()])
+        .ok()
+        .stdout_is(&format!(
+            "{} -> {}: cap_kill=ep (was none)\n",
+            link.display(),
+            f.display()
+        ));
+    fcap_run([os("read"), os("-n"), f.as_os_str()])
+        .status(2)
+        .stderr_has("unexpected argument '-n'");
+    // No other arrow in anything fcap prints.
+    for src in [
+        "src/cmd/set.rs",
+        "src/cmd/read.rs",
+        "src/cmd/verify.rs",
+        "src/cmd/apply.rs",
+    ] {
+        let text =
+            std::fs::read_to_string(format!("{}/{src}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for l in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            assert!(!l.contains('→'), "{src}: {l}");
+        }
+    }
 }

@@ -37,6 +37,12 @@ fn sample_tree() -> tempfile::TempDir {
     d
 }
 
+/// getcap's flag as fcap read spells it: getcap's `-n` is `--rootid` (fcap's `-n` is
+/// `--dry-run`, for the commands that write).
+fn fcap_flag(a: &OsStr) -> &OsStr {
+    if a == "-n" { OsStr::new("--rootid") } else { a }
+}
+
 #[test]
 fn read_matches_getcap_byte_for_byte_per_file() {
     let d = sample_tree();
@@ -50,7 +56,7 @@ fn read_matches_getcap_byte_for_byte_per_file() {
             args.push(p.as_os_str());
             let want = getcap(&args);
             let mut ours = vec![OsStr::new("read")];
-            ours.extend(args);
+            ours.extend(args.iter().map(|a| fcap_flag(a)));
             fcap_run(ours).ok().stdout_is(&want);
         }
     }
@@ -69,7 +75,7 @@ fn read_prints_exact_lines_for_known_values() {
         "{0}/ping cap_net_raw=ep\n{0}/mixed cap_kill=ei cap_chown+ep\n",
         t.display()
     ));
-    fcap_run([os("read"), os("-n"), t.join("ns").as_os_str(), t.join("sub/big").as_os_str()])
+    fcap_run([os("read"), os("--rootid"), t.join("ns").as_os_str(), t.join("sub/big").as_os_str()])
         .ok()
         .stdout_is(&format!(
             "{0}/ns cap_chown,cap_kill=ep [rootid=1000]\n{0}/sub/big cap_net_raw=p [rootid=-2147483648]\n",
@@ -89,7 +95,7 @@ fn recursive_read_finds_what_getcap_finds() {
         args.push(d.path().as_os_str());
         let want = getcap(&args);
         let mut ours = vec![os("read")];
-        ours.extend(args);
+        ours.extend(args.iter().map(|a| fcap_flag(a)));
         let r = fcap_run(ours);
         r.ok();
         assert_eq!(line_set(&r.stdout()), line_set(&want), "flags {flags:?}");

@@ -175,7 +175,7 @@ fn grant_follows_a_symlink_and_names_the_real_file() {
     std::os::unix::fs::symlink("node-22", &link).unwrap();
     let r = fcap_run([os("grant"), os("kill"), p(&link)]);
     r.ok().stdout_is(&format!(
-        "{} → {}: cap_kill=ep (was none)\n",
+        "{} -> {}: cap_kill=ep (was none)\n",
         link.display(),
         f.display()
     ));
@@ -413,7 +413,7 @@ fn dry_run_and_json_report_without_writing() {
     fcap_run([os("grant"), os("--dry-run"), os("kill"), p(&f)])
         .ok()
         .stdout_is(&format!(
-            "{}: cap_chown,cap_kill=ep (dry run, now cap_chown=ep)\n",
+            "{}: cap_chown,cap_kill=ep (was cap_chown=ep; dry run, nothing written)\n",
             f.display()
         ));
     fcap_run([os("revoke"), os("--dry-run"), os("all"), p(&f)]).ok();
@@ -817,7 +817,7 @@ fn node_granted_through_a_symlink_binds_a_low_port_as_nobody_until_revoked() {
         .ok()
         .stderr_has("is an interpreter")
         .stdout_is(&format!(
-            "{} → {}: cap_net_bind_service=ep (was none)\n",
+            "{} -> {}: cap_net_bind_service=ep (was none)\n",
             link.display(),
             node.display()
         ));
