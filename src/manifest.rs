@@ -21,7 +21,7 @@
 //!   can only go wrong for a hand-written, non-canonical line whose path contains a
 //!   space followed by something that looks like a clause (`/x =ep cap_kill+ep`).
 //!   Use the JSON form for such names.
-//! * An optional ` [rootid=N]` suffix (from `fcap read -n`) makes a v3 value.
+//! * An optional ` [rootid=N]` suffix (from `fcap read --rootid`) makes a v3 value.
 //! * In the JSON form, `"caps": null` means "carries no capabilities" and an object
 //!   with `"regular": false` (a directory or symlink listed by `read -v`) is skipped.
 
@@ -205,7 +205,7 @@ pub fn same(a: Option<&FileCaps>, b: Option<&FileCaps>) -> bool {
     }
 }
 
-/// One manifest line for a file with capabilities, exactly as `fcap read -r -n`
+/// One manifest line for a file with capabilities, exactly as `fcap read -r --rootid`
 /// prints it (so as getcap prints it, for ordinary names and v2 values).
 pub fn line(path: &Path, caps: &FileCaps) -> String {
     let mut s = format!("{} {caps}", escape_path(path));
