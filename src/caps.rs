@@ -129,16 +129,24 @@ pub fn support(n: u32) -> (bool, bool) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownCap {
     pub given: String,
-    pub suggestion: Option<&'static str>,
+    /// The names the user probably meant, best first (at most three).
+    pub suggestions: Vec<&'static str>,
 }
 
 impl fmt::Display for UnknownCap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown capability '{}'", self.given)?;
-        if let Some(s) = self.suggestion {
-            write!(f, " (did you mean '{s}'?)")?;
-        }
-        Ok(())
+        write!(f, "{}", did_you_mean(&self.suggestions))
+    }
+}
+
+/// ` (did you mean 'a'?)`, ` (did you mean 'a', 'b' or 'c'?)`, or nothing.
+pub fn did_you_mean(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (did you mean {one}?)"),
+        [rest @ .., last] => format!(" (did you mean {} or {last}?)", rest.join(", ")),
     }
 }
 
@@ -150,7 +158,7 @@ impl std::error::Error for UnknownCap {}
 pub fn lookup(given: &str) -> Result<u32, UnknownCap> {
     let unknown = || UnknownCap {
         given: given.to_string(),
-        suggestion: suggest(given),
+        suggestions: suggest(given),
     };
     if given.starts_with(|c: char| c.is_ascii_digit()) {
         return match parse_c_ulong(given) {
@@ -171,19 +179,50 @@ pub fn lookup(given: &str) -> Result<u32, UnknownCap> {
         .ok_or_else(unknown)
 }
 
-/// The closest table name to a misspelling, if one is close enough to help.
-fn suggest(given: &str) -> Option<&'static str> {
-    let lower = given.to_ascii_lowercase();
+/// The table names a user most likely meant by an unknown one: names that contain
+/// it as whole words (`bind`, `net_bind` → cap_net_bind_service), else names that
+/// contain it at all, else the closest by edit distance (about one typo per four
+/// characters, like clap's suggestions: `net_bind_servce`). At most three, so a
+/// suggestion stays a suggestion rather than a listing ('fcap list' is that).
+pub fn suggest(given: &str) -> Vec<&'static str> {
+    let lower = given.to_ascii_lowercase().replace('-', "_");
     let bare = lower.strip_prefix("cap_").unwrap_or(&lower);
-    if bare.is_empty() {
-        return None;
+    if bare.len() < 2 {
+        return Vec::new();
     }
-    let (dist, best) = NAMES
+    let words = |n: &str| format!("_{}_", &n[4..]);
+    let whole = format!("_{bare}_");
+    let by_word: Vec<&'static str> = NAMES
+        .iter()
+        .copied()
+        .filter(|n| words(n).contains(&whole))
+        .collect();
+    let hits = if !by_word.is_empty() {
+        by_word
+    } else if bare.len() >= 3 {
+        NAMES
+            .iter()
+            .copied()
+            .filter(|n| n[4..].contains(bare))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !hits.is_empty() {
+        return hits.into_iter().take(3).collect();
+    }
+    let Some((dist, best)) = NAMES
         .iter()
         .map(|n| (edit_distance(bare, &n[4..]), *n))
-        .min_by_key(|(d, _)| *d)?;
-    // Allow roughly one typo per four characters, like clap's suggestions.
-    (dist <= 1.max(bare.len() / 4)).then_some(best)
+        .min_by_key(|(d, _)| *d)
+    else {
+        return Vec::new();
+    };
+    if dist <= 1.max(bare.len() / 4) {
+        vec![best]
+    } else {
+        Vec::new()
+    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -425,12 +464,28 @@ mod tests {
     #[test]
     fn unknown_names_suggest_the_closest() {
         let e = lookup("net_bind_servce").unwrap_err();
-        assert_eq!(e.suggestion, Some("cap_net_bind_service"));
+        assert_eq!(e.suggestions, ["cap_net_bind_service"]);
         assert_eq!(
             e.to_string(),
             "unknown capability 'net_bind_servce' (did you mean 'cap_net_bind_service'?)"
         );
-        assert_eq!(lookup("frobnicate").unwrap_err().suggestion, None);
+        for typed in [
+            "net_bind",
+            "bind",
+            "NET_BIND",
+            "cap_net_bind_servce",
+            "CAP_NET_BIND",
+        ] {
+            assert_eq!(suggest(typed), ["cap_net_bind_service"], "{typed}");
+        }
+        // Whole words first: "admin" is cap_sys_admin, cap_net_admin...; "raw" one.
+        assert_eq!(suggest("raw"), ["cap_net_raw"]);
+        assert_eq!(suggest("sys_adm"), ["cap_sys_admin"]);
+        assert_eq!(
+            lookup("net").unwrap_err().to_string(),
+            "unknown capability 'net' (did you mean 'cap_net_bind_service', 'cap_net_broadcast' or 'cap_net_admin'?)"
+        );
+        assert!(lookup("frobnicate").unwrap_err().suggestions.is_empty());
         assert!(lookup("cap_").is_err());
         assert!(lookup("cap_41").is_err());
     }

@@ -76,8 +76,21 @@ pub fn parse_with_count(text: &str, cap_count: u32) -> Result<CapText, TextError
                     list = all;
                     i += 3;
                 } else {
-                    let (n, len) = lookup_name(&s[i..])
-                        .ok_or_else(|| bad(i, "unknown capability name or number"))?;
+                    let (n, len) = lookup_name(&s[i..]).ok_or_else(|| {
+                        // Name the word and what was probably meant.
+                        let run = s[i..]
+                            .iter()
+                            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                            .count();
+                        let word = String::from_utf8_lossy(&s[i..i + run]);
+                        bad(
+                            i,
+                            &format!(
+                                "unknown capability name or number '{word}'{}",
+                                caps::did_you_mean(&caps::suggest(&word))
+                            ),
+                        )
+                    })?;
                     list = list | CapSet::single(n);
                     i += len;
                 }

@@ -84,6 +84,15 @@ pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
 /// (setcap only says "Invalid file" for a mixed effective flag).
 fn parse_expr(expr: &str, rootid: Option<u32>) -> anyhow::Result<FileCaps> {
     let shown = expr.trim();
+    // `fcap set cap_x FILE`: a list with no operator is grant's syntax, not libcap's.
+    if !shown.is_empty()
+        && !shown.contains(['=', '+', '-'])
+        && crate::capspec::parse_grant(shown).is_ok()
+    {
+        anyhow::bail!(
+            "'{shown}' has no operator: set takes libcap text and replaces everything, e.g. '{shown}=ep' (=ep is effective and permitted, what grant adds by default); to add it and keep the file's other capabilities: fcap grant {shown} PATH..."
+        );
+    }
     let t = crate::text::parse(expr)
         .map_err(|e| anyhow::anyhow!("invalid capability text '{shown}': {e}"))?;
     FileCaps::from_text_sets(&t, rootid).map_err(|m| {

@@ -382,3 +382,37 @@ fn dash_n_means_dry_run_and_one_arrow_is_used() {
         }
     }
 }
+
+/// A near miss always names the capability meant: by whole word, substring, case or
+/// edit distance, in grant, verify, explain, set's text and manifests; and `set` with
+/// grant's syntax (no operator) says what is missing and that grant needs none.
+#[test]
+fn misspelt_capabilities_suggest_the_right_one() {
+    let d = tempdir();
+    let f = copy_prog(d.path(), "prog");
+    let meant = "(did you mean 'cap_net_bind_service'?)";
+    for typed in ["net_bind", "bind", "NET_BIND", "cap_net_bind_servce"] {
+        fcap_run([os("grant"), os(typed), f.as_os_str()])
+            .status(2)
+            .stderr_has(&format!("unknown capability '{typed}' {meant}"));
+        fcap_run([os("verify"), f.as_os_str(), os("--require"), os(typed)])
+            .status(2)
+            .stderr_has(meant);
+        fcap_run([os("explain"), os(typed)])
+            .status(2)
+            .stderr_has(meant);
+        fcap_run([os("set"), os(&format!("{typed}=ep")), f.as_os_str()])
+            .status(2)
+            .stderr_has(meant);
+    }
+    let m = d.path().join("app.caps");
+    std::fs::write(&m, format!("{} cap_net_bind_servce=ep\n", f.display())).unwrap();
+    fcap_run([os("check"), m.as_os_str()])
+        .status(2)
+        .stderr_has(&format!("app.caps:1: "))
+        .stderr_has(meant);
+    fcap_run([os("set"), os("cap_net_bind_service"), f.as_os_str()])
+        .status(2)
+        .stderr_is("fcap: 'cap_net_bind_service' has no operator: set takes libcap text and replaces everything, e.g. 'cap_net_bind_service=ep' (=ep is effective and permitted, what grant adds by default); to add it and keep the file's other capabilities: fcap grant cap_net_bind_service PATH...\n");
+    assert_eq!(raw_xattr(&f), None);
+}
