@@ -409,7 +409,7 @@ fn misspelt_capabilities_suggest_the_right_one() {
     std::fs::write(&m, format!("{} cap_net_bind_servce=ep\n", f.display())).unwrap();
     fcap_run([os("check"), m.as_os_str()])
         .status(2)
-        .stderr_has(&format!("app.caps:1: "))
+        .stderr_has("app.caps:1: ")
         .stderr_has(meant);
     fcap_run([os("set"), os("cap_net_bind_service"), f.as_os_str()])
         .status(2)
