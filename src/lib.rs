@@ -14,13 +14,14 @@
 //! Layout: [`caps`] (catalogue and sets), [`text`] (libcap's grammar and printer),
 //! [`filecaps`] (the xattr value and codec), [`sys`] (the syscalls), [`output`]
 //! (paths and colours), [`error`] (exit codes and the error printer), [`cli`] and
-//! [`cmd`] (one module per subcommand).
+//! [`cmd`] (one module per subcommand), [`compat`] (the setcap/getcap drop-in).
 
 pub mod caps;
 pub mod capspec;
 pub mod catalogue;
 pub mod cli;
 pub mod cmd;
+pub mod compat;
 pub mod error;
 pub mod filecaps;
 pub mod fsinfo;
@@ -60,7 +61,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
 /// error if there is one, and map the outcome to an exit code.
 pub fn main_with_args() -> std::process::ExitCode {
     use clap::Parser;
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Run as setcap or getcap (by link name or first word): libcap's behaviour.
+    if let Some((program, rest)) = compat::program(&args) {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        return std::process::ExitCode::from(compat::run(program, rest, &mut out));
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // --help, --version, and the help shown for a bare `fcap`: clap prints them.
         Err(e)
@@ -74,9 +82,12 @@ pub fn main_with_args() -> std::process::ExitCode {
             // The subcommand the user meant, for the pointer to its --help.
             use clap::CommandFactory;
             let cmd = Cli::command();
-            let sub = std::env::args()
+            // (`args`, not `std::env::args()`, which panics on a non-UTF-8 argument.)
+            let sub = args
+                .iter()
                 .skip(1)
-                .find(|a| cmd.get_subcommands().any(|s| s.get_name() == a.as_str()));
+                .filter_map(|a| a.to_str())
+                .find(|a| cmd.get_subcommands().any(|s| s.get_name() == *a));
             let command = match sub {
                 Some(s) => format!("fcap {s}"),
                 None => "fcap".to_string(),

@@ -157,3 +157,46 @@ pub fn remove(path: &Path) -> io::Result<()> {
     // SAFETY: NUL-terminated path and name.
     removed(unsafe { libc::removexattr(c.as_ptr(), XATTR_NAME_C.as_ptr()) })
 }
+
+/// Raise capability `cap` in this thread's effective set, keeping the other sets, as
+/// libcap's `cap_set_proc` does for setcap before its first write. Fails with EPERM
+/// when `cap` is not in the permitted set (a non-root caller, or root whose bounding
+/// set lacks it).
+pub fn raise_effective(cap: u32) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes two `Data` records for version 3, which `data` holds.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    let word = usize::try_from(cap / 32).unwrap_or(0).min(1);
+    data[word].effective |= 1 << (cap % 32);
+    // SAFETY: as above; capset only reads the two records.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

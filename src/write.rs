@@ -171,6 +171,33 @@ pub fn modify(
     })
 }
 
+/// Store `value` on the regular file `path` (or remove the attribute, `None`) exactly
+/// as asked, the way libcap's `cap_set_file` does for the setcap drop-in: a symlink or
+/// a non-regular file is refused, nothing is compared first (an unchanged value is
+/// written again, so a read-only or immutable file still fails), and removing an
+/// absent attribute is an error. It opens and checks the file like [`modify`].
+pub fn put_exact(path: &Path, value: Option<&[u8]>) -> anyhow::Result<()> {
+    let (target, meta) = resolve(path, false)?;
+    if let Some(m) = meta
+        && !m.file_type().is_file()
+    {
+        return Err(not_regular(path, &m));
+    }
+    let handle = Handle::open(&target).map_err(|e| open_error(path, &target, &e, true))?;
+    let meta = handle.metadata().map_err(|e| io_at_path(path, &e, false))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(path, &meta));
+    }
+    let r = match value {
+        Some(v) => handle.set(v),
+        None => match handle.get() {
+            Ok(None) => return Err(at_path(path, "has no capabilities to remove")),
+            _ => handle.remove(),
+        },
+    };
+    r.map_err(|e| io_at_path(path, &e, true))
+}
+
 /// The open file: a readable fd, or, when the caller may not read the file, an
 /// `O_PATH` fd.
 ///

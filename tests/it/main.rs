@@ -6,6 +6,7 @@
 mod util;
 
 mod catalogue;
+mod compat;
 mod generated;
 mod hardening;
 mod manifest;

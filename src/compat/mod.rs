@@ -1,0 +1,127 @@
+//! The setcap and getcap drop-in: run as `setcap` or `getcap` (a symlink or hard link
+//! to the binary, busybox style), or as `fcap setcap ...` / `fcap getcap ...`, fcap
+//! behaves as libcap 2.66's programs do, so that maintainer scripts, Dockerfiles and
+//! configuration management that call them work unchanged in an image without
+//! libcap2-bin (shared spec: setcap-compat.md, libcap.md §3).
+//!
+//! What is the same as libcap: every flag and where it may appear, standard output
+//! byte for byte (paths are printed raw, exactly as given, not escaped as fcap's own
+//! commands print them), the exit codes (0 and 1, not fcap's 0/1/2 table), which
+//! texts are accepted, the bytes written, and the refusal of symlinks and non-regular
+//! files. What differs on purpose: standard error is one `fcap: ...` line in fcap's
+//! words (it is non-empty exactly when libcap's is), the help names fcap, the license
+//! flags print fcap's license, and writes go through an `O_NOFOLLOW` descriptor
+//! instead of libcap's path-based `setxattr` (the TOCTOU fixed after 2.66).
+
+pub mod getcap;
+pub mod setcap;
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Which of libcap's programs to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    Setcap,
+    Getcap,
+}
+
+impl Program {
+    fn from_name(name: &OsStr) -> Option<Program> {
+        match name.as_bytes() {
+            b"setcap" => Some(Program::Setcap),
+            b"getcap" => Some(Program::Getcap),
+            _ => None,
+        }
+    }
+}
+
+/// The drop-in a command line asks for, and the arguments that follow its name:
+/// argv[0]'s file name first (`/usr/sbin/setcap -> fcap`), then `fcap setcap ...`.
+pub fn program(args: &[OsString]) -> Option<(Program, &[OsString])> {
+    let argv0 = args.first()?;
+    if let Some(p) = Path::new(argv0).file_name().and_then(Program::from_name) {
+        return Some((p, &args[1..]));
+    }
+    let p = Program::from_name(args.get(1)?)?;
+    Some((p, &args[2..]))
+}
+
+/// Run a drop-in with the arguments after its name, writing standard output to `out`;
+/// returns libcap's exit status.
+pub fn run(p: Program, args: &[OsString], out: &mut dyn Write) -> u8 {
+    let r = match p {
+        Program::Setcap => setcap::run(args, out),
+        Program::Getcap => getcap::run(args, out),
+    };
+    let code = match r {
+        Ok(code) => code,
+        // `setcap -v ... | head`: a closed pipe is not worth a message.
+        Err(e) if crate::error::is_broken_pipe(&e) => 0,
+        Err(e) => {
+            crate::error::print(&e);
+            1
+        }
+    };
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            crate::error::print(&anyhow::anyhow!("writing standard output: {e}"));
+            1
+        }
+        _ => code,
+    }
+}
+
+/// A libcap program's failure: one line on standard error, exit status 1. Everything
+/// written to `out` before it stays (setcap stops at the first failing pair).
+fn fail(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
+    crate::error::print(&anyhow::anyhow!("{msg}"));
+    Ok(1)
+}
+
+/// The path bytes exactly as given, for standard output (libcap prints them with `%s`).
+fn raw(p: &OsStr) -> &[u8] {
+    p.as_bytes()
+}
+
+/// A path quoted for a message on standard error.
+fn quoted(p: &OsStr) -> String {
+    crate::error::quote(Path::new(p))
+}
+
+/// What the license flags (`setcap --license`, `getcap -l`) print: fcap's license,
+/// since this is not libcap's code.
+fn license(out: &mut dyn Write, name: &str) -> anyhow::Result<u8> {
+    writeln!(
+        out,
+        "{name} (fcap {}) is part of fcap, licensed MIT OR Apache-2.0; it is not libcap's code.",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_program_comes_from_argv0_or_the_first_word() {
+        let a = args(&["/usr/sbin/setcap", "-r", "f"]);
+        assert_eq!(program(&a), Some((Program::Setcap, &a[1..])));
+        let a = args(&["getcap", "f"]);
+        assert_eq!(program(&a), Some((Program::Getcap, &a[1..])));
+        let a = args(&["/usr/bin/fcap", "getcap", "-v", "f"]);
+        assert_eq!(program(&a), Some((Program::Getcap, &a[2..])));
+        assert_eq!(program(&args(&["fcap", "read", "f"])), None);
+        assert_eq!(program(&args(&["fcap"])), None);
+        // Only the exact names: a build directory called "setcap" is not the program.
+        assert_eq!(program(&args(&["/srv/setcap/fcap", "read"])), None);
+        assert_eq!(program(&args(&["setcap.old"])), None);
+    }
+}

@@ -1,0 +1,610 @@
+//! The setcap/getcap drop-in, differential against libcap 2.66's own programs: over
+//! hundreds of generated command lines (flags between pairs, several pairs, `-` with
+//! standard input, -n, -v, -q, -r, missing files, directories, symlinks, fifos, a
+//! non-root caller, root without CAP_SETFCAP, texts from the grammar generator), the
+//! drop-in must give the same exit status, the same standard output byte for byte,
+//! the same bytes on disk, and standard error exactly when libcap writes some.
+//!
+//! Case counts: FCAP_COMPAT_CASES scales them (default 1 = the CI count).
+
+use crate::text_oracle::{Rng, expression};
+use crate::util::*;
+use fcap::filecaps::FileCaps;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// How many times the default case counts to run.
+fn scale() -> usize {
+    std::env::var("FCAP_COMPAT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Fail (never skip) when a program the test runs is missing, naming its package.
+#[track_caller]
+pub fn require_tool(cmd: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        found,
+        "this test runs `{cmd}`: install the Debian package {package} (scripts/test does)"
+    );
+}
+
+/// Who runs both programs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Caller {
+    Root,
+    /// uid/gid 65534 with no capabilities.
+    Nobody,
+    /// root whose bounding set lacks CAP_SETFCAP (so its permitted set lacks it too).
+    RootWithoutSetfcap,
+    /// uid 65534 holding only CAP_SETFCAP (ambient): it writes files it cannot read.
+    NobodyWithSetfcap,
+}
+
+impl Caller {
+    fn wrap(self, prog: &OsStr, args: &[OsString]) -> Command {
+        let mut c = match self {
+            Caller::Root => Command::new(prog),
+            Caller::Nobody => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                    "--",
+                ])
+                .arg(prog);
+                c
+            }
+            Caller::RootWithoutSetfcap => {
+                let mut c = Command::new("setpriv");
+                c.args(["--bounding-set=-setfcap", "--inh-caps=-all", "--"])
+                    .arg(prog);
+                c
+            }
+            Caller::NobodyWithSetfcap => {
+                let mut c = Command::new("capsh");
+                c.args([
+                    "--keep=1",
+                    "--user=nobody",
+                    "--inh=cap_setfcap",
+                    "--addamb=cap_setfcap",
+                    "--",
+                    "-c",
+                    "exec \"$0\" \"$@\"",
+                ])
+                .arg(prog);
+                c
+            }
+        };
+        c.args(args)
+            .env("LC_ALL", "C")
+            .env_remove("POSIXLY_CORRECT");
+        c
+    }
+}
+
+/// How the drop-in is reached: a symlink named setcap/getcap, a hard link with that
+/// name, or `fcap setcap ...`.
+#[derive(Clone, Copy, Debug)]
+enum Form {
+    Symlink,
+    HardLink,
+    Subcommand,
+}
+
+struct DropIn {
+    _dir: tempfile::TempDir,
+    sym: PathBuf,
+    hard: PathBuf,
+}
+
+impl DropIn {
+    fn new() -> DropIn {
+        let dir = tempdir();
+        let sym = dir.path().join("sym");
+        let hard = dir.path().join("hard");
+        std::fs::create_dir(&sym).unwrap();
+        std::fs::create_dir(&hard).unwrap();
+        let bin = Path::new(env!("CARGO_BIN_EXE_fcap"));
+        for name in ["setcap", "getcap"] {
+            std::os::unix::fs::symlink(bin, sym.join(name)).unwrap();
+            if std::fs::hard_link(bin, hard.join(name)).is_err() {
+                // Another filesystem: a copy is an equally real second name.
+                std::fs::copy(bin, hard.join(name)).unwrap();
+            }
+        }
+        DropIn {
+            _dir: dir,
+            sym,
+            hard,
+        }
+    }
+
+    /// (program, arguments) for `name` reached through `form`.
+    fn invocation(&self, form: Form, name: &str, args: &[OsString]) -> (OsString, Vec<OsString>) {
+        match form {
+            Form::Symlink => (self.sym.join(name).into_os_string(), args.to_vec()),
+            Form::HardLink => (self.hard.join(name).into_os_string(), args.to_vec()),
+            Form::Subcommand => {
+                let mut v = vec![OsString::from(name)];
+                v.extend_from_slice(args);
+                (env!("CARGO_BIN_EXE_fcap").into(), v)
+            }
+        }
+    }
+}
+
+/// What one run produced.
+#[derive(Debug)]
+struct Outcome {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+fn run_in(mut c: Command, cwd: &Path, stdin: Option<&Path>) -> Outcome {
+    c.current_dir(cwd);
+    c.stdin(match stdin {
+        Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
+        None => Stdio::null(),
+    });
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
+}
+
+/// Compare libcap's outcome with the drop-in's; `what` describes the case.
+#[track_caller]
+fn assert_same(libcap: &Outcome, ours: &Outcome, what: &str) {
+    let show = |o: &Outcome| {
+        format!(
+            "rc={} stdout={:?} stderr={:?}",
+            o.code,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let detail = format!("{what}\n libcap: {}\n fcap:   {}", show(libcap), show(ours));
+    assert_eq!(ours.code, libcap.code, "exit status differs: {detail}");
+    assert_eq!(ours.stdout, libcap.stdout, "stdout differs: {detail}");
+    assert_eq!(
+        ours.stderr.is_empty(),
+        libcap.stderr.is_empty(),
+        "stderr emptiness differs: {detail}"
+    );
+    let text = String::from_utf8_lossy(&ours.stderr);
+    // The help (-h) aside, every stderr line is fcap's: one per failure, perhaps after
+    // the prompt of a `-`.
+    if !text.contains("built into fcap") {
+        assert!(
+            text.lines().all(|l| l.starts_with("fcap: ")),
+            "stderr is not fcap's: {detail}"
+        );
+    }
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    let r = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+    assert_eq!(r, 0, "mkfifo {p:?}");
+}
+
+/// Initial values a file may carry before a case.
+fn initial(r: &mut Rng) -> Option<Vec<u8>> {
+    let v = |t: &str, root: Option<u32>| Some(FileCaps::from_text(t, root).unwrap().encode());
+    match r.below(6) {
+        0 | 1 => None,
+        2 => v("cap_net_raw=ep", None),
+        3 => v("cap_kill=p", Some(1000)),
+        4 => v("", None),
+        _ => v("cap_chown,cap_setuid=eip", None),
+    }
+}
+
+/// The names a setcap case may touch, created identically in each tree.
+const SETCAP_ENTRIES: [&str; 6] = ["f1", "f2", "sub/f3", "d", "p", "ro"];
+
+/// Build one setcap tree; `init` gives the starting values of f1, f2 and sub/f3.
+fn setcap_tree(root: &Path, init: &[Option<Vec<u8>>; 3]) {
+    std::fs::create_dir(root).unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    for (name, v) in ["f1", "f2", "sub/f3"].iter().zip(init) {
+        let p = root.join(name);
+        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if let Some(v) = v {
+            set_raw_xattr(&p, v).unwrap();
+        }
+    }
+    // A file nobody may read: a caller with only CAP_SETFCAP still writes it.
+    std::fs::write(root.join("ro"), b"x").unwrap();
+    std::fs::set_permissions(root.join("ro"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("f1", root.join("l")).unwrap();
+    std::os::unix::fs::symlink("d", root.join("dl")).unwrap();
+    std::os::unix::fs::symlink("gone", root.join("dangling")).unwrap();
+    mkfifo(&root.join("p"));
+}
+
+const FILES: [&str; 22] = [
+    "f1",
+    "f1",
+    "f1",
+    "f1",
+    "f2",
+    "f2",
+    "f2",
+    "./f1",
+    "sub/f3",
+    "sub//f3",
+    "ro",
+    "ro",
+    "d",
+    "l",
+    "dl",
+    "dangling",
+    "p",
+    "missing",
+    "d/missing",
+    "f1/",
+    "",
+    "f2",
+];
+
+const COMMON_TEXTS: [&str; 20] = [
+    "cap_net_raw+ep",
+    "cap_net_raw,cap_net_admin=eip",
+    "CAP_SYS_RESOURCE=+ep",
+    "cap_net_bind_service=+ep cap_net_raw=+ep",
+    "cap_net_bind_service,cap_net_admin+ep",
+    "cap_dac_read_search,cap_sys_ptrace+ep",
+    "CAP_CHOWN,CAP_NET_BIND_SERVICE+ep",
+    "=",
+    "",
+    " ",
+    "cap_chown=e",
+    "cap_chown=ep cap_kill=p",
+    "cap_chown=p cap_kill=ep",
+    "all=ep",
+    "=ep cap_chown-e",
+    "63+ep",
+    "cap_chown+ep 63+ep",
+    "cap_kill=p",
+    "cap_net_raw=ep",
+    "cap_bogus+ep",
+];
+
+const ROOTIDS: [&str; 10] = [
+    "1000",
+    "1000",
+    "0",
+    "abc",
+    "-5",
+    " 5",
+    "4294967296",
+    "0x10",
+    "4294967295",
+    "",
+];
+
+fn text(r: &mut Rng) -> String {
+    if r.below(3) != 0 {
+        r.pick(&COMMON_TEXTS).to_string()
+    } else {
+        expression(r)
+    }
+}
+
+/// One generated setcap command line and the standard input it reads.
+fn setcap_case(r: &mut Rng) -> (Vec<OsString>, Vec<u8>) {
+    let mut a: Vec<String> = Vec::new();
+    let pairs = [1, 1, 1, 1, 1, 1, 2, 2, 2, 3][r.below(10)];
+    for k in 0..pairs {
+        for _ in 0..r.below(3) {
+            match r.below(10) {
+                0..=2 => a.push("-q".into()),
+                3..=6 => a.push("-v".into()),
+                _ => {
+                    a.push("-n".into());
+                    a.push(r.pick(&ROOTIDS).into());
+                }
+            }
+        }
+        match r.below(12) {
+            0 => a.push("-r".into()),
+            1 => a.push("-".into()),
+            2 if k == 0 => a.push(r.pick(&["-h", "--", "-x", "-n", "-f"]).into()),
+            _ => a.push(text(r)),
+        }
+        // Sometimes the file is missing from the end of the line.
+        if k + 1 < pairs || r.below(12) != 0 {
+            a.push(r.pick(&FILES).into());
+        }
+    }
+    let stdin = match r.below(6) {
+        0 => Vec::new(),
+        1 => format!("{}\n", text(r)).into_bytes(),
+        2 => format!("{}\n\n{}\n", text(r), text(r)).into_bytes(),
+        3 => format!("\n{}", text(r)).into_bytes(),
+        4 => format!("{}\0{}", text(r), text(r)).into_bytes(),
+        _ => text(r).into_bytes(),
+    };
+    (a.into_iter().map(OsString::from).collect(), stdin)
+}
+
+/// The raw value of every entry a case may touch (symlinks themselves included).
+fn snapshot(root: &Path) -> Vec<(String, Option<Vec<u8>>)> {
+    SETCAP_ENTRIES
+        .iter()
+        .chain(["l", "dl"].iter())
+        .map(|n| (n.to_string(), raw_xattr(&root.join(n))))
+        .collect()
+}
+
+#[test]
+fn setcap_matches_libcap_on_generated_command_lines() {
+    require_root();
+    require_tool("setcap", "libcap2-bin");
+    require_tool("setpriv", "util-linux");
+    require_tool("capsh", "libcap2-bin");
+    let drop_in = DropIn::new();
+    let work = tempdir();
+    let mut r = Rng::new(0x005e_7ca9_d1ff);
+    let n = 320 * scale();
+    let (mut ok, mut failed, mut verified) = (0, 0, 0);
+    for case in 0..n {
+        let (args, stdin) = setcap_case(&mut r);
+        let caller = match case % 8 {
+            5 => Caller::NobodyWithSetfcap,
+            6 => Caller::Nobody,
+            7 if case % 16 == 7 => Caller::RootWithoutSetfcap,
+            _ => Caller::Root,
+        };
+        let form = [Form::Symlink, Form::HardLink, Form::Subcommand][case % 3];
+        let init = [initial(&mut r), initial(&mut r), initial(&mut r)];
+        let base = work.path().join(case.to_string());
+        std::fs::create_dir(&base).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (a, b) = (base.join("libcap"), base.join("fcap"));
+        setcap_tree(&a, &init);
+        setcap_tree(&b, &init);
+        let input = base.join("stdin");
+        std::fs::write(&input, &stdin).unwrap();
+
+        let libcap = run_in(caller.wrap(OsStr::new("setcap"), &args), &a, Some(&input));
+        let (prog, pargs) = drop_in.invocation(form, "setcap", &args);
+        let ours = run_in(caller.wrap(&prog, &pargs), &b, Some(&input));
+        let what = format!(
+            "case {case}: {caller:?} {form:?} setcap {args:?} < {:?}",
+            String::from_utf8_lossy(&stdin)
+        );
+        assert_same(&libcap, &ours, &what);
+        assert_eq!(snapshot(&b), snapshot(&a), "bytes on disk differ: {what}");
+        if libcap.code == 0 {
+            ok += 1;
+        } else {
+            failed += 1;
+        }
+        verified += usize::from(args.iter().any(|x| x == "-v"));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+    // The generator must reach both outcomes in earnest, and -v lines.
+    assert!(
+        ok >= n / 8 && failed >= n / 4 && verified >= n / 4,
+        "ok {ok}, failed {failed}, with -v {verified} of {n}"
+    );
+}
+
+/// A getcap tree: values of every shape, nested and unreadable directories,
+/// symlinks, a fifo, and names with a space, a newline and a non-UTF-8 byte.
+fn getcap_tree(root: &Path) {
+    let file = |rel: &str, v: Option<Vec<u8>>| {
+        let p = root.join(rel);
+        std::fs::write(&p, b"x").unwrap();
+        if let Some(v) = v {
+            set_raw_xattr(&p, &v).unwrap();
+        }
+    };
+    let caps = |t: &str, root: Option<u32>| Some(FileCaps::from_text(t, root).unwrap().encode());
+    for d in ["g", "g/sub", "g/sub/deeper", "g/locked", "g/noexec", "h"] {
+        std::fs::create_dir(root.join(d)).unwrap();
+    }
+    file("a", caps("cap_chown=ep", None));
+    file("b", None);
+    file("g/a", caps("cap_net_raw,cap_net_admin=eip", None));
+    file("g/b", None);
+    file("g/v3", caps("cap_kill=p", Some(1000)));
+    file("g/neg", caps("cap_kill=ep", Some(2_147_483_648)));
+    file("g/empty", caps("", None));
+    file("g/e-only", caps("cap_chown=e", None));
+    file("g/high", caps("cap_chown+ep 63+ep", None));
+    file("g/sub/c", caps("=ep cap_sys_admin-ep", None));
+    file("g/sub/deeper/d", caps("cap_setuid=i", None));
+    file("g/locked/hidden", caps("cap_kill=p", None));
+    file("g/noexec/x", caps("cap_kill=p", None));
+    file("g/with space", caps("cap_chown=p", None));
+    file("g/new\nline", caps("cap_chown=p", None));
+    let odd = root.join(OsStr::from_bytes(b"g/odd\xff"));
+    std::fs::write(&odd, b"x").unwrap();
+    set_raw_xattr(
+        &odd,
+        &FileCaps::from_text("cap_bpf=ep", None).unwrap().encode(),
+    )
+    .unwrap();
+    mkfifo(&root.join("g/fifo"));
+    std::os::unix::fs::symlink("a", root.join("g/lnk")).unwrap();
+    std::os::unix::fs::symlink("sub", root.join("g/dirlnk")).unwrap();
+    std::os::unix::fs::symlink("nowhere", root.join("g/dangling")).unwrap();
+    std::os::unix::fs::symlink("g", root.join("gl")).unwrap();
+    let mode = |rel: &str, m| {
+        std::fs::set_permissions(root.join(rel), std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode("g/locked", 0o700);
+    mode("g/noexec", 0o744);
+}
+
+const GETCAP_PATHS: [&str; 22] = [
+    "a",
+    "a",
+    "b",
+    "g",
+    "g",
+    "g/",
+    "g//",
+    "./g",
+    "g/.",
+    "g/sub",
+    "g/a",
+    "g/v3",
+    "g/neg",
+    "g/lnk",
+    "g/fifo",
+    "gl",
+    "gl/",
+    "missing",
+    "g/locked/hidden",
+    "a/",
+    "",
+    "h",
+];
+
+fn getcap_case(r: &mut Rng) -> (Vec<OsString>, bool) {
+    let mut a: Vec<OsString> = Vec::new();
+    let opts = ["-r", "-r", "-v", "-v", "-n", "-rv", "-vn", "-rvn", "-nr"];
+    for _ in 0..r.below(3) {
+        a.push(r.pick(&opts).into());
+    }
+    for _ in 0..1 + r.below(3) {
+        a.push(r.pick(&GETCAP_PATHS).into());
+        if r.below(5) == 0 {
+            // getopt takes options after files too.
+            a.push(r.pick(&opts).into());
+        }
+    }
+    if r.below(8) == 0 {
+        a.push("g/with space".into());
+        a.push(OsString::from_vec(b"g/odd\xff".to_vec()));
+    }
+    match r.below(30) {
+        0 => a.insert(r.below(a.len() + 1), "-h".into()),
+        1 => a.insert(r.below(a.len() + 1), "-x".into()),
+        2 => a.insert(r.below(a.len() + 1), "--".into()),
+        3 => a.insert(r.below(a.len() + 1), "--foo".into()),
+        4 => a.insert(r.below(a.len() + 1), "-".into()),
+        5 => a.retain(|x| !x.as_bytes().starts_with(b"-")),
+        6 => a.clear(),
+        _ => {}
+    }
+    (a, r.below(10) == 0)
+}
+
+#[test]
+fn getcap_matches_libcap_on_generated_command_lines() {
+    require_root();
+    require_tool("getcap", "libcap2-bin");
+    require_tool("setpriv", "util-linux");
+    let drop_in = DropIn::new();
+    let work = tempdir();
+    getcap_tree(work.path());
+    let mut r = Rng::new(0x006e_7ca9);
+    let n = 240 * scale();
+    let mut printed = 0;
+    for case in 0..n {
+        let (args, posix) = getcap_case(&mut r);
+        let caller = if case % 4 == 3 {
+            Caller::Nobody
+        } else {
+            Caller::Root
+        };
+        let form = [Form::Symlink, Form::HardLink, Form::Subcommand][case % 3];
+        let mut libcap = caller.wrap(OsStr::new("getcap"), &args);
+        let (prog, pargs) = drop_in.invocation(form, "getcap", &args);
+        let mut ours = caller.wrap(&prog, &pargs);
+        if posix {
+            libcap.env("POSIXLY_CORRECT", "1");
+            ours.env("POSIXLY_CORRECT", "1");
+        }
+        let libcap = run_in(libcap, work.path(), None);
+        let ours = run_in(ours, work.path(), None);
+        let what = format!("case {case}: {caller:?} {form:?} posix={posix} getcap {args:?}");
+        assert_same(&libcap, &ours, &what);
+        printed += usize::from(!libcap.stdout.is_empty());
+    }
+    assert!(
+        printed >= n / 2,
+        "only {printed} of {n} cases printed anything"
+    );
+}
+
+#[test]
+fn the_license_flags_and_help_name_fcap() {
+    let d = DropIn::new();
+    for (name, args) in [("setcap", ["--license"]), ("getcap", ["-l"])] {
+        let (prog, a) = d.invocation(Form::Symlink, name, &args.map(OsString::from));
+        let out = run_in(Caller::Root.wrap(&prog, &a), Path::new("/"), None);
+        assert_eq!(out.code, 0);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with(&format!("{name} (fcap ")) && text.contains("not libcap's code"),
+            "{text}"
+        );
+        // Help goes to stderr with status 0, as libcap's does, and points at fcap.
+        let (prog, a) = d.invocation(Form::Subcommand, name, &[OsString::from("-h")]);
+        let out = run_in(Caller::Root.wrap(&prog, &a), Path::new("/"), None);
+        assert_eq!((out.code, out.stdout.len()), (0, 0));
+        let help = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            help.contains("built into fcap") && help.contains("fcap --help"),
+            "{help}"
+        );
+    }
+}
+
+#[test]
+fn setcap_refuses_an_immutable_file_like_libcap_even_when_unchanged() {
+    require_root();
+    require_tool("chattr", "e2fsprogs");
+    let d = DropIn::new();
+    let work = tempdir();
+    let f = work.path().join("f");
+    std::fs::write(&f, b"x").unwrap();
+    setcap_on(&f, &["cap_net_raw=ep"]);
+    let st = Command::new("chattr").arg("+i").arg(&f).status().unwrap();
+    assert!(
+        st.success(),
+        "chattr +i (needs ext4 or similar under the temp dir)"
+    );
+    let args = [OsString::from("cap_net_raw=ep"), OsString::from("f")];
+    let libcap = run_in(
+        Caller::Root.wrap(OsStr::new("setcap"), &args),
+        work.path(),
+        None,
+    );
+    let (prog, a) = d.invocation(Form::Symlink, "setcap", &args);
+    let ours = run_in(Caller::Root.wrap(&prog, &a), work.path(), None);
+    Command::new("chattr").arg("-i").arg(&f).status().unwrap();
+    assert_same(&libcap, &ours, "setcap on an immutable file");
+    assert_eq!(
+        ours.code, 1,
+        "the same value, written again, must fail on an immutable file"
+    );
+}
