@@ -82,8 +82,14 @@ fn apply_one(e: &Entry, opts: WriteOpts) -> anyhow::Result<Change> {
 }
 
 fn report(c: &Change, e: &Entry, args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let warnings = super::effect::warnings(c);
+    out.flush()?;
+    for w in &warnings {
+        error::warn(&format!("{w} (listed at {})", e.source));
+    }
     if args.json {
         let mut v = c.to_json();
+        v["warnings"] = warnings.into();
         if let Some(o) = v.as_object_mut() {
             o.insert("dry_run".into(), args.dry_run.into());
             o.insert(

@@ -10,7 +10,7 @@ use crate::capspec::{self, GrantSpec};
 use crate::cmd::set::{WriteFlags, write_each};
 use crate::error::{Exit, quote, warn};
 use crate::filecaps::FileCaps;
-use crate::write::{Change, Current};
+use crate::write::Current;
 use std::io::Write;
 use std::path::Path;
 
@@ -60,7 +60,8 @@ pub fn run(args: &GrantArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         out,
         |path, cur| merge(path, cur, &spec, args.rootid),
         |ch| {
-            if !warned {
+            // Not on an (unchanged) run: it was said when the file got them.
+            if !warned && ch.changed {
                 warned = true;
                 warn(&format!(
                     "{} {} root-equivalent: anyone who can run the file can use it to become root",
@@ -68,7 +69,6 @@ pub fn run(args: &GrantArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     if dangerous.len() == 1 { "is" } else { "are" }
                 ));
             }
-            interpreter_warning(ch, &spec);
         },
     )
 }
@@ -157,22 +157,9 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// Warn when the file is an interpreter: every script it runs gets the capabilities
-/// (users-and-peers.md pain point 18).
-fn interpreter_warning(ch: &Change, spec: &GrantSpec) {
-    let Some(name) = ch.target.file_name().and_then(|n| n.to_str()) else {
-        return;
-    };
-    if is_interpreter(name) {
-        warn(&format!(
-            "{} is an interpreter: every script it runs (and anyone who can run it) gets {}; prefer a small wrapper binary or systemd's AmbientCapabilities",
-            quote(&ch.target),
-            spec.caps
-        ));
-    }
-}
-
-/// Interpreters and shells, by the file's base name with any version suffix removed
+/// Interpreters and shells, by the file's base name (every script they run would get
+/// the capabilities: users-and-peers.md pain point 18; warned about in
+/// [`super::effect`]) with any version suffix removed
 /// (`python3.11`, `node-22`, `perl5.36`, `lua5.4`).
 pub fn is_interpreter(name: &str) -> bool {
     const NAMES: &[&str] = &[

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod check;
+pub mod effect;
 pub mod explain;
 pub mod grant;
 pub mod list;

@@ -151,7 +151,9 @@ fn check(args: &SetArgs, want: &FileCaps, out: &mut dyn Write) -> anyhow::Result
 /// still processed and the exit status is 2 when any failed.
 ///
 /// `compute` gets the path as given and the current value; `done` runs for each file
-/// that was (or, with `--dry-run`, would be) written, e.g. to print warnings.
+/// that was (or, with `--dry-run`, would be) written, e.g. to print warnings. What the
+/// new value cannot do at exec ([`super::effect::warnings`]) is warned about here, on
+/// stderr and in the JSON record's `warnings`.
 pub fn write_each(
     flags: &WriteFlags,
     out: &mut dyn Write,
@@ -164,8 +166,15 @@ pub fn write_each(
     };
     each(&flags.paths, opts, out, compute, |ch, out| {
         done(ch);
+        let warnings = super::effect::warnings(ch);
+        out.flush()?;
+        for w in &warnings {
+            warn(w);
+        }
         if flags.json {
-            writeln!(out, "{}", ch.to_json())?;
+            let mut v = ch.to_json();
+            v["warnings"] = warnings.into();
+            writeln!(out, "{v}")?;
         } else {
             writeln!(out, "{}", human_line(ch, flags.dry_run))?;
         }

@@ -416,3 +416,74 @@ fn misspelt_capabilities_suggest_the_right_one() {
         .stderr_is("fcap: 'cap_net_bind_service' has no operator: set takes libcap text and replaces everything, e.g. 'cap_net_bind_service=ep' (=ep is effective and permitted, what grant adds by default); to add it and keep the file's other capabilities: fcap grant cap_net_bind_service PATH...\n");
     assert_eq!(raw_xattr(&f), None);
 }
+
+/// grant, set and apply warn (on stderr and in --json) when the capabilities they
+/// write can do nothing or break the exec: a `#!` script, a nosuid mount, a capability
+/// outside the bounding set with the effective bit. Once per file and command, and not
+/// again on an (unchanged) run; revoke never warns.
+#[test]
+fn writes_warn_when_the_capabilities_cannot_work() {
+    require_root();
+    let d = tempdir();
+    let script = d.path().join("script");
+    write_exec(&script, b"#!/bin/sh\necho hi\n");
+    let script_warning = format!(
+        "fcap: warning: '{}' is a script ('#!/bin/sh'): the kernel ignores capabilities on scripts",
+        script.display()
+    );
+    let r = fcap_run([os("grant"), os("cap_net_raw"), script.as_os_str()]);
+    r.ok().stderr_has(&script_warning);
+    assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
+    fcap_run([os("grant"), os("cap_net_raw"), script.as_os_str()])
+        .ok()
+        .stderr_is("");
+    let r = fcap_run([
+        os("set"),
+        os("--json"),
+        os("cap_kill=ep"),
+        script.as_os_str(),
+    ]);
+    r.ok().stderr_has(&script_warning);
+    let w = &r.json_lines()[0]["warnings"];
+    assert_eq!(w.as_array().unwrap().len(), 1, "{w}");
+    assert!(w[0].as_str().unwrap().contains("is a script"), "{w}");
+    let r = fcap_run([os("revoke"), os("--json"), os("all"), script.as_os_str()]);
+    r.ok().stderr_is("");
+    assert_eq!(r.json_lines()[0]["warnings"], serde_json::json!([]));
+    let m = d.path().join("app.caps");
+    std::fs::write(&m, format!("{} cap_chown=ep\n", script.display())).unwrap();
+    fcap_run([os("apply"), m.as_os_str()])
+        .ok()
+        .stderr_has(&script_warning)
+        .stderr_has("(listed at ");
+    fcap_run([os("apply"), m.as_os_str()]).ok().stderr_is("");
+
+    // A nosuid mount, in a private mount namespace.
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o nosuid tmpfs "$1" && cp /bin/true "$1/prog" && "$2" grant cap_kill "$1/prog""#)
+        .arg("sh")
+        .arg(&mnt)
+        .arg(env!("CARGO_BIN_EXE_fcap"));
+    run(c).ok().stderr_is(&format!(
+        "fcap: warning: '{m}/prog' is on a nosuid mount ({m}): the kernel ignores its file capabilities at exec; move it to a mount without nosuid\n",
+        m = mnt.display()
+    ));
+
+    // Outside the bounding set: drop cap_kill from it for one fcap run (capsh --drop),
+    // rather than assume which capability this machine lacks.
+    let prog = copy_prog(d.path(), "prog");
+    let mut c = std::process::Command::new("capsh");
+    c.arg("--drop=cap_kill")
+        .arg("--")
+        .arg("-c")
+        .arg(r#""$0" grant cap_kill,cap_net_raw "$1" && "$0" set cap_kill=p "$1""#)
+        .arg(env!("CARGO_BIN_EXE_fcap"))
+        .arg(&prog);
+    run(c).ok().stderr_is(&format!(
+        "fcap: warning: cap_kill is not in this machine's bounding set and the effective bit is on: executing '{}' here fails with EPERM, even as root; grant cap_kill=p instead if the program raises what it gets, or run it where the bounding set has it\n",
+        prog.display()
+    ));
+}

@@ -431,6 +431,7 @@ fn dry_run_and_json_report_without_writing() {
             "before": "cap_chown=ep",
             "after": "cap_chown,cap_kill=ep",
             "changed": true,
+            "warnings": [],
         })
     );
     assert_eq!(lines[1]["changed"], false);
