@@ -9,6 +9,7 @@ mod catalogue;
 mod compat;
 mod generated;
 mod hardening;
+mod maintscripts;
 mod manifest;
 mod newuser;
 mod read;
