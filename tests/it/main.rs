@@ -5,6 +5,7 @@
 
 mod util;
 
+mod ansible;
 mod catalogue;
 mod compat;
 mod generated;

@@ -129,6 +129,16 @@ drift:
   sample:
     - {path: /usr/bin/dumpcap, status: unexpected, expected: null, actual: cap_net_admin,cap_net_raw=eip,
        manifest: null, line: null}
+cmd:
+  description: The fcap command line of the scan.
+  returned: always
+  type: list
+  elements: str
+check_cmd:
+  description: The fcap command line of the comparison with the manifest.
+  returned: when O(manifest) or O(manifest_content) is set
+  type: list
+  elements: str
 ansible_facts:
   description: With O(register_facts=true).
   returned: when O(register_facts=true)
