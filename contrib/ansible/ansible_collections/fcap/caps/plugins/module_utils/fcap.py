@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 # fcap's one warning printer writes exactly this prefix (src/error.rs); the rest of the line
-# is the message, which the module hands to Ansible unchanged.
+# is the message, which the module hands to Ansible unchanged. grant, set and apply also put
+# their warnings in their JSON records; a warning is shown once either way.
 WARNING_PREFIX = 'fcap: warning: '
 ERROR_PREFIX = 'fcap: '
 
@@ -83,6 +84,21 @@ def split_stderr(stderr):
     return warnings, errors
 
 
+def merge_warnings(records, stderr_warnings):
+    """Every warning once: the records' own 'warnings' (grant, set and apply put them in
+    their JSON), then any other that fcap printed only on stderr."""
+    merged = []
+    for rec in records:
+        listed = rec.get('warnings') if isinstance(rec, dict) else None
+        for w in listed or []:
+            if w not in merged:
+                merged.append(w)
+    for w in stderr_warnings:
+        if w not in merged:
+            merged.append(w)
+    return merged
+
+
 class Fcap:
     """Runs the fcap binary for one module invocation."""
 
@@ -108,7 +124,8 @@ class Fcap:
         except ValueError as exc:
             self.module.fail_json(msg='fcap printed something that is not JSON: %s' % exc,
                                   cmd=cmd, rc=rc, stdout=out, stderr=err)
-        warnings, errors = split_stderr(err)
+        stderr_warnings, errors = split_stderr(err)
+        warnings = merge_warnings(records, stderr_warnings)
         for w in warnings:
             self.module.warn(w)
         return rc, records, warnings, errors, cmd

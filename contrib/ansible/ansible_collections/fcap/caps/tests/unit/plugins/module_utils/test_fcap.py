@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.fcap.caps.plugins.module_utils.fcap import (
     caps_expression,
     has_operator,
+    merge_warnings,
     names_expression,
     parse_records,
     split_stderr,
@@ -63,3 +64,9 @@ def test_split_stderr():
     warnings, errors = split_stderr(err)
     assert warnings == ["'/usr/bin/python3.11' is an interpreter: every script it runs gets cap_net_raw"]
     assert errors == ["fcap: 'x': No such file or directory"]
+
+
+def test_merge_warnings_shows_each_once():
+    records = [{'path': 'a', 'warnings': ['w1', 'w2']}, {'path': 'b', 'warnings': ['w1']}, {'path': 'c'}]
+    assert merge_warnings(records, ['w2', 'w3']) == ['w1', 'w2', 'w3']
+    assert merge_warnings([], []) == []
