@@ -57,7 +57,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand grant" -l color -d 'When to us
 always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s n -l dry-run -d 'Show what would change, write nothing'
-complete -c fcap -n "__fish_fcap_using_subcommand grant" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s V -l version -d 'Print version'
@@ -65,7 +65,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l color -d 'When to u
 always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s n -l dry-run -d 'Show what would change, write nothing'
-complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s V -l version -d 'Print version'
@@ -75,7 +75,7 @@ always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l check -d 'Write nothing; exit 1 when a file\'s value differs from EXPR (like setcap -v)'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s n -l dry-run -d 'Show what would change, write nothing'
-complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSON object per file: path, target, before, after, changed'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'

@@ -26,7 +26,7 @@ pub struct WriteFlags {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
-    /// Print one JSON object per file: path, target, before, after, changed.
+    /// Print one JSON object per file: path, target, before, after, changed, warnings.
     #[arg(long)]
     pub json: bool,
 

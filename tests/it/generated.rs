@@ -21,13 +21,21 @@ use crate::util::run;
 const UPDATE_HINT: &str = "run `UPDATE_GENERATED=1 cargo test --test it generated` and commit";
 
 /// Every generated file, as (path relative to the crate root, contents).
-fn generated() -> Vec<(&'static str, Vec<u8>)> {
-    vec![
-        ("man/fcap.1", man_page().into_bytes()),
-        ("completions/fcap.bash", completion(Shell::Bash)),
-        ("completions/_fcap", completion(Shell::Zsh)),
-        ("completions/fcap.fish", completion(Shell::Fish)),
-    ]
+fn generated() -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![("man/fcap.1".to_string(), overview_page().into_bytes())];
+    for sub in subcommands(&built()) {
+        files.push((
+            format!("man/fcap-{}.1", sub.get_name()),
+            command_page(&sub).into_bytes(),
+        ));
+    }
+    files.push(("man/fcap.caps.5".to_string(), caps_page().into_bytes()));
+    files.extend([
+        ("completions/fcap.bash".to_string(), completion(Shell::Bash)),
+        ("completions/_fcap".to_string(), completion(Shell::Zsh)),
+        ("completions/fcap.fish".to_string(), completion(Shell::Fish)),
+    ]);
+    files
 }
 
 fn completion(shell: Shell) -> Vec<u8> {
@@ -35,6 +43,13 @@ fn completion(shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "fcap", &mut out);
     out
+}
+
+/// The command definition with bin names filled in (`fcap grant`).
+fn built() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd
 }
 
 /// The visible subcommands, in definition order (clap's own `help` left out).
@@ -45,69 +60,178 @@ fn subcommands(cmd: &clap::Command) -> Vec<clap::Command> {
         .collect()
 }
 
-/// One man page for the whole tool: the usual sections from clap_mangen, a COMMANDS
-/// section with every subcommand's synopsis, description and options, then EXIT
-/// STATUS, EXAMPLES and SEE ALSO from [`AFTER_LONG_HELP`].
-fn man_page() -> String {
-    let mut cmd = Cli::command();
-    cmd.build();
-    // clap_mangen starts every rendered piece with the same preamble; keep one.
-    let preamble = Roff::new().render();
-    let piece = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
-        let mut buf = Vec::new();
-        f(&mut buf).unwrap();
-        let s = String::from_utf8(buf).unwrap();
-        s.strip_prefix(preamble.as_str()).unwrap_or(&s).to_string()
-    };
-    let man = Man::new(cmd.clone());
-    let mut page = preamble.clone();
-    page += &piece(&|w| man.render_title(w));
-    page += &piece(&|w| man.render_name_section(w));
-    page += &piece(&|w| man.render_synopsis_section(w));
-    page += &piece(&|w| man.render_description_section(w));
-    page += &piece(&|w| man.render_options_section(w));
-
-    let mut intro = Roff::new();
-    intro.control("SH", ["COMMANDS"]).text([roman(
-        "Every command also accepts the options above (--color, --help, --version).",
-    )]);
-    page += &intro.to_roff();
-    for sub in subcommands(&cmd) {
-        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_string();
-        let mut head = Roff::new();
-        head.control("SS", [name.as_str()]);
-        page += &head.to_roff();
-        // The global options are described once, under OPTIONS.
-        let quiet = ["color", "help", "version"]
-            .iter()
-            .fold(sub.clone(), |c, id| c.mut_arg(*id, |a| a.hide(true)));
-        let sm = Man::new(quiet);
-        // Each piece opens with its own `.SH`; inside COMMANDS they are paragraphs.
-        let demote = |s: String| {
-            s.lines()
-                .map(|l| if l.starts_with(".SH") { ".PP" } else { l })
-                .collect::<Vec<_>>()
-                .join("\n")
-                + "\n"
-        };
-        page += &demote(piece(&|w| sm.render_synopsis_section(w)));
-        page += &demote(piece(&|w| sm.render_description_section(w)));
-        page += &demote(piece(&|w| sm.render_options_section(w)));
-        if sub.get_after_help().is_some() || sub.get_after_long_help().is_some() {
-            page += &demote(piece(&|w| sm.render_extra_section(w)));
-        }
-    }
-    page += &after_help_sections(AFTER_LONG_HELP).to_roff();
-    page
+/// The hand-written part of a page (man/src/NAME.txt; the format is in man/src/README).
+fn man_src(name: &str) -> String {
+    let path = format!("{}/man/src/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Turn the plain-text tail of `fcap --help` into man sections (the shape is
-/// described at [`AFTER_LONG_HELP`]).
-fn after_help_sections(text: &str) -> Roff {
+/// One rendered piece of a page, without the preamble clap_mangen starts each with.
+fn piece(f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+    let preamble = Roff::new().render();
+    let mut buf = Vec::new();
+    f(&mut buf).unwrap();
+    let s = String::from_utf8(buf).unwrap();
+    s.strip_prefix(preamble.as_str()).unwrap_or(&s).to_string()
+}
+
+/// A `Man` for a page, with fcap's title line.
+fn man_for(cmd: clap::Command, title: &str, section: &str) -> Man {
+    Man::new(cmd)
+        .title(title.to_uppercase())
+        .section(section)
+        .source(format!("fcap {}", env!("CARGO_PKG_VERSION")))
+        .manual("fcap")
+}
+
+/// A SYNOPSIS line from clap's own usage (`fcap grant [OPTIONS] <CAPS> <PATH>...`):
+/// the command in bold, the rest as clap prints it, repetition marks included.
+fn usage_line(r: &mut Roff, cmd: &clap::Command) {
+    let usage = cmd.clone().render_usage().to_string();
+    let usage = usage.trim_start_matches("Usage: ").trim().to_string();
+    let words: Vec<&str> = usage.split(' ').collect();
+    let name_len = words
+        .iter()
+        .take_while(|w| !w.starts_with(['<', '[', '-']))
+        .count();
+    let name = words[..name_len].join(" ");
+    let rest = words[name_len..].join(" ");
+    r.text([bold(name), roman(format!(" {rest}"))]);
+}
+
+/// The page of one subcommand, fcap-NAME(1), like git's: clap's NAME, SYNOPSIS,
+/// DESCRIPTION and OPTIONS, then the hand-written sections of man/src/fcap-NAME.txt.
+fn command_page(sub: &clap::Command) -> String {
+    let page = format!("fcap-{}", sub.get_name());
+    // The global options are described once, in fcap(1).
+    let quiet = ["color", "help", "version"]
+        .iter()
+        .fold(sub.clone(), |c, id| c.mut_arg(*id, |a| a.hide(true)));
+    let name: &'static str = Box::leak(page.clone().into_boxed_str());
+    let man = man_for(quiet.clone().name(name), &page, "1");
+    let mut out = Roff::new().render();
+    out += &piece(&|w| man.render_title(w));
+    out += &piece(&|w| man.render_name_section(w));
     let mut r = Roff::new();
-    let mut section = String::new();
+    r.control("SH", ["SYNOPSIS"]);
+    usage_line(&mut r, sub);
+    r.control("SH", ["DESCRIPTION"]);
+    if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+        r.text([roman(about.to_string())]);
+    }
+    if let Some(after) = sub.get_after_long_help().or(sub.get_after_help()) {
+        for para in after.to_string().split("\n\n") {
+            r.control("PP", []).text([roman(para.replace('\n', " "))]);
+        }
+    }
+    let (intro, rest) = split_intro(&man_src(&page));
+    out += &r.to_roff();
+    out += &text_sections(&intro, "DESCRIPTION").to_roff();
+    out += &piece(&|w| man.render_options_section(w));
+    let mut note = Roff::new();
+    note.control("PP", []).text([
+        roman("The options of "),
+        bold("fcap"),
+        roman("(1) apply too: "),
+        bold("--color"),
+        roman(", "),
+        bold("-h"),
+        roman(", "),
+        bold("-V"),
+        roman("."),
+    ]);
+    out += &note.to_roff();
+    out += &text_sections(&rest, "").to_roff();
+    out
+}
+
+/// fcap(1): the overview, with every command's synopsis, the shared sections
+/// (CAPS syntax, FILES, ENVIRONMENT, output, JSON) and the tail of `fcap --help`.
+fn overview_page() -> String {
+    let cmd = built();
+    let man = man_for(cmd.clone(), "fcap", "1");
+    let mut out = Roff::new().render();
+    out += &piece(&|w| man.render_title(w));
+    out += &piece(&|w| man.render_name_section(w));
+    let mut r = Roff::new();
+    r.control("SH", ["SYNOPSIS"]);
+    usage_line(&mut r, &cmd);
+    for sub in subcommands(&cmd) {
+        r.control("br", []);
+        usage_line(&mut r, &sub);
+    }
+    out += &r.to_roff();
+    out += &piece(&|w| man.render_description_section(w));
+    let (intro, rest) = split_intro(&man_src("fcap"));
+    out += &text_sections(&intro, "DESCRIPTION").to_roff();
+    let mut r = Roff::new();
+    r.control("SH", ["COMMANDS"]);
+    for sub in subcommands(&cmd) {
+        r.control("TP", []).text([
+            bold(format!("fcap {}", sub.get_name())),
+            roman(" ("),
+            bold(format!("fcap-{}", sub.get_name())),
+            roman("(1))"),
+        ]);
+        r.text([roman(
+            sub.get_about().map(|a| a.to_string()).unwrap_or_default(),
+        )]);
+    }
+    out += &r.to_roff();
+    out += &piece(&|w| man.render_options_section(w));
+    out += &text_sections(&rest, "").to_roff();
+    // The tail of `fcap --help`, with every page of the set in SEE ALSO.
+    let mut pages: Vec<String> = subcommands(&cmd)
+        .iter()
+        .map(|s| format!("fcap-{}(1)", s.get_name()))
+        .collect();
+    pages.push("fcap.caps(5)".to_string());
+    let tail = AFTER_LONG_HELP.replace(
+        "See also:\n  ",
+        &format!("See also:\n  {}, ", pages.join(", ")),
+    );
+    out += &text_sections(&tail, "").to_roff();
+    out
+}
+
+/// fcap.caps(5), the manifest format: all of it from man/src/fcap.caps.txt.
+fn caps_page() -> String {
+    let mut out = Roff::new().render();
+    let mut r = Roff::new();
+    r.control(
+        "TH",
+        [
+            "FCAP.CAPS",
+            "5",
+            "",
+            &format!("fcap {}", env!("CARGO_PKG_VERSION")),
+            "fcap",
+        ],
+    );
+    out += &r.to_roff();
+    out += &text_sections(&man_src("fcap.caps"), "").to_roff();
+    out
+}
+
+/// The lines before the first section heading, and the rest.
+fn split_intro(text: &str) -> (String, String) {
+    let at = text
+        .lines()
+        .position(|l| !l.is_empty() && !l.starts_with(' '))
+        .unwrap_or(text.lines().count());
+    let lines: Vec<&str> = text.lines().collect();
+    (lines[..at].join("\n"), lines[at..].join("\n"))
+}
+
+/// Turn hand-written text (the shape described in man/src/README, also the tail of
+/// `fcap --help`) into man sections; `section` is the one it continues, if any.
+fn text_sections(text: &str, section: &str) -> Roff {
+    let mut r = Roff::new();
+    let mut section = section.to_string();
     let mut in_code = false;
-    let mut new_paragraph = false;
+    let mut in_def = false;
+    // Text that continues a section starts a paragraph of its own.
+    let mut new_paragraph = !section.is_empty();
     let end_code = |r: &mut Roff, in_code: &mut bool| {
         if *in_code {
             r.control("fi", []).control("RE", []);
@@ -127,42 +251,56 @@ fn after_help_sections(text: &str) -> Roff {
             section = body.trim_end_matches(':').to_uppercase();
             r.control("SH", [section.as_str()]);
             new_paragraph = false;
+            in_def = false;
             continue;
         }
-        match section.as_str() {
-            "EXIT STATUS" => match body.split_once("  ") {
-                Some((code, rest)) if indent == 2 => {
-                    r.control("TP", []).text([bold(code)]).text([roman(rest)]);
-                }
-                _ => {
-                    r.text([roman(body)]);
-                }
-            },
-            "SEE ALSO" => {
-                let refs: Vec<&str> = body.split(", ").collect();
-                for (i, re) in refs.iter().enumerate() {
-                    let (page, sect) = re.split_once('(').unwrap_or((re, ""));
-                    let sep = if i + 1 < refs.len() { "," } else { "" };
-                    r.text([bold(page), roman(format!("({sect}{sep}"))]);
-                }
-            }
-            _ if indent >= 4 => {
-                new_paragraph = false;
-                if !in_code {
-                    r.control("RS", ["4"]).control("nf", []);
-                    in_code = true;
-                }
-                r.text([roman(&line[4..])]);
-            }
-            _ => {
-                end_code(&mut r, &mut in_code);
-                if new_paragraph {
-                    r.control("PP", []);
-                    new_paragraph = false;
-                }
-                r.text([roman(body)]);
-            }
+        if section == "EXIT STATUS"
+            && indent == 2
+            && let Some((code, rest)) = body.split_once("  ")
+        {
+            r.control("TP", []).text([bold(code)]).text([roman(rest)]);
+            continue;
         }
+        if section == "SEE ALSO" {
+            let refs: Vec<&str> = body.split(", ").collect();
+            for (i, re) in refs.iter().enumerate() {
+                let (page, sect) = re.split_once('(').unwrap_or((re, ""));
+                let sep = if i + 1 < refs.len() { "," } else { "" };
+                r.text([bold(page), roman(format!("({sect}{sep}"))]);
+            }
+            continue;
+        }
+        if let Some(term) = body.strip_prefix("- ").filter(|_| indent == 2) {
+            end_code(&mut r, &mut in_code);
+            r.control("TP", []).text([bold(term)]);
+            in_def = true;
+            new_paragraph = false;
+            continue;
+        }
+        if indent >= 6 && in_def {
+            r.text([roman(body)]);
+            continue;
+        }
+        if indent >= 4 {
+            new_paragraph = false;
+            if !in_code {
+                if in_def {
+                    r.control("PP", []);
+                    in_def = false;
+                }
+                r.control("RS", ["4"]).control("nf", []);
+                in_code = true;
+            }
+            r.text([roman(&line[4..])]);
+            continue;
+        }
+        end_code(&mut r, &mut in_code);
+        if new_paragraph || in_def {
+            r.control("PP", []);
+            new_paragraph = false;
+            in_def = false;
+        }
+        r.text([roman(body)]);
     }
     end_code(&mut r, &mut in_code);
     r
@@ -174,7 +312,7 @@ fn committed_files_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut stale = Vec::new();
     for (rel, want) in generated() {
-        let path = root.join(rel);
+        let path = root.join(&rel);
         if std::fs::read(&path).ok().as_deref() == Some(want.as_slice()) {
             continue;
         }
@@ -201,7 +339,7 @@ fn cli_definition_is_consistent() {
 fn written() -> (tempfile::TempDir, PathBuf) {
     let dir = crate::util::tempdir();
     for (rel, bytes) in generated() {
-        let p = dir.path().join(rel);
+        let p = dir.path().join(&rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, bytes).unwrap();
     }
@@ -210,84 +348,147 @@ fn written() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// `man -l` output as plain text (man-db drops the formatting when stdout is a pipe),
-/// with groff's warnings switched on.
+/// with groff's warnings switched on, at the width of a classic terminal.
 fn render_man(page: &Path) -> (String, String) {
     let mut c = Command::new("man");
     c.args(["--warnings", "-l"])
         .arg(page)
         .env("MANPAGER", "cat")
         .env("PAGER", "cat")
-        .env("MANWIDTH", "100")
+        .env("MANWIDTH", "80")
         .env("LC_ALL", "C");
     let r = run(c);
     assert_eq!(
         r.code(),
         0,
-        "`man -l` failed (is man-db with groff installed? .ci/run installs them)\n{}",
+        "`man -l` failed (is man-db with groff installed? scripts/test installs them)\n{}",
         r.stderr()
     );
     (r.stdout(), r.stderr())
 }
 
+/// The text of one section of a rendered page (up to the next heading).
+fn section<'a>(text: &'a str, name: &str) -> &'a str {
+    let start = text
+        .find(&format!("\n{name}\n"))
+        .unwrap_or_else(|| panic!("no {name} section:\n{text}"));
+    let body = &text[start + name.len() + 2..];
+    let end = body
+        .find("\n\n")
+        .and_then(|_| {
+            body.match_indices('\n')
+                .map(|(i, _)| i + 1)
+                .find(|&i| body[i..].starts_with(|c: char| c.is_ascii_uppercase()))
+        })
+        .unwrap_or(body.len());
+    &body[..end]
+}
+
+/// Whitespace-normalised, for substring checks, in two readings of a '-' at the end
+/// of a line: groff's hyphenation of a long word (joined without it), or a real
+/// hyphen it broke after (kept).
+fn flat(text: &str) -> String {
+    let mut readings = Vec::new();
+    for joiner in ["", "-"] {
+        let mut s = String::new();
+        for l in text.lines() {
+            let t = l.trim();
+            if let Some(head) = t
+                .strip_suffix('-')
+                .filter(|h| h.ends_with(|c: char| c.is_ascii_alphabetic()))
+            {
+                s.push_str(head);
+                s.push_str(joiner);
+            } else {
+                s.push_str(t);
+                s.push(' ');
+            }
+        }
+        readings.push(s.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    readings.join(" | ")
+}
+
+/// Every page renders without a groff warning at 80 columns, has the sections a
+/// sysadmin looks for, shows each argument's repetition in the SYNOPSIS and names
+/// every option its command has.
 #[test]
-fn man_page_renders_every_section_subcommand_and_flag() {
+fn every_man_page_renders_cleanly_with_its_sections_and_flags() {
     let (_dir, root) = written();
-    let (text, warnings) = render_man(&root.join("man/fcap.1"));
-    assert_eq!(warnings, "", "groff warnings in the man page");
-    for section in [
+    let cmd = built();
+    let mut pages = vec![("fcap".to_string(), cmd.clone())];
+    pages.extend(
+        subcommands(&cmd)
+            .into_iter()
+            .map(|s| (format!("fcap-{}", s.get_name()), s)),
+    );
+    for (page, c) in &pages {
+        let (text, warnings) = render_man(&root.join(format!("man/{page}.1")));
+        assert_eq!(warnings, "", "groff warnings in {page}.1");
+        for sect in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "EXIT STATUS",
+            "EXAMPLES",
+            "SEE ALSO",
+        ] {
+            section(&text, sect);
+        }
+        let usage = c.clone().render_usage().to_string();
+        let usage = usage.trim_start_matches("Usage: ").trim();
+        assert!(
+            section(&text, "SYNOPSIS").contains(usage),
+            "{page}: the synopsis lacks {usage:?}:\n{text}"
+        );
+        let all = flat(&text);
+        // The global options (--color, --help, --version) are described in fcap(1).
+        let global = |a: &clap::Arg| {
+            page != "fcap" && ["color", "help", "version"].contains(&a.get_id().as_str())
+        };
+        for a in c.get_arguments().filter(|a| !a.is_hide_set() && !global(a)) {
+            if let Some(l) = a.get_long() {
+                assert!(all.contains(&format!("--{l}")), "{page} lacks --{l}");
+            }
+        }
+        assert!(
+            flat(section(&text, "SEE ALSO")).contains("fcap") || page == "fcap",
+            "{page}: SEE ALSO does not lead back to fcap(1)"
+        );
+    }
+    let (text, warnings) = render_man(&root.join("man/fcap.caps.5"));
+    assert_eq!(warnings, "", "groff warnings in fcap.caps.5");
+    for sect in [
         "NAME",
-        "SYNOPSIS",
         "DESCRIPTION",
-        "OPTIONS",
-        "COMMANDS",
-        "EXIT STATUS",
+        "FORMAT",
+        "FILES",
         "EXAMPLES",
         "SEE ALSO",
     ] {
-        assert!(
-            text.lines().any(|l| l == section),
-            "no {section} section:\n{text}"
-        );
+        section(&text, sect);
     }
-    let mut cmd = Cli::command();
-    cmd.build();
-    let mut wanted: Vec<String> = Vec::new();
-    let longs = |c: &clap::Command| -> Vec<String> {
-        c.get_arguments()
-            .filter(|a| !a.is_hide_set())
-            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
-            .collect()
-    };
-    wanted.extend(longs(&cmd));
-    for sub in subcommands(&cmd) {
-        wanted.push(format!("fcap {}", sub.get_name()));
-        wanted.extend(longs(&sub));
-        if let Some(about) = sub.get_about() {
-            wanted.push(about.to_string());
-        }
-    }
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    for w in &wanted {
-        let w = w.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(&w), "man page lacks {w:?}:\n{text}");
-    }
-    // The exit status table, and the node-on-port-80 story as one command line each.
-    for line in [
-        "sudo fcap grant cap_net_bind_service /usr/bin/node",
-        "fcap verify /usr/bin/node --user node --require net_bind_service",
-        "fcap check caps.manifest --root /usr",
-        "setcap(8), getcap(8), capabilities(7)",
+    // fcap(1) leads to every other page, and holds the shared sections.
+    let (text, _) = render_man(&root.join("man/fcap.1"));
+    for sect in [
+        "COMMANDS",
+        "CAPABILITIES",
+        "FILES",
+        "ENVIRONMENT",
+        "JSON OUTPUT",
     ] {
+        section(&text, sect);
+    }
+    let see_also = flat(section(&text, "SEE ALSO"));
+    for (page, _) in pages.iter().skip(1) {
         assert!(
-            text.lines().any(|l| l.trim() == line || l.contains(line)),
-            "man page lacks the line {line:?}:\n{text}"
+            see_also.contains(&format!("{page}(1)")),
+            "fcap(1) SEE ALSO lacks {page}(1)"
         );
     }
-    let status = text
-        .split("EXIT STATUS")
-        .nth(1)
-        .and_then(|s| s.split("EXAMPLES").next())
-        .unwrap();
+    assert!(see_also.contains("fcap.caps(5)"));
+    let status = section(&text, "EXIT STATUS");
     for code in ["0", "1", "2"] {
         assert!(
             status
@@ -295,6 +496,183 @@ fn man_page_renders_every_section_subcommand_and_flag() {
                 .any(|l| l.split_whitespace().next() == Some(code)),
             "exit status {code} is not listed:\n{status}"
         );
+    }
+    for line in [
+        "sudo fcap grant cap_net_bind_service /usr/bin/node",
+        "fcap verify /usr/bin/node --user node --require net_bind_service",
+        "fcap check caps.manifest --root /usr",
+    ] {
+        assert!(text.contains(line), "fcap(1) lacks the example {line:?}");
+    }
+}
+
+/// The hand-written sections stay in sync with the program: every reason code verify
+/// can give is documented in fcap-verify(1); every environment variable fcap reads and
+/// the system manifest directory are in fcap(1).
+#[test]
+fn man_pages_document_every_reason_code_environment_variable_and_file() {
+    let (_dir, root) = written();
+    let src =
+        |p: &str| std::fs::read_to_string(format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    // Codes are the first argument of `why(` or the first of a `("code", "what")` pair.
+    let model = src("src/verify/model.rs");
+    let model = model.split("#[cfg(test)]").next().unwrap();
+    let mut codes = std::collections::BTreeSet::new();
+    let literal = |rest: &str| -> Option<String> {
+        let rest = rest.trim_start().strip_prefix('"')?;
+        let end = rest.find('"')?;
+        let word = &rest[..end];
+        (!word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+            .then(|| word.to_string())
+    };
+    for (i, _) in model.match_indices(".why(") {
+        codes.extend(literal(&model[i + 5..]));
+    }
+    for (i, _) in model.match_indices("(\"") {
+        let rest = &model[i + 1..];
+        if let Some(w) = literal(rest)
+            && rest[w.len() + 2..].starts_with(", \"")
+        {
+            codes.insert(w);
+        }
+    }
+    assert!(
+        codes.len() >= 30,
+        "only {} reason codes found: {codes:?}",
+        codes.len()
+    );
+    let (text, _) = render_man(&root.join("man/fcap-verify.1"));
+    let documented: Vec<String> = section(&text, "REASON CODES")
+        .lines()
+        .filter(|l| l.starts_with("       ") && !l.starts_with("        "))
+        // A short term shares its line with the definition, which starts with a
+        // capital letter; codes are lower case.
+        .map(|l| {
+            let t = l.trim_start();
+            let end = t
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '-' || c == ',' || c == ' '))
+                .unwrap_or(t.len());
+            t[..end].to_string()
+        })
+        .flat_map(|t| {
+            t.split(',')
+                .filter_map(|w| w.split_whitespace().next().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for code in &codes {
+        assert!(
+            documented.contains(code),
+            "verify gives reason code {code:?}, but fcap-verify(1) does not document it (man/src/fcap-verify.txt)"
+        );
+    }
+    let (text, _) = render_man(&root.join("man/fcap.1"));
+    let env = flat(section(&text, "ENVIRONMENT"));
+    let mut files = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    let mut vars = std::collections::BTreeSet::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let t = std::fs::read_to_string(&p).unwrap();
+        for pat in ["env::var(\"", "env::var_os(\""] {
+            for (i, _) in t.match_indices(pat) {
+                let rest = &t[i + pat.len()..];
+                vars.insert(rest[..rest.find('"').unwrap()].to_string());
+            }
+        }
+    }
+    assert!(vars.contains("NO_COLOR"), "{vars:?}");
+    for v in &vars {
+        assert!(
+            env.contains(v.as_str()),
+            "fcap reads ${v}, but fcap(1) ENVIRONMENT does not say so"
+        );
+    }
+    assert!(flat(section(&text, "FILES")).contains(fcap::manifest::SYSTEM_DIR));
+}
+
+/// Every field of every JSON output, as real runs print it, is named in the page of
+/// the command that prints it.
+#[test]
+fn man_pages_document_every_json_field() {
+    let (_dir, root) = written();
+    let d = crate::util::tempdir();
+    let f = crate::util::copy_prog(d.path(), "prog");
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink("prog", &link).unwrap();
+    let m = d.path().join("app.caps");
+    std::fs::write(&m, format!("{} cap_kill=p\n", f.display())).unwrap();
+    let fp = f.to_str().unwrap();
+    let lp = link.to_str().unwrap();
+    let mp = m.to_str().unwrap();
+    let runs: Vec<(&str, Vec<&str>)> = vec![
+        ("fcap-read", vec!["read", "--json", fp, lp]),
+        (
+            "fcap-grant",
+            vec!["grant", "--json", "--dry-run", "cap_kill", lp],
+        ),
+        (
+            "fcap-set",
+            vec!["set", "--json", "--dry-run", "cap_kill=p", fp],
+        ),
+        ("fcap-revoke", vec!["revoke", "--json", "all", fp]),
+        ("fcap-apply", vec!["apply", "--json", "--dry-run", mp]),
+        ("fcap-check", vec!["check", "--json", mp]),
+        (
+            "fcap-verify",
+            vec![
+                "verify",
+                "--json",
+                fp,
+                "--user",
+                "nobody",
+                "--require",
+                "kill",
+            ],
+        ),
+        ("fcap-list", vec!["list", "--json"]),
+        ("fcap-explain", vec!["explain", "--json", "kill"]),
+    ];
+    for (page, args) in runs {
+        let r = crate::util::fcap_run(&args);
+        let (text, _) = render_man(&root.join(format!("man/{page}.1")));
+        let json = flat(section(&text, "JSON OUTPUT"));
+        let mut keys = std::collections::BTreeSet::new();
+        fn collect(v: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    for (k, v) in o {
+                        keys.insert(k.clone());
+                        collect(v, keys);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| collect(v, keys)),
+                _ => {}
+            }
+        }
+        for v in r.json_lines() {
+            collect(&v, &mut keys);
+        }
+        assert!(
+            !keys.is_empty(),
+            "`fcap {}` printed no JSON",
+            args.join(" ")
+        );
+        let words: std::collections::BTreeSet<&str> = json
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        for k in &keys {
+            assert!(
+                words.contains(k.as_str()),
+                "`fcap {}` prints the field {k:?}, but {page}(1) JSON OUTPUT does not name it",
+                args.join(" ")
+            );
+        }
     }
 }
 
