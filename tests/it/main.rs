@@ -13,6 +13,7 @@ mod hardening;
 mod maintscripts;
 mod manifest;
 mod newuser;
+mod package;
 mod read;
 mod text_oracle;
 mod verify;

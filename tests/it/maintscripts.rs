@@ -22,10 +22,19 @@ const DRIVER: &str = r#"
 set -eu
 S=$1 MODE=$2 FCAP=$3 SCRIPT=$4
 shift 4
+"#;
+
+/// Shell lines, run inside `unshare -m --propagation private` with $S set to a scratch
+/// directory, that lay overlays over /usr, /etc and /var: every write there (files,
+/// dpkg's and debconf's state) lands in $S/usr.up, $S/etc.up and $S/var.up instead.
+pub const OVERLAYS: &str = r#"
 for d in usr etc var; do
   mkdir -p "$S/$d.up" "$S/$d.work"
   mount -t overlay "fcap-test-$d" -o "lowerdir=/$d,upperdir=$S/$d.up,workdir=$S/$d.work" "/$d"
 done
+"#;
+
+const DRIVER_BODY: &str = r#"
 for t in "$@"; do
   rm -f "$t"
   mkdir -p "$(dirname "$t")"
@@ -164,6 +173,7 @@ fn run_case(c: &Case, mode: &str, scratch: &Path) -> Outcome {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/postinst")
         .join(c.script);
+    let script = format!("{DRIVER}{OVERLAYS}{DRIVER_BODY}");
     let mut cmd = Command::new("unshare");
     cmd.args([
         "-m",
@@ -171,7 +181,7 @@ fn run_case(c: &Case, mode: &str, scratch: &Path) -> Outcome {
         "private",
         "sh",
         "-c",
-        DRIVER,
+        &script,
         "driver",
     ])
     .arg(scratch)
@@ -205,7 +215,7 @@ fn run_case(c: &Case, mode: &str, scratch: &Path) -> Outcome {
 }
 
 /// What the host's package state looks like, to prove the runs left it alone.
-fn host_state() -> Vec<(String, Option<Vec<u8>>, u64)> {
+pub fn host_state() -> Vec<(String, Option<Vec<u8>>, u64)> {
     [
         "/usr/sbin/setcap",
         "/usr/sbin/getcap",
