@@ -97,13 +97,20 @@ fn check_contents(deb: &Path) {
     ]
     .map(String::from)
     .to_vec();
-    // Every man page the source holds, whatever man/ contains.
+    // Every man page the source holds (man/NAME.SECTION), however many there are.
     let man = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let mut pages = 0;
     for e in std::fs::read_dir(&man).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        let section = name.rsplit('.').next().unwrap().to_string();
-        want.push(format!("usr/share/man/man{section}/{name}.gz"));
+        let Some((_, section)) = name.rsplit_once('.') else {
+            continue;
+        };
+        if section.len() == 1 && section.as_bytes()[0].is_ascii_digit() {
+            want.push(format!("usr/share/man/man{section}/{name}.gz"));
+            pages += 1;
+        }
     }
+    assert!(pages >= 1, "no man pages found in {}", man.display());
     for w in &want {
         assert!(
             paths.contains(&w.as_str()),
