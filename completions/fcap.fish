@@ -79,15 +79,15 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSO
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
-complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r -f -a "(cut -d: -f1 /etc/passwd)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l pid -d 'Use the state of a running process as the caller' -r
-complete -c fcap -n "__fish_fcap_using_subcommand verify" -l inheritable -d 'The caller\'s inheritable set' -r
-complete -c fcap -n "__fish_fcap_using_subcommand verify" -l ambient -d 'The caller\'s ambient set (systemd AmbientCapabilities=); also inheritable' -r
-complete -c fcap -n "__fish_fcap_using_subcommand verify" -l bounding -d 'The caller\'s bounding set, exactly (systemd CapabilityBoundingSet=)' -r
-complete -c fcap -n "__fish_fcap_using_subcommand verify" -l drop -d 'Remove these from the caller\'s bounding set (docker --cap-drop)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l inheritable -d 'The caller\'s inheritable set' -r -f -a "(__fcap_caps all none)"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l ambient -d 'The caller\'s ambient set (systemd AmbientCapabilities=); also inheritable' -r -f -a "(__fcap_caps all none)"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l bounding -d 'The caller\'s bounding set, exactly (systemd CapabilityBoundingSet=)' -r -f -a "(__fcap_caps all none)"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l drop -d 'Remove these from the caller\'s bounding set (docker --cap-drop)' -r -f -a "(__fcap_caps all none)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l profile -d 'Start from a deployment target\'s setup' -r -f -a "docker\t'Docker\'s default: the bounding set is the 14 capabilities moby grants (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and ambient sets; root unless --user'
 k8s-restricted\t'Kubernetes Pod Security "restricted": capabilities drop ALL + add NET_BIND_SERVICE (the bounding set), no_new_privs (allowPrivilegeEscalation: false), and a non-root user (--user required)'"
-complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 unless the exec succeeds and each of these capabilities is effective' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 unless the exec succeeds and each of these capabilities is effective' -r -f -a "(__fcap_caps all none)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -140,3 +140,39 @@ complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subc
 complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "list" -d 'List every capability with what it allows'
 complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
 complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+
+# fcap's own completers (completions/src/extra.fish): capability names (after commas
+# too) for grant, revoke and explain and for verify's capability options, and users
+# from /etc/passwd for verify --user.
+function __fcap_caps
+    set -l tok (commandline -ct)
+    set -l head (string replace -r '[^,]*$' '' -- $tok)
+    for c in cap_chown cap_dac_override cap_dac_read_search cap_fowner cap_fsetid cap_kill cap_setgid cap_setuid cap_setpcap cap_linux_immutable cap_net_bind_service cap_net_broadcast cap_net_admin cap_net_raw cap_ipc_lock cap_ipc_owner cap_sys_module cap_sys_rawio cap_sys_chroot cap_sys_ptrace cap_sys_pacct cap_sys_admin cap_sys_boot cap_sys_nice cap_sys_resource cap_sys_time cap_sys_tty_config cap_mknod cap_lease cap_audit_write cap_audit_control cap_setfcap cap_mac_override cap_mac_admin cap_syslog cap_wake_alarm cap_block_suspend cap_audit_read cap_perfmon cap_bpf cap_checkpoint_restore $argv
+        printf '%s%s\n' $head $c
+    end
+end
+
+# True when the cursor is at the subcommand's first positional argument.
+function __fcap_first_arg
+    set -l tokens (commandline -opc)
+    set -l skip 0
+    set -l n 0
+    for t in $tokens[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $t
+            case --color --rootid --user --pid --inheritable --ambient --bounding --drop --profile --require --exclude --root --config-dir
+                set skip 1
+            case '-*'
+            case '*'
+                set n (math $n + 1)
+        end
+    end
+    test $n -eq 1
+end
+
+complete -c fcap -n "__fish_fcap_using_subcommand grant; and __fcap_first_arg" -f -a "(__fcap_caps)"
+complete -c fcap -n "__fish_fcap_using_subcommand explain; and __fcap_first_arg" -f -a "(__fcap_caps)"
+complete -c fcap -n "__fish_fcap_using_subcommand revoke; and __fcap_first_arg" -f -a "(__fcap_caps all)"

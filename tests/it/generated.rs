@@ -38,11 +38,109 @@ fn generated() -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// clap_complete's script for `shell`, with fcap's own completers joined in
+/// (completions/src/extra.*): capability names for grant, revoke, explain and verify's
+/// capability options (after commas too), and user names for verify --user. The
+/// spots in clap's script are found by text; a change in clap_complete's output fails
+/// here rather than silently losing a completion.
 fn completion(shell: Shell) -> Vec<u8> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "fcap", &mut out);
-    out
+    let script = String::from_utf8(out).unwrap();
+    let src = |ext: &str| {
+        let p = format!("{}/completions/src/extra.{ext}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .replace("@CAPS@", &fcap::caps::NAMES.join(" "))
+    };
+    let mut edits = 0;
+    let script = match shell {
+        Shell::Bash => {
+            // Register the wrapper instead of clap's function (it calls clap's).
+            edits += script.matches("complete -F _fcap ").count();
+            script
+                .replace("complete -F _fcap ", "complete -F _fcap_wrap ")
+                .replacen(
+                    "\nif [[ \"${BASH_VERSINFO",
+                    &format!("{}\nif [[ \"${{BASH_VERSINFO", src("bash")),
+                    1,
+                )
+        }
+        Shell::Zsh => {
+            let mut sub = "";
+            let mut lines = Vec::new();
+            for line in script.lines() {
+                if let Some(s) = line.strip_prefix('(').and_then(|l| l.strip_suffix(')')) {
+                    sub = if s.contains(' ') { "" } else { s };
+                }
+                let completer = if line.starts_with("':caps -- ") {
+                    Some(if sub == "revoke" {
+                        "_fcap_caps_or_all"
+                    } else {
+                        "_fcap_caps"
+                    })
+                } else if line.starts_with("':cap -- ") {
+                    Some("_fcap_cap")
+                } else if line.contains(":CAPS:_default'") {
+                    Some("_fcap_caps_or_all_none")
+                } else if line.contains(":USER:_default'") {
+                    Some("_fcap_users")
+                } else {
+                    None
+                };
+                match completer {
+                    Some(c) if line.ends_with(":_default' \\") => {
+                        edits += 1;
+                        let keep = &line[..line.len() - ":_default' \\".len()];
+                        lines.push(format!("{keep}:{c}' \\"));
+                    }
+                    _ => lines.push(line.to_string()),
+                }
+            }
+            let script = lines.join("\n") + "\n";
+            let tail = "\nif [ \"$funcstack[1]\" = \"_fcap\" ]; then";
+            assert!(
+                script.contains(tail),
+                "no registration block in clap's zsh script"
+            );
+            script.replacen(tail, &format!("{}{tail}", src("zsh")), 1)
+        }
+        Shell::Fish => {
+            let mut lines = Vec::new();
+            for line in script.lines() {
+                let verify_opt = |l: &str| {
+                    line.starts_with(&format!(
+                        "complete -c fcap -n \"__fish_fcap_using_subcommand verify\" -l {l} "
+                    )) && line.ends_with(" -r")
+                };
+                if ["require", "inheritable", "ambient", "bounding", "drop"]
+                    .iter()
+                    .any(|l| verify_opt(l))
+                {
+                    edits += 1;
+                    lines.push(format!("{line} -f -a \"(__fcap_caps all none)\""));
+                } else if verify_opt("user") {
+                    edits += 1;
+                    lines.push(format!("{line} -f -a \"(cut -d: -f1 /etc/passwd)\""));
+                } else {
+                    lines.push(line.to_string());
+                }
+            }
+            lines.join("\n") + "\n" + &src("fish")
+        }
+        _ => unreachable!("only bash, zsh and fish are generated"),
+    };
+    let want = match shell {
+        Shell::Bash => 2,
+        Shell::Zsh => 9,
+        _ => 6,
+    };
+    assert_eq!(
+        edits, want,
+        "{shell:?}: clap_complete's script changed shape; update completion()"
+    );
+    script.into_bytes()
 }
 
 /// The command definition with bin names filled in (`fcap grant`).
@@ -676,14 +774,15 @@ fn man_pages_document_every_json_field() {
     }
 }
 
-/// `bash` sourcing the completion and asking it to complete `words` (the last one is
+/// `bash` sourcing the completion and asking the function it registered for fcap to
+/// complete `words` (the last one is
 /// the word under the cursor).
 fn bash_complete(root: &Path, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let script = format!(
         "source completions/fcap.bash && complete -p fcap >/dev/null && \
          COMP_WORDS=({words}) COMP_CWORD={cword} COMP_LINE='{line}' COMP_POINT={point} && \
-         _fcap fcap '{cur}' '{prev}' && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+         _fcap_wrap fcap '{cur}' '{prev}' && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
         words = quoted.join(" "),
         cword = words.len() - 1,
         line = words.join(" "),
@@ -894,5 +993,101 @@ fn a_missing_tool_fails_in_one_line_naming_its_package() {
     );
     for noise in ["panicked at", "stack backtrace", "RUST_BACKTRACE"] {
         assert!(!said.contains(noise), "{noise:?} in:\n{said}");
+    }
+}
+
+/// The completions a sysadmin reaches for: `fcap grant cap_net_b<TAB>` (also after a
+/// comma, and without `cap_`), `revoke`, `explain`, verify's capability options,
+/// `--profile` and `--user` from /etc/passwd, in real bash, zsh and fish.
+#[test]
+fn completions_complete_capabilities_profiles_and_users() {
+    let (_dir, root) = written();
+    let nobody = "nobody";
+    // (command line up to the cursor, a completion that must be offered)
+    let cases: &[(&str, &str)] = &[
+        ("fcap grant cap_net_bi", "cap_net_bind_service"),
+        (
+            "fcap grant cap_chown,cap_net_bi",
+            "cap_chown,cap_net_bind_service",
+        ),
+        ("fcap grant --dry-run cap_net_bi", "cap_net_bind_service"),
+        ("fcap revoke cap_sys_adm", "cap_sys_admin"),
+        ("fcap explain cap_sys_adm", "cap_sys_admin"),
+        (
+            "fcap verify /bin/true --require cap_net_bi",
+            "cap_net_bind_service",
+        ),
+        (
+            "fcap verify /bin/true --drop cap_chown,cap_ki",
+            "cap_chown,cap_kill",
+        ),
+        ("fcap verify /bin/true --profile k8s", "k8s-restricted"),
+        ("fcap verify /bin/true --user nobo", nobody),
+    ];
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(
+        passwd.lines().any(|l| l.starts_with("nobody:")),
+        "no nobody in /etc/passwd"
+    );
+
+    for (line, want) in cases {
+        let words: Vec<&str> = line.split(' ').collect();
+        let got = bash_complete(&root, &words);
+        assert!(
+            got.iter().any(|g| g == want),
+            "bash: `{line}<TAB>` offers {got:?}, not {want:?}"
+        );
+    }
+    // bash offers bare names for a bare prefix.
+    let got = bash_complete(&root, &["fcap", "grant", "net_bi"]);
+    assert_eq!(got, ["net_bind_service"]);
+
+    for (line, want) in cases {
+        let mut c = Command::new("fish");
+        c.current_dir(&root).args([
+            "--no-config",
+            "-c",
+            &format!("source completions/fcap.fish; and complete -C '{line}'"),
+        ]);
+        let r = run(c);
+        r.ok();
+        assert!(
+            r.stdout()
+                .lines()
+                .any(|l| l.split('\t').next() == Some(want)),
+            "fish: `{line}<TAB>` offers:\n{}",
+            r.stdout()
+        );
+    }
+
+    // zsh completes only in an interactive line editor: drive one through zpty. Each
+    // line is completed with TAB and run; `fcap` is a function that prints its
+    // arguments, so the completed line comes back as one marked line.
+    let mut script = String::from(
+        "zmodload zsh/zpty\nzpty z zsh -f -i\n\
+         zpty -w z \"PS1='> '; fpath=($PWD/completions \\$fpath); autoload -U compinit; compinit -u -D; fcap() { print -r -- \\\"<<\\$*>>\\\" }\"\n",
+    );
+    for (line, _) in cases {
+        script +=
+            &format!("zpty -w -n z $'{line}\\t'\nsleep 0.3\nzpty -w -n z $'\\n'\nsleep 0.2\n");
+    }
+    script += "zpty -w z exit\nout=\"\"\nwhile zpty -r -t z l; do out+=\"$l\"; done\nprint -r -- \"$out\"\n";
+    let mut c = Command::new("zsh");
+    c.current_dir(&root).args(["-f", "-c", &script]);
+    let r = run(c);
+    r.ok();
+    let out = r.stdout().replace('\r', "");
+    let done: Vec<&str> = out
+        .split("<<")
+        .skip(1)
+        .filter_map(|s| s.split(">>").next())
+        .filter(|s| !s.starts_with('$'))
+        .collect();
+    assert_eq!(done.len(), cases.len(), "zsh ran {done:?}\n{out}");
+    for ((line, want), got) in cases.iter().zip(&done) {
+        let typed = line.trim_start_matches("fcap ");
+        let last = typed.rsplit(' ').next().unwrap();
+        let expect = format!("{}{want}", &typed[..typed.len() - last.len()]);
+        assert_eq!(got.trim_end(), expect, "zsh: `{line}<TAB>`");
     }
 }
