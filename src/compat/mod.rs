@@ -52,14 +52,20 @@ pub fn program(args: &[OsString]) -> Option<(Program, &[OsString])> {
 /// Run a drop-in with the arguments after its name, writing standard output to `out`;
 /// returns libcap's exit status.
 pub fn run(p: Program, args: &[OsString], out: &mut dyn Write) -> u8 {
+    // libcap's programs die of SIGPIPE when their reader goes away (`getcap -r / | head`
+    // under `set -o pipefail` fails), where fcap's own commands exit 0; do as they do.
+    // SAFETY: restoring the default disposition of one signal; no handler is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let r = match p {
         Program::Setcap => setcap::run(args, out),
         Program::Getcap => getcap::run(args, out),
     };
     let code = match r {
         Ok(code) => code,
-        // `setcap -v ... | head`: a closed pipe is not worth a message.
-        Err(e) if crate::error::is_broken_pipe(&e) => 0,
+        // Only reached if SIGPIPE is ignored by whoever started us: fail quietly.
+        Err(e) if crate::error::is_broken_pipe(&e) => 1,
         Err(e) => {
             crate::error::print(&e);
             1
@@ -70,7 +76,8 @@ pub fn run(p: Program, args: &[OsString], out: &mut dyn Write) -> u8 {
             crate::error::print(&anyhow::anyhow!("writing standard output: {e}"));
             1
         }
-        _ => code,
+        Err(_) => 1,
+        Ok(()) => code,
     }
 }
 

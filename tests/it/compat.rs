@@ -122,8 +122,9 @@ impl DropIn {
         for name in ["setcap", "getcap"] {
             std::os::unix::fs::symlink(bin, sym.join(name)).unwrap();
             if std::fs::hard_link(bin, hard.join(name)).is_err() {
-                // Another filesystem: a copy is an equally real second name.
-                std::fs::copy(bin, hard.join(name)).unwrap();
+                // Another filesystem: a copy is an equally real second name (made by
+                // cp(1), see util::copy_prog for why not in-process).
+                cp(bin, &hard.join(name));
             }
         }
         DropIn {
@@ -607,4 +608,23 @@ fn setcap_refuses_an_immutable_file_like_libcap_even_when_unchanged() {
         ours.code, 1,
         "the same value, written again, must fail on an immutable file"
     );
+}
+
+/// `getcap -r -v /usr | head -1` under `set -o pipefail`: libcap's getcap dies of
+/// SIGPIPE (status 141), so the pipeline fails; the drop-in must too (fcap's own
+/// commands exit 0 there instead).
+#[test]
+fn a_closed_pipe_ends_the_drop_in_as_it_ends_libcap() {
+    require_tool("getcap", "libcap2-bin");
+    let d = DropIn::new();
+    let status = |prog: &OsStr| {
+        let mut c = Command::new("bash");
+        c.arg("-c")
+            .arg("set -o pipefail; \"$0\" -r -v /usr 2>/dev/null | head -1 >/dev/null; echo $?")
+            .arg(prog);
+        run(c).stdout()
+    };
+    let libcap = status(OsStr::new("getcap"));
+    assert_eq!(libcap, "141\n", "libcap's getcap under a closed pipe");
+    assert_eq!(status(d.sym.join("getcap").as_os_str()), libcap);
 }
