@@ -67,8 +67,9 @@ pub fn lget_raw(path: &Path) -> io::Result<Vec<u8>> {
     path_get(path, libc::lgetxattr)
 }
 
-/// `getxattr(path)`, following symlinks: only for `/proc/self/fd/N` magic links, which
-/// resolve to the inode the fd holds (see `write::Handle`).
+/// `getxattr(path)`, following symlinks: for `/proc/self/fd/N` magic links, which
+/// resolve to the inode the fd holds (see `write::Handle`), and for the setcap
+/// drop-in's `-v`, which reads a symlink's target as libcap's `cap_get_file` does.
 pub fn get(path: &Path) -> io::Result<RawCaps> {
     fold_absent(path_get(path, libc::getxattr))
 }
