@@ -143,6 +143,16 @@ const CASES: &[Case] = &[
         expect: &[None],
         mode: 0o755,
     },
+    // debconf answered "yes" to "Should non-superusers be able to capture packets?":
+    // the script adds the wireshark group, then sets three flags (=eip).
+    Case {
+        script: "wireshark-common.postinst",
+        targets: &["/usr/bin/dumpcap"],
+        prep: "echo 'wireshark-common wireshark-common/install-setuid boolean true' | debconf-set-selections",
+        wrap: "",
+        expect: &[Some("cap_net_admin,cap_net_raw=eip")],
+        mode: 0o754,
+    },
     Case {
         script: "monitoring-plugins-basic.postinst-excerpt",
         targets: &[
@@ -219,6 +229,9 @@ pub fn host_state() -> Vec<(String, Option<Vec<u8>>, u64)> {
     [
         "/usr/sbin/setcap",
         "/usr/sbin/getcap",
+        "/etc/group",
+        "/etc/gshadow",
+        "/etc/passwd",
         "/usr/bin/ip",
         "/var/lib/dpkg/status",
         "/var/lib/dpkg/statoverride",
