@@ -638,3 +638,36 @@ fn a_closed_pipe_ends_the_drop_in_as_it_ends_libcap() {
     assert_eq!(libcap, "141\n", "libcap's getcap under a closed pipe");
     assert_eq!(status(d.sym.join("getcap").as_os_str()), libcap);
 }
+
+/// The README's distroless recipe: a root holding nothing but the binary as
+/// /usr/sbin/setcap (no shell, no libc, no /proc) and the program, with setcap run
+/// in exec form. It writes libcap's bytes, and getcap there prints libcap's line.
+#[test]
+fn the_drop_in_works_in_an_empty_root() {
+    require_root();
+    require_tool("chroot", "coreutils");
+    let root = tempdir();
+    std::fs::create_dir_all(root.path().join("usr/sbin")).unwrap();
+    for name in ["setcap", "getcap"] {
+        cp(
+            Path::new(env!("CARGO_BIN_EXE_fcap")),
+            &root.path().join("usr/sbin").join(name),
+        );
+    }
+    let prog = root.path().join("coredns");
+    cp(Path::new("/bin/true"), &prog);
+    let mut c = Command::new("chroot");
+    c.arg(root.path())
+        .args(["/usr/sbin/setcap", "cap_net_bind_service=+ep", "/coredns"]);
+    run(c).ok().stdout_is("");
+    let want = FileCaps::from_text("cap_net_bind_service=+ep", None).unwrap();
+    assert_eq!(raw_xattr(&prog), Some(want.encode()));
+    let mut c = Command::new("chroot");
+    c.arg(root.path()).args(["/usr/sbin/getcap", "/coredns"]);
+    let libcap = getcap(&[prog.as_os_str()]);
+    let prefix = root.path().display().to_string();
+    run(c)
+        .ok()
+        .stdout_is(libcap.strip_prefix(prefix.as_str()).unwrap());
+    assert!(!root.path().join("proc").exists() && !root.path().join("lib").exists());
+}
