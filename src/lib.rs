@@ -26,6 +26,7 @@ pub mod error;
 pub mod filecaps;
 pub mod fsinfo;
 pub mod manifest;
+pub mod openpath;
 pub mod output;
 pub mod scan;
 pub mod sys;

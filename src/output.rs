@@ -126,7 +126,7 @@ pub fn unescape_path(s: &str) -> Result<PathBuf, String> {
 }
 
 /// `path` made absolute and cleaned of `.` and `..` without touching the filesystem.
-fn lexical_absolute(path: &Path) -> Option<PathBuf> {
+pub fn lexical_absolute(path: &Path) -> Option<PathBuf> {
     let abs = std::path::absolute(path).ok()?;
     let mut out = PathBuf::new();
     for c in abs.components() {

@@ -81,10 +81,31 @@ pub struct Progress {
 
 /// Read the capabilities of the file at `path` (never following a final symlink).
 pub fn read_caps(path: &Path) -> Found {
-    match sys::lget(path) {
+    match lget_any(path) {
         Ok(raw) => decode(path, raw),
         Err(e) => Found::Unreadable(read_error(path, &e)),
     }
+}
+
+/// `lgetxattr` of a path of any length: one deeper than PATH_MAX (the walk finds
+/// such files and prints their paths) is opened a piece at a time, and its attribute
+/// read through the `O_PATH` fd.
+fn lget_any(path: &Path) -> io::Result<sys::RawCaps> {
+    if crate::openpath::fits(path) {
+        return sys::lget(path);
+    }
+    let f = match crate::openpath::open(path, crate::openpath::Links::Follow) {
+        Ok(f) => f,
+        Err(crate::openpath::OpenError::Io(e)) => return Err(e),
+        Err(crate::openpath::OpenError::Link { .. }) => {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
+    };
+    if f.metadata()?.file_type().is_symlink() {
+        // As lgetxattr on a symlink: no capabilities.
+        return Ok(None);
+    }
+    sys::get(&crate::openpath::proc_path(&f))
 }
 
 fn decode(path: &Path, raw: sys::RawCaps) -> Found {

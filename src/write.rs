@@ -3,26 +3,30 @@
 //!
 //! Security review of this path (why each step is here):
 //!
-//! 1. **Resolve once.** A symlink named by the user is resolved to the real file
-//!    (`realpath`), because the kernel reads the capabilities of the file it executes.
-//!    With `follow = false` a symlink is refused instead.
-//! 2. **Open without following anything.** The resolved path is opened with
-//!    `openat2(RESOLVE_NO_SYMLINKS)` and `O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC`, so a
-//!    component swapped for a symlink between steps 1 and 2 makes the open fail
-//!    (ELOOP) instead of redirecting a privileged write (the TOCTOU of
-//!    CVE-2026-4878 in libcap's path-based `cap_set_file`). `O_NONBLOCK` means a fifo
-//!    cannot hang us; the `fstat` below then refuses it.
-//! 3. **Check the inode, not the name.** `fstat` on the fd requires a regular file; the
-//!    device and inode reported are those of the fd.
-//! 4. **Serialise writers.** An exclusive `flock` on the fd makes read-modify-write
-//!    atomic between concurrent fcap processes: parallel grants of different
-//!    capabilities on one file all land.
+//! 1. **Resolve once, then walk without links.** A symlink named by the user is
+//!    resolved to the real file (`realpath`), because the kernel reads the
+//!    capabilities of the file it executes. That path, or with `follow = false` the
+//!    path as given, is then opened one directory at a time with `O_NOFOLLOW`
+//!    ([`crate::openpath`]), so a component swapped for a symlink in between is
+//!    refused instead of redirecting a privileged write (the TOCTOU of CVE-2026-4878
+//!    in libcap's path-based `cap_set_file`). With `follow = false` (`-P`, `apply`) a
+//!    symlink anywhere in the path, a directory included, is refused and named.
+//! 2. **Pin the inode.** The last component is opened `O_PATH|O_NOFOLLOW`: nothing is
+//!    really opened yet, so a device or fifo has no side effect and cannot hang us.
+//! 3. **Check the inode, not the name.** `fstat` on that fd requires a regular file
+//!    not on a pseudo filesystem; only then is it reopened for reading through
+//!    `/proc/self/fd/N`, which is that same inode whatever happens to the name.
+//! 4. **Serialise writers, boundedly.** An exclusive `flock` on the fd makes
+//!    read-modify-write atomic between concurrent fcap processes (parallel grants of
+//!    different capabilities on one file all land), but a lock anyone else holds is
+//!    waited for only a few seconds: see [`lock`] for why.
 //! 5. **Read, compute, write on the same fd** (`fgetxattr`, `fsetxattr`,
 //!    `fremovexattr`). Nothing is written when the new value equals the old bytes,
 //!    so a repeated grant is a true no-op (`changed: false`).
 
 use crate::error::{at_path, io_at_path};
 use crate::filecaps::FileCaps;
+use crate::openpath::{self, Links, OpenError, Parent};
 use crate::sys;
 use std::fs::File;
 use std::io;
@@ -30,6 +34,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// What a file carries before a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,22 +118,27 @@ pub fn modify(
     opts: WriteOpts,
     compute: impl FnOnce(&Current) -> anyhow::Result<Option<FileCaps>>,
 ) -> anyhow::Result<Change> {
-    let (target, meta) = resolve(path, opts.follow)?;
-    // Refuse devices, fifos and sockets before opening them: opening a device can
-    // have side effects. The fstat below re-checks the inode actually opened.
-    if let Some(m) = meta.or_else(|| std::fs::symlink_metadata(&target).ok())
-        && !m.file_type().is_file()
-    {
-        return Err(not_regular(path, &m));
+    let mode = if opts.follow {
+        Follow::All
+    } else {
+        Follow::None
+    };
+    let (target, parent) = resolve(path, mode)?;
+    // An O_PATH fd first: it opens nothing (a device or fifo has no side effect) and
+    // pins the inode that every later step acts on.
+    let pinned = parent
+        .open_last()
+        .map_err(|e| open_error(path, &target, &e, !opts.dry_run))?;
+    let meta = pinned.metadata().map_err(|e| io_at_path(path, &e, false))?;
+    if meta.file_type().is_symlink() {
+        return Err(final_link(path, &target, opts.follow));
     }
-    let handle = Handle::open(&target).map_err(|e| open_error(path, &target, &e, !opts.dry_run))?;
-    let meta = handle.metadata().map_err(|e| io_at_path(path, &e, false))?;
     if !meta.file_type().is_file() {
         return Err(not_regular(path, &meta));
     }
     // procfs, sysfs, cgroupfs and friends: their files are never executed, and some
     // (kernfs) would even store the attribute in memory. Refuse before any write.
-    if let Some(t) = crate::fsinfo::fd_fs_type(handle.file.as_fd())
+    if let Some(t) = crate::fsinfo::fd_fs_type(pinned.as_fd())
         && crate::fsinfo::is_pseudo(t)
     {
         let name = crate::fsinfo::type_name(t).unwrap_or("a pseudo filesystem");
@@ -138,7 +149,15 @@ pub fn modify(
             ),
         ));
     }
-    handle.lock().map_err(|e| io_at_path(path, &e, true))?;
+    let handle = Handle::open(pinned, &parent, &meta)
+        .map_err(|e| open_error(path, &target, &e, !opts.dry_run))?;
+    if !handle.lock().map_err(|e| io_at_path(path, &e, true))? {
+        crate::error::warn(&format!(
+            "{}: another process has held a lock on this file for over {} s (fcap's own writers hold it for a moment only); writing without it",
+            crate::error::quote(path),
+            LOCK_PATIENCE.as_secs()
+        ));
+    }
     // `raw` is None when the kernel will not hand the value out at all: then any new
     // value is a change.
     let (raw, before) = match handle.get() {
@@ -175,19 +194,23 @@ pub fn modify(
 /// as asked, the way libcap's `cap_set_file` does for the setcap drop-in: a symlink or
 /// a non-regular file is refused, nothing is compared first (an unchanged value is
 /// written again, so a read-only or immutable file still fails), and removing an
-/// absent attribute is an error. It opens and checks the file like [`modify`].
+/// absent attribute is an error. It opens and checks the file like [`modify`], but
+/// follows links among the directories as setcap does (`setcap … /bin/ping` in
+/// maintainer scripts, with `/bin` a link on merged-usr systems).
 pub fn put_exact(path: &Path, value: Option<&[u8]>) -> anyhow::Result<()> {
-    let (target, meta) = resolve(path, false)?;
-    if let Some(m) = meta
-        && !m.file_type().is_file()
-    {
-        return Err(not_regular(path, &m));
+    let (target, parent) = resolve(path, Follow::Dirs)?;
+    let pinned = parent
+        .open_last()
+        .map_err(|e| open_error(path, &target, &e, true))?;
+    let meta = pinned.metadata().map_err(|e| io_at_path(path, &e, false))?;
+    if meta.file_type().is_symlink() {
+        return Err(final_link(path, &target, false));
     }
-    let handle = Handle::open(&target).map_err(|e| open_error(path, &target, &e, true))?;
-    let meta = handle.metadata().map_err(|e| io_at_path(path, &e, false))?;
     if !meta.file_type().is_file() {
         return Err(not_regular(path, &meta));
     }
+    let handle =
+        Handle::open(pinned, &parent, &meta).map_err(|e| open_error(path, &target, &e, true))?;
     let r = match value {
         Some(v) => handle.set(v),
         None => match handle.get() {
@@ -198,7 +221,7 @@ pub fn put_exact(path: &Path, value: Option<&[u8]>) -> anyhow::Result<()> {
     r.map_err(|e| io_at_path(path, &e, true))
 }
 
-/// The open file: a readable fd, or, when the caller may not read the file, an
+/// The open file: a readable fd, or, when the caller may not read the file, the
 /// `O_PATH` fd.
 ///
 /// Writing `security.capability` needs CAP_SETFCAP, not read permission: setcap works
@@ -214,36 +237,60 @@ struct Handle {
 }
 
 impl Handle {
-    fn open(real: &Path) -> io::Result<Handle> {
-        let (fd, readable) =
-            match open_no_follow(real, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY) {
-                Ok(fd) => (fd, true),
-                Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
-                    (open_no_follow(real, libc::O_PATH).map_err(|_| e)?, false)
-                }
-                Err(e) => return Err(e),
+    /// Reopen the pinned inode for reading through `/proc/self/fd/N` (the same inode,
+    /// whatever happened to its name since). Without /proc, open the name again and
+    /// make sure it is still the pinned inode.
+    fn open(pinned: File, parent: &Parent, meta: &std::fs::Metadata) -> io::Result<Handle> {
+        let mode = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        let proc = std::ffi::CString::new(openpath::proc_path(&pinned).as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: `proc` is NUL-terminated.
+        let mut fd = unsafe { libc::open(proc.as_ptr(), mode) };
+        if fd < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+            // SAFETY: the parent fd is open and the name NUL-terminated.
+            fd = unsafe {
+                libc::openat(
+                    parent.dir.as_raw_fd(),
+                    parent.name.as_ptr(),
+                    mode | libc::O_NOFOLLOW,
+                )
             };
+        }
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EACCES) {
+                return Ok(Handle {
+                    file: pinned,
+                    readable: false,
+                });
+            }
+            return Err(e);
+        }
+        // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let now = file.metadata()?;
+        if (now.dev(), now.ino()) != (meta.dev(), meta.ino()) {
+            // Only on the no-/proc path: the name now holds another file.
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
         Ok(Handle {
-            file: File::from(fd),
-            readable,
+            file,
+            readable: true,
         })
     }
 
-    /// fstat (statx with AT_EMPTY_PATH) works on an `O_PATH` fd too.
-    fn metadata(&self) -> io::Result<std::fs::Metadata> {
-        self.file.metadata()
-    }
-
-    fn lock(&self) -> io::Result<()> {
+    /// True when locked; false when another process held the lock past the patience
+    /// (then the write goes on without it: see [`lock`]).
+    fn lock(&self) -> io::Result<bool> {
         if self.readable {
             lock(&self.file)
         } else {
-            Ok(())
+            Ok(true)
         }
     }
 
     fn proc_path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+        openpath::proc_path(&self.file)
     }
 
     fn get(&self) -> io::Result<Option<Vec<u8>>> {
@@ -271,98 +318,139 @@ impl Handle {
     }
 }
 
-/// Step 1: the real file behind `path`, and its `lstat` when `path` was not itself a
-/// symlink (then it is the same file, and need not be looked at again).
-fn resolve(path: &Path, follow: bool) -> anyhow::Result<(PathBuf, Option<std::fs::Metadata>)> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| io_at_path(path, &e, false))?;
-    if meta.file_type().is_symlink() && !follow {
-        // Name the target so the user (or the manifest) can point at the file itself:
-        // the kernel uses the capabilities of the file it executes.
-        let hint = match std::fs::canonicalize(path) {
-            Ok(t) => format!(
-                " to '{}'; name that file itself",
-                crate::output::escape_path(&t)
-            ),
-            Err(_) => "; name the file it points to itself".to_string(),
-        };
-        return Err(at_path(
-            path,
-            format!(
-                "is a symbolic link{hint}, since the kernel uses the capabilities of the file it executes"
-            ),
-        ));
+/// Step 1: the file to write, as a path for messages (`target`) and as its open
+/// directory plus last name, reached without following any symlink.
+///
+/// * [`Follow::All`] (grant/revoke/set by default): a symlink the user names is
+///   resolved to the real file (`realpath`, so `target` names it and the line printed
+///   shows `path → target` whenever any component was a link), then that resolved
+///   path is walked refusing links, so a component swapped for a link in between is
+///   refused rather than followed. The path goes whole to the kernel here, as
+///   setcap's does: longer than PATH_MAX, it fails with a hint to use `-P`.
+/// * [`Follow::Dirs`] (the setcap drop-in): the same for the directories only; a
+///   last component that is a link is refused, as libcap refuses it.
+/// * [`Follow::None`] (`-P`, and `apply`, whose manifest names the file itself): the
+///   path is walked as given, one component at a time, and a symlink anywhere in it,
+///   the directories included, is refused and named. Whoever controls a directory on
+///   the path could otherwise aim a root-run write at another file. This also reaches
+///   paths deeper than PATH_MAX, which `fcap read -r` lists.
+fn resolve(path: &Path, mode: Follow) -> anyhow::Result<(PathBuf, Parent)> {
+    if mode == Follow::None {
+        let parent = openpath::parent(path, Links::Refuse).map_err(|e| walk_error(path, e))?;
+        let shown = crate::output::lexical_absolute(path).unwrap_or_else(|| path.to_path_buf());
+        return Ok((shown, parent));
     }
-    // Without following, only the directories are resolved: the final name is kept,
-    // so if it turns into a symlink after the check above, the O_NOFOLLOW open
-    // refuses it (ELOOP) instead of canonicalize() quietly following it to another
-    // file (found by the symlink-swap test).
-    let resolved = match (follow, path.file_name()) {
-        (false, Some(name)) => {
-            let parent = match path.parent() {
+    std::fs::symlink_metadata(path).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::ENAMETOOLONG) if !openpath::fits(path) => format!(
+                "{}: the path is longer than the kernel takes in one call (PATH_MAX, {} bytes); with -P (--no-dereference) fcap opens it one directory at a time",
+                crate::error::strerror(&e),
+                libc::PATH_MAX
+            ),
+            _ => crate::error::describe_io(path, &e, false),
+        };
+        at_path(path, why)
+    })?;
+    // Only the directories for `Dirs`: the last name is kept, so if it turns into a
+    // symlink after the lstat above, the walk below refuses it rather than
+    // canonicalize() quietly following it to another file.
+    let resolved = match (mode, path.file_name()) {
+        (Follow::Dirs, Some(name)) => {
+            let dir = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => Path::new("."),
             };
-            std::fs::canonicalize(parent).map(|dir| dir.join(name))
+            std::fs::canonicalize(dir).map(|d| d.join(name))
         }
         _ => std::fs::canonicalize(path),
     };
     let target = resolved.map_err(|e| {
         let why = match e.raw_os_error() {
+            // The name exists (lstat said so) but resolving it found nothing.
             Some(libc::ENOENT) => "dangling symbolic link: its target does not exist".to_string(),
             _ => crate::error::describe_io(path, &e, false),
         };
         at_path(path, why)
     })?;
-    Ok((target, (!meta.file_type().is_symlink()).then_some(meta)))
+    let parent = openpath::parent(&target, Links::Refuse).map_err(|e| match e {
+        OpenError::Link { .. } => swapped(path, &target),
+        OpenError::Io(e) => io_at_path(path, &e, false),
+    })?;
+    Ok((target, parent))
 }
 
-/// Step 2: open a fully resolved path without following any symlink in it.
-fn open_no_follow(real: &Path, mode: libc::c_int) -> io::Result<OwnedFd> {
-    let c = std::ffi::CString::new(real.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let flags = mode | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    // SAFETY: open_how is a plain struct; zeroed is a valid initial value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = flags as u64;
-    how.resolve = libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: `c` is NUL-terminated; `how` is valid for the size passed.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    let fd = if fd < 0
-        && matches!(
-            io::Error::last_os_error().raw_os_error(),
-            Some(libc::ENOSYS) | Some(libc::EPERM)
-        ) {
-        // Kernels before 5.6, or a seccomp filter that answers EPERM for syscalls it
-        // does not know: the final component still cannot be a symlink.
-        // SAFETY: as above.
-        i64::from(unsafe { libc::open(c.as_ptr(), flags) })
-    } else {
-        fd
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+/// Which symlinks on a path a write goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// Every one, the last included (grant/revoke/set by default).
+    All,
+    /// Those among the directories only (the setcap drop-in, as libcap).
+    Dirs,
+    /// None at all (`-P`, `apply`).
+    None,
+}
+
+/// The error for a path whose walk failed: the symlink named, with where it leads
+/// and the real path to list instead when it can be found.
+fn walk_error(path: &Path, e: OpenError) -> anyhow::Error {
+    match e {
+        OpenError::Io(e) => io_at_path(path, &e, false),
+        OpenError::Link { link, to } => {
+            let real = match std::fs::canonicalize(path) {
+                Ok(t) => format!(
+                    "; name the file itself, '{}'",
+                    crate::output::escape_path(&t)
+                ),
+                Err(_) => "; name the file itself".to_string(),
+            };
+            at_path(
+                path,
+                format!(
+                    "'{}' is a symbolic link (to '{}'); nothing was written, since a link in the path lets whoever controls it aim the write at another file{real}",
+                    crate::output::escape_path(&link),
+                    crate::output::escape_path(&to)
+                ),
+            )
+        }
     }
-    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The error for a last component that is a symlink.
+fn final_link(path: &Path, target: &Path, follow: bool) -> anyhow::Error {
+    if follow {
+        // It was resolved, so it changed since.
+        return swapped(path, target);
+    }
+    // Name the target so the user (or the manifest) can point at the file itself:
+    // the kernel uses the capabilities of the file it executes.
+    let hint = match std::fs::canonicalize(path) {
+        Ok(t) => format!(
+            " to '{}'; name that file itself",
+            crate::output::escape_path(&t)
+        ),
+        Err(_) => "; name the file it points to itself".to_string(),
+    };
+    at_path(
+        path,
+        format!(
+            "is a symbolic link{hint}, since the kernel uses the capabilities of the file it executes"
+        ),
+    )
+}
+
+fn swapped(path: &Path, target: &Path) -> anyhow::Error {
+    at_path(
+        path,
+        format!(
+            "'{}' changed into a symbolic link while being opened; nothing was written",
+            crate::output::escape_path(target)
+        ),
+    )
 }
 
 fn open_error(path: &Path, target: &Path, e: &io::Error, writing: bool) -> anyhow::Error {
     match e.raw_os_error() {
-        Some(libc::ELOOP) => at_path(
-            path,
-            format!(
-                "'{}' changed into a symbolic link while being opened; nothing was written",
-                crate::output::escape_path(target)
-            ),
-        ),
+        Some(libc::ELOOP) => swapped(path, target),
         Some(libc::ENXIO) | Some(libc::ENODEV) => {
             at_path(path, "not a regular file (a device or socket)")
         }
@@ -372,12 +460,51 @@ fn open_error(path: &Path, target: &Path, e: &io::Error, writing: bool) -> anyho
     }
 }
 
-fn lock(f: &File) -> io::Result<()> {
-    // SAFETY: flock on a valid, owned fd.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+/// How long one fcap process waits, in total over all its files, for locks held by
+/// others. fcap's own writers hold the lock for a read and a write of one attribute
+/// (microseconds; eight racing processes clear in milliseconds), so a lock held
+/// longer is someone else's.
+const LOCK_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Milliseconds this process has spent waiting for locks so far.
+static WAITED_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Step 4: serialise read-modify-write cycles between fcap processes.
+///
+/// Why a bounded try and not a plain `flock(LOCK_EX)`: the lock is on the file
+/// itself, and anyone who can read the file can take a shared lock on it
+/// (`setpriv --reuid=65534 flock -s /usr/bin/ping sleep 600`); a blocking lock
+/// would then stall every grant, `apply` and the package-manager hook forever.
+/// The lock cannot move to a file only root may open (a lock file under a root-only
+/// `/run/fcap`): a caller holding only CAP_SETFCAP cannot create or open it,
+/// containers sharing a file do not share a `/run`, and `/run` may be read-only.
+///
+/// So: try without blocking, back off (1 ms doubling to 100 ms) while the holder is
+/// likely another fcap, and give up after [`LOCK_PATIENCE`] in total for the whole
+/// process (so a manifest of a thousand locked files does not wait a thousand
+/// times). Giving up writes without the lock, with a warning: what is lost is only
+/// the ordering between two fcap processes writing that same file while a stranger
+/// holds its lock, never which file is written or what it is given.
+fn lock(f: &File) -> io::Result<bool> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        // SAFETY: flock on a valid, owned fd.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EWOULDBLOCK) => {}
+            _ => return Err(e),
+        }
+        let waited = WAITED_MS.load(Ordering::Relaxed);
+        if waited >= LOCK_PATIENCE.as_millis() as u64 {
+            return Ok(false);
+        }
+        std::thread::sleep(pause);
+        WAITED_MS.fetch_add(pause.as_millis() as u64, Ordering::Relaxed);
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 

@@ -90,7 +90,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     // (device, inode) of every listed file that exists, for --root.
     let mut listed: HashSet<(u64, u64)> = HashSet::new();
     for e in &entries {
-        let meta = match std::fs::symlink_metadata(&e.path) {
+        let meta = match crate::openpath::symlink_metadata(&e.path) {
             Ok(m) => m,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 drift = true;
@@ -138,7 +138,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         for hit in hits {
             match hit.found {
                 Found::File(Some(c)) => {
-                    let known = std::fs::symlink_metadata(&hit.path)
+                    let known = crate::openpath::symlink_metadata(&hit.path)
                         .is_ok_and(|m| listed.contains(&(m.dev(), m.ino())));
                     if !known {
                         drift = true;

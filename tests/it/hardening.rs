@@ -113,7 +113,7 @@ fn xattr_state(p: &Path) -> Result<Option<Vec<u8>>, i32> {
 }
 
 /// Run a command with a deadline: a hang is a failure, not a stuck test run.
-fn run_bounded(mut c: Command) -> Run {
+pub(crate) fn run_bounded(mut c: Command) -> Run {
     let cmd = format!("{c:?}");
     let mut child = c
         .stdin(Stdio::null())

@@ -769,6 +769,187 @@ fn eight_concurrent_grants_of_different_caps_lose_none() {
     }
 }
 
+/// `nobody` holds a shared `flock` on `files` (all readable by anyone) until the
+/// returned guard is dropped; returns once the lock is really held.
+struct NobodyLock(std::process::Child);
+
+impl NobodyLock {
+    fn on(f: &Path) -> NobodyLock {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args([os("flock"), os("-s"), p(f)])
+            .args(["sh", "-c", "echo held; exec sleep 600"])
+            .stdout(std::process::Stdio::piped())
+            // Its own process group, so that flock and the sleep holding the lock
+            // are ended together (by that group's id).
+            .process_group(0)
+            .spawn()
+            .expect("setpriv/flock (Debian: util-linux)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "held\n", "nobody could not lock {}", f.display());
+        NobodyLock(child)
+    }
+}
+
+impl Drop for NobodyLock {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group this guard created.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// A lock anyone who can read the file can take (nobody's `flock -s`) used to stall
+/// every write forever. Each command must finish (the harness kills it after 20 s and
+/// fails), write what was asked, and say it wrote without the lock.
+#[test]
+fn a_lock_held_by_nobody_does_not_stall_grant_set_revoke_or_apply() {
+    require_root();
+    let d = tempdir();
+    let f = copy_prog(d.path(), "prog");
+    let g = copy_prog(d.path(), "other");
+    let _held = (NobodyLock::on(&f), NobodyLock::on(&g));
+    let warned = "another process has held a lock on this file";
+    let bounded = |args: &[&OsStr]| crate::hardening::run_bounded(fcap_cmd(args));
+    bounded(&[os("grant"), os("kill"), p(&f)])
+        .ok()
+        .stderr_has(&format!("fcap: warning: '{}': {warned}", f.display()));
+    assert_eq!(caps_of(&f), "cap_kill=ep");
+    bounded(&[os("set"), os("cap_chown=p"), p(&f)])
+        .ok()
+        .stderr_has(warned);
+    assert_eq!(caps_of(&f), "cap_chown=p");
+    bounded(&[os("revoke"), os("all"), p(&f)])
+        .ok()
+        .stderr_has(warned);
+    assert_eq!(raw_xattr(&f), None);
+    let m = d.path().join("m.caps");
+    std::fs::write(
+        &m,
+        format!(
+            "{} cap_net_raw=ep\n{} cap_kill=p\n",
+            f.display(),
+            g.display()
+        ),
+    )
+    .unwrap();
+    bounded(&[os("apply"), p(&m)]).ok().stderr_has(warned);
+    assert_eq!(caps_of(&f), "cap_net_raw=ep");
+    assert_eq!(caps_of(&g), "cap_kill=p");
+}
+
+fn fcap_cmd(args: &[&OsStr]) -> Command {
+    let mut c = fcap();
+    c.args(args).env("LC_ALL", "C");
+    c
+}
+
+// ---------------------------------------------------------------- symlinked directories
+
+/// alice's `bin`, listed in a manifest, is replaced by a link to a directory holding
+/// a root-owned file of the same name. apply (and grant/set/revoke -P) must refuse,
+/// name the link, and leave the root-owned file's bytes alone.
+#[test]
+fn a_directory_on_the_path_swapped_for_a_symlink_is_refused_by_apply_and_p() {
+    require_root();
+    let d = tempdir();
+    let alice_bin = d.path().join("home/alice/bin");
+    let root_bin = d.path().join("root-only/bin");
+    std::fs::create_dir_all(&alice_bin).unwrap();
+    std::fs::create_dir_all(&root_bin).unwrap();
+    let mine = copy_prog(&alice_bin, "tool");
+    let victim = copy_prog(&root_bin, "tool");
+    setcap(&[os("cap_chown=p"), p(&victim)]).ok();
+    let victim_bytes = raw_xattr(&victim);
+    let listed = alice_bin.join("tool");
+    let m = d.path().join("m.caps");
+    std::fs::write(&m, format!("{} cap_net_raw=ep\n", listed.display())).unwrap();
+    // Before the swap, the manifest applies to alice's file.
+    fcap_run([os("apply"), p(&m)]).ok();
+    assert_eq!(caps_of(&mine), "cap_net_raw=ep");
+    fcap_run([os("revoke"), os("all"), p(&mine)]).ok();
+    std::fs::rename(&alice_bin, d.path().join("home/alice/old-bin")).unwrap();
+    std::os::unix::fs::symlink(&root_bin, &alice_bin).unwrap();
+    let said = format!(
+        "fcap: '{}': '{}' is a symbolic link (to '{}'); nothing was written",
+        listed.display(),
+        alice_bin.display(),
+        root_bin.display()
+    );
+    fcap_run([os("apply"), p(&m)])
+        .status(2)
+        .stderr_has(&said)
+        .stderr_has(&format!("name the file itself, '{}'", victim.display()))
+        .stderr_has(&format!("(listed at {}:1)", m.display()));
+    fcap_run([os("apply"), os("--dry-run"), p(&m)])
+        .status(2)
+        .stderr_has(&said);
+    for args in [
+        [os("grant"), os("-P"), os("net_raw")],
+        [os("revoke"), os("-P"), os("chown")],
+        [os("set"), os("-P"), os("cap_net_raw=ep")],
+    ] {
+        let mut c = fcap();
+        c.args(args).arg(&listed);
+        run(c).status(2).stderr_has(&said);
+    }
+    assert_eq!(
+        raw_xattr(&victim),
+        victim_bytes,
+        "the root-owned file was written"
+    );
+    // A relative path through the link is refused as well.
+    let mut c = fcap();
+    c.current_dir(d.path().join("home/alice"))
+        .args(["grant", "-P", "kill", "bin/tool"]);
+    run(c)
+        .status(2)
+        .stderr_has("fcap: 'bin/tool': 'bin' is a symbolic link");
+    assert_eq!(
+        raw_xattr(&victim),
+        victim_bytes,
+        "the root-owned file was written"
+    );
+}
+
+/// Without -P, grant/revoke/set follow links, and then say which file they wrote
+/// whenever any component of the path, not only the last, was a link.
+#[test]
+fn grant_revoke_and_set_name_the_real_file_when_a_directory_on_the_path_is_a_link() {
+    require_root();
+    let d = tempdir();
+    let real_dir = d.path().join("real");
+    std::fs::create_dir(&real_dir).unwrap();
+    let f = copy_prog(&real_dir, "prog");
+    let via = d.path().join("link");
+    std::os::unix::fs::symlink("real", &via).unwrap();
+    let given = via.join("prog");
+    fcap_run([os("grant"), os("kill"), p(&given)])
+        .ok()
+        .stdout_is(&format!(
+            "{} → {}: cap_kill=ep (was none)\n",
+            given.display(),
+            f.display()
+        ));
+    fcap_run([os("set"), os("cap_chown=p"), p(&given)])
+        .ok()
+        .stdout_is(&format!(
+            "{} → {}: cap_chown=p (was cap_kill=ep)\n",
+            given.display(),
+            f.display()
+        ));
+    let j = fcap_run([os("revoke"), os("--json"), os("all"), p(&given)]);
+    let v: serde_json::Value = serde_json::from_str(j.ok().stdout().trim()).unwrap();
+    assert_eq!(v["target"], f.display().to_string());
+    assert_eq!(v["path"], given.display().to_string());
+    assert_eq!(raw_xattr(&f), None);
+}
+
 // ---------------------------------------------------------------- the mission
 
 /// Bind 127.0.0.1:port as `nobody` with the given node; returns node's output.
