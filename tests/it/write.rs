@@ -932,14 +932,14 @@ fn grant_revoke_and_set_name_the_real_file_when_a_directory_on_the_path_is_a_lin
     fcap_run([os("grant"), os("kill"), p(&given)])
         .ok()
         .stdout_is(&format!(
-            "{} → {}: cap_kill=ep (was none)\n",
+            "{} -> {}: cap_kill=ep (was none)\n",
             given.display(),
             f.display()
         ));
     fcap_run([os("set"), os("cap_chown=p"), p(&given)])
         .ok()
         .stdout_is(&format!(
-            "{} → {}: cap_chown=p (was cap_kill=ep)\n",
+            "{} -> {}: cap_chown=p (was cap_kill=ep)\n",
             given.display(),
             f.display()
         ));
