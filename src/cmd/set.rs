@@ -59,11 +59,20 @@ pub struct SetArgs {
 
 /// Run `fcap set`.
 pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    refuse_pairs(&args.expr, &args.write.paths)?;
     let expr = if args.expr == "-" {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
             .map_err(|e| anyhow::anyhow!("cannot read the expression from standard input: {e}"))?;
+        // setcap stops reading at an empty line and refuses when nothing came before
+        // it (libcap.md §3.1): empty input is a mistake (a missing here-document, a
+        // failed pipe), not a request for the empty value '='.
+        if s.is_empty() || s.starts_with('\n') {
+            anyhow::bail!(
+                "no capability text on standard input (it was empty, or began with an empty line, which ends it as in setcap); nothing was written. To store an empty value on purpose, give '=' as EXPR"
+            );
+        }
         s
     } else {
         args.expr.clone()
@@ -78,6 +87,25 @@ pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         );
     }
     write_each(&args.write, out, |_, _| Ok(Some(want)), |_| {})
+}
+
+/// Refuse setcap's multi-pair form, `CAPS FILE CAPS FILE...`, before anything is
+/// written: `fcap set` gives its one EXPR to every PATH, so `fcap set cap_net_raw=ep q1
+/// cap_chown=ep q2` would give q2 the wrong capabilities. A PATH that reads as
+/// capability text (and has no `/`, so `./cap_chown=ep` still names such a file) is
+/// taken for that form.
+fn refuse_pairs(expr: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let Some(caps) = paths.iter().find_map(|p| {
+        let s = p.to_str()?;
+        let looks = !s.is_empty() && !s.contains('/') && crate::text::parse(s).is_ok();
+        looks.then_some(s)
+    }) else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "'{caps}' is capability text, not a file: 'fcap set' gives its one EXPR ('{}') to every PATH, so setcap's 'CAPS FILE CAPS FILE...' form would write the wrong capabilities; nothing was written. Use 'fcap setcap' for that form, one 'fcap set' per expression, or './{caps}' for a file of that name",
+        expr.trim()
+    )
 }
 
 /// The value `setcap EXPR` would store, or an error that says what is really wrong
@@ -252,6 +280,35 @@ fn after_text(c: Option<&FileCaps>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setcap_pairs_are_refused_but_ordinary_names_are_not() {
+        let paths = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        for bad in [
+            &["q1", "cap_chown=ep", "q2"][..],
+            &["q1", "cap_net_raw+p"],
+            &["cap_chown,cap_kill-e"],
+            &["all=ep", "q"],
+        ] {
+            let e = refuse_pairs("cap_net_raw=ep", &paths(bad)).unwrap_err();
+            assert!(e.to_string().contains("fcap setcap"), "{e}");
+        }
+        for good in [
+            &["q1", "q2"][..],
+            &["./cap_chown=ep"],
+            &[
+                "/usr/bin/ping",
+                "prog",
+                "chown",
+                "kill",
+                "a=b",
+                "node-22",
+                "x+y",
+            ],
+        ] {
+            refuse_pairs("cap_net_raw=ep", &paths(good)).unwrap();
+        }
+    }
 
     #[test]
     fn mixed_effective_names_both_ways_out() {

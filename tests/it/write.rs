@@ -373,6 +373,93 @@ fn set_reads_the_expression_from_stdin_like_setcap_dash() {
     assert_eq!(caps_of(&f), "cap_kill,cap_setuid=ep");
 }
 
+/// `COMMAND - FILE` with `input` on standard input (from a file).
+fn with_stdin(mut c: Command, dir: &Path, input: &[u8]) -> Run {
+    let src = dir.join("stdin");
+    std::fs::write(&src, input).unwrap();
+    c.stdin(std::fs::File::open(&src).unwrap());
+    run(c)
+}
+
+/// setcap refuses `-` with nothing before the first empty line (usage, exit 1) and
+/// writes nothing; fcap set must refuse too (exit 2), not store `=`. setcap is the
+/// oracle for which inputs count as empty.
+#[test]
+fn set_dash_with_empty_stdin_is_refused_like_setcap() {
+    require_root();
+    let d = tempdir();
+    let capped = copy_prog(d.path(), "capped");
+    setcap(&[os("cap_kill=p"), p(&capped)]).ok();
+    let bare = copy_prog(d.path(), "bare");
+    let scratch = copy_prog(d.path(), "scratch");
+    for input in [&b""[..], b"\n", b"\ncap_chown=ep\n"] {
+        let mut c = Command::new("setcap");
+        c.args([os("-q"), os("-"), p(&scratch)]);
+        let oracle = with_stdin(c, d.path(), input);
+        assert_eq!(oracle.code(), 1, "setcap accepted {input:?}");
+        assert_eq!(raw_xattr(&scratch), None);
+        let before = raw_xattr(&capped);
+        let mut c = fcap();
+        c.args([os("set"), os("-"), p(&capped), p(&bare)])
+            .env("LC_ALL", "C");
+        with_stdin(c, d.path(), input)
+            .status(2)
+            .stderr_is("fcap: no capability text on standard input (it was empty, or began with an empty line, which ends it as in setcap); nothing was written. To store an empty value on purpose, give '=' as EXPR\n")
+            .stdout_is("");
+        assert_eq!(raw_xattr(&capped), before, "{input:?}");
+        assert_eq!(raw_xattr(&bare), None, "{input:?}");
+    }
+    // Blank but not empty is text for setcap (it stores '='), and for fcap.
+    let mut c = fcap();
+    c.args([os("set"), os("-"), p(&bare)]);
+    with_stdin(c, d.path(), b" \n").ok();
+    assert_eq!(caps_of(&bare), "=");
+}
+
+/// setcap's `CAPS FILE CAPS FILE` form given to `fcap set` (Debian's
+/// monitoring-plugins-basic postinst writes exactly this) must write nothing at all,
+/// rather than give both files the first expression.
+#[test]
+fn set_refuses_setcaps_multi_pair_form_before_writing_anything() {
+    require_root();
+    let d = tempdir();
+    let q1 = copy_prog(d.path(), "q1");
+    let q2 = copy_prog(d.path(), "q2");
+    setcap(&[os("cap_kill=p"), p(&q2)]).ok();
+    // Even a file that happens to carry the name is not taken as one.
+    copy_prog(d.path(), "cap_chown=ep");
+    let before = (raw_xattr(&q1), raw_xattr(&q2));
+    for extra in [&[][..], &[os("--dry-run")], &[os("--check")]] {
+        let mut c = fcap();
+        c.current_dir(d.path()).arg("set").args(extra).args([
+            "cap_net_raw=ep",
+            "q1",
+            "cap_chown=ep",
+            "q2",
+        ]);
+        run(c)
+            .status(2)
+            .stderr_has("fcap: 'cap_chown=ep' is capability text, not a file")
+            .stderr_has("Use 'fcap setcap' for that form")
+            .stdout_is("");
+        assert_eq!((raw_xattr(&q1), raw_xattr(&q2)), before);
+    }
+    assert_eq!(raw_xattr(&d.path().join("cap_chown=ep")), None);
+    // The hint's way to name such a file works.
+    let mut c = fcap();
+    c.current_dir(d.path())
+        .args(["set", "cap_net_raw=ep", "q1", "./cap_chown=ep"]);
+    run(c).ok();
+    assert_eq!(caps_of(&d.path().join("cap_chown=ep")), "cap_net_raw=ep");
+    // And the drop-in the hint names gives each file its own capabilities.
+    let mut c = fcap();
+    c.current_dir(d.path())
+        .args(["setcap", "cap_net_raw=ep", "q1", "cap_chown=ep", "q2"]);
+    run(c).ok();
+    assert_eq!(caps_of(&q1), "cap_net_raw=ep");
+    assert_eq!(caps_of(&q2), "cap_chown=ep");
+}
+
 #[test]
 fn set_check_writes_nothing_and_exits_1_when_a_file_differs() {
     require_root();
