@@ -35,7 +35,34 @@ pub fn print(err: &anyhow::Error) {
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    eprintln!("fcap: {msg}");
+    eprintln!("fcap: {}", shorten(&msg));
+}
+
+/// Longest message printed whole, in characters. Messages quote paths and manifest
+/// lines, and those can be megabytes long (a manifest line with a 10 MB path); a
+/// message one can read says where and why, so only its middle is left out.
+const MESSAGE_MAX: usize = 1000;
+
+/// `msg` itself, or its first and last [`MESSAGE_MAX`]/2 characters around
+/// `…[N bytes left out]…`: the start names the path, the end the cause and the line.
+pub fn shorten(msg: &str) -> std::borrow::Cow<'_, str> {
+    let count = msg.chars().count();
+    if count <= MESSAGE_MAX {
+        return msg.into();
+    }
+    let keep = MESSAGE_MAX / 2;
+    let head_end = msg.char_indices().nth(keep).map_or(msg.len(), |(i, _)| i);
+    let tail_start = msg
+        .char_indices()
+        .nth(count - keep)
+        .map_or(msg.len(), |(i, _)| i);
+    format!(
+        "{}…[{} bytes left out]…{}",
+        &msg[..head_end],
+        tail_start - head_end,
+        &msg[tail_start..]
+    )
+    .into()
 }
 
 /// A clap usage error as fcap's one line: clap's message (its continuation lines and
@@ -79,12 +106,12 @@ pub fn usage_line(e: &clap::Error, command: &str) -> String {
 
 /// Print a warning: `fcap: warning: <message>` on stderr.
 pub fn warn(msg: &str) {
-    eprintln!("fcap: warning: {msg}");
+    eprintln!("fcap: warning: {}", shorten(msg));
 }
 
 /// Print a note, for output that would otherwise say nothing: `fcap: note: <message>`.
 pub fn note(msg: &str) {
-    eprintln!("fcap: note: {msg}");
+    eprintln!("fcap: note: {}", shorten(msg));
 }
 
 /// True when any error in the chain is a broken pipe.
@@ -191,6 +218,28 @@ mod tests {
         assert!(e.to_string().starts_with(
             "'/f': Operation not permitted: writing file capabilities needs CAP_SETFCAP"
         ));
+    }
+
+    #[test]
+    fn a_huge_message_keeps_its_ends_and_says_how_much_is_left_out() {
+        assert_eq!(shorten("short"), "short");
+        let exact = "é".repeat(MESSAGE_MAX);
+        assert_eq!(shorten(&exact), exact);
+        let path = format!("/{}", "é".repeat(5_000_000));
+        let msg = format!("'{path}': File name too long (listed at m.caps:1)");
+        let s = shorten(&msg);
+        assert!(s.chars().count() < MESSAGE_MAX + 40, "{}", s.len());
+        assert!(s.starts_with("'/éé"), "{s}");
+        assert!(
+            s.ends_with("éé': File name too long (listed at m.caps:1)"),
+            "{s}"
+        );
+        let (head, rest) = s.split_once("…[").unwrap();
+        let (n, tail) = rest.split_once(" bytes left out]…").unwrap();
+        assert_eq!(
+            n.parse::<usize>().unwrap(),
+            msg.len() - head.len() - tail.len()
+        );
     }
 
     #[test]

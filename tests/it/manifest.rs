@@ -912,3 +912,130 @@ fn check_root_orders_files_like_read() {
         "{read:?}"
     );
 }
+
+/// A manifest line with a 10 MB path gets an error of a readable size that still
+/// names the start of the path, the cause and the line; the other lines still apply.
+#[test]
+fn a_line_with_a_10_mb_path_gets_a_short_error_naming_cause_and_line() {
+    require_root();
+    let d = tempdir();
+    let a = copy_prog(d.path(), "a");
+    let huge = format!("/{}", "a".repeat(10 << 20));
+    let cases = [
+        // Parses, and the file cannot exist (ENAMETOOLONG).
+        (
+            format!("{huge} cap_kill=p\n{} cap_kill=p\n", a.display()),
+            "File name too long (listed at",
+        ),
+        // A bad escape: the whole manifest is refused.
+        (format!("{huge}\\q cap_kill=p\n"), "unknown escape"),
+        // No capability text at all.
+        (format!("{huge}\n"), "expected 'PATH CAPS'"),
+    ];
+    for (i, (text, cause)) in cases.iter().enumerate() {
+        let m = d.path().join(format!("m{i}.caps"));
+        write(&m, text);
+        for cmd in ["apply", "check"] {
+            let r = fcap_run([os(cmd), m.as_os_str()]);
+            r.status(2).stderr_has(cause).stderr_has("bytes left out]");
+            let err = r.stderr();
+            assert!(err.len() < 2000, "{cmd} {i}: {} bytes of errors", err.len());
+            assert!(err.starts_with("fcap: "), "{err}");
+            assert!(err.contains(&format!("{}:1", m.display())), "{err}");
+        }
+    }
+    assert_eq!(
+        getcap(&[a.as_os_str()]),
+        format!("{} cap_kill=p\n", a.display())
+    );
+}
+
+/// A tree deeper than PATH_MAX, built relative to directory fds, with a file with
+/// capabilities at the bottom: `read -r` lists it, and the manifest it prints must
+/// work with `check --root` and `apply` (no "File name too long", no "unexpected").
+#[test]
+fn check_and_apply_reach_files_deeper_than_path_max() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use xattr::FileExt;
+    require_root();
+    let d = tempdir();
+    let root = d.path().join("deep");
+    std::fs::create_dir(&root).unwrap();
+    let component = "d".repeat(200);
+    let mut dir = OwnedFd::from(std::fs::File::open(&root).unwrap());
+    let mut path = root.clone();
+    for _ in 0..25 {
+        let c = std::ffi::CString::new(component.as_str()).unwrap();
+        // SAFETY: an open directory fd and a NUL-terminated name.
+        assert_eq!(
+            unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755) },
+            0
+        );
+        // SAFETY: as above.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        assert!(fd >= 0);
+        // SAFETY: the kernel just returned this fd.
+        dir = unsafe { OwnedFd::from_raw_fd(fd) };
+        path.push(&component);
+    }
+    path.push("tool");
+    assert!(path.as_os_str().len() > 4096);
+    let name = std::ffi::CString::new("tool").unwrap();
+    // SAFETY: an open directory fd, a NUL-terminated name and the mode O_CREAT needs.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
+            0o755,
+        )
+    };
+    assert!(fd >= 0);
+    // SAFETY: the kernel just returned this fd.
+    let tool = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // libcap's bytes, written on a short-path scratch file and copied down.
+    let bytes = |text: &str| {
+        let s = copy_prog(d.path(), "scratch");
+        setcap_on(&s, &[text]);
+        let b = raw_xattr(&s).unwrap();
+        std::fs::remove_file(&s).unwrap();
+        b
+    };
+    tool.set_xattr("security.capability", &bytes("cap_net_raw=ep"))
+        .unwrap();
+
+    let listing = fcap_run([os("read"), os("-r"), root.as_os_str()]);
+    listing.ok();
+    let line = format!("{} cap_net_raw=ep\n", path.display());
+    assert_eq!(listing.stdout(), line);
+    let m = d.path().join("deep.caps");
+    write(&m, &listing.stdout());
+    let check = || fcap_run([os("check"), os("--root"), root.as_os_str(), m.as_os_str()]);
+    check().ok().stdout_is("");
+    fcap_run([os("apply"), m.as_os_str()])
+        .ok()
+        .stdout_is(&format!("unchanged {line}"));
+
+    write(&m, &format!("{} cap_kill=p\n", path.display()));
+    check().status(1).stdout_is(&format!(
+        "different {} cap_net_raw=ep (manifest: cap_kill=p)\n",
+        path.display()
+    ));
+    let r = fcap_run([os("apply"), m.as_os_str()]);
+    r.ok().stdout_is(&format!(
+        "changed {} cap_kill=p (was cap_net_raw=ep)\n",
+        path.display()
+    ));
+    assert!(!r.stderr().contains("File name too long"), "{}", r.stderr());
+    assert_eq!(
+        tool.get_xattr("security.capability").unwrap(),
+        Some(bytes("cap_kill=p"))
+    );
+    check().ok().stdout_is("");
+}
