@@ -967,10 +967,8 @@ fn check_and_apply_reach_files_deeper_than_path_max() {
     for _ in 0..25 {
         let c = std::ffi::CString::new(component.as_str()).unwrap();
         // SAFETY: an open directory fd and a NUL-terminated name.
-        assert_eq!(
-            unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755) },
-            0
-        );
+        let made = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755) };
+        assert_eq!(made, 0);
         // SAFETY: as above.
         let fd = unsafe {
             libc::openat(
