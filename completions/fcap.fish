@@ -58,7 +58,7 @@ always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
-complete -c fcap -n "__fish_fcap_using_subcommand grant" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
@@ -66,7 +66,7 @@ always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
-complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid' -r
@@ -76,7 +76,7 @@ never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l check -d 'Write nothing; exit 1 when a file\'s value differs from EXPR (like setcap -v)'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
-complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks instead of following them'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r -f -a "(cut -d: -f1 /etc/passwd)"

@@ -13,7 +13,8 @@
 //!
 //! Layout: [`caps`] (catalogue and sets), [`text`] (libcap's grammar and printer),
 //! [`filecaps`] (the xattr value and codec), [`sys`] (the syscalls), [`output`]
-//! (paths and colours), [`error`] (exit codes and the error printer), [`cli`] and
+//! (paths and colours), [`error`] (exit codes and the error printer), [`openpath`]
+//! (paths opened a directory at a time: any length, links refused), [`cli`] and
 //! [`cmd`] (one module per subcommand), [`compat`] (the setcap/getcap drop-in).
 
 pub mod caps;

@@ -61,8 +61,10 @@ pub fn run(args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         )?;
     }
     // A manifest names the file itself, as 'fcap read -r' prints it. Following a
-    // symlink here would let whoever controls the link's directory aim a root-run
-    // `apply --system` at another file, so the write path refuses links.
+    // symlink here, the last component or a directory, would let whoever controls it
+    // aim a root-run `apply --system` at another file, so the write path refuses
+    // links anywhere in the path (and walks it a directory at a time, which also
+    // reaches the paths deeper than PATH_MAX that `read -r` lists).
     let opts = WriteOpts {
         follow: false,
         dry_run: args.dry_run,

@@ -30,7 +30,8 @@ pub struct WriteFlags {
     #[arg(long)]
     pub json: bool,
 
-    /// Refuse symlinks instead of following them.
+    /// Refuse symlinks anywhere in the path, directories included, instead of
+    /// following them (this also reaches paths longer than PATH_MAX).
     #[arg(short = 'P', long)]
     pub no_dereference: bool,
 }
@@ -39,7 +40,9 @@ pub struct WriteFlags {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "EXPR is libcap text, e.g. 'cap_net_bind_service=ep' or \
 'cap_net_raw=p cap_net_admin=ei'; '-' reads it from standard input. Unlike 'fcap grant', \
-set replaces everything the file had. Use '--' before an EXPR that starts with '-'.")]
+set replaces everything the file had. Use '--' before an EXPR that starts with '-'. \
+setcap's 'CAPS FILE CAPS FILE...' form is refused here (a PATH that reads as capability text \
+is an error); 'fcap setcap' accepts it.")]
 pub struct SetArgs {
     /// The libcap text expression, or '-' to read it from standard input.
     #[arg(value_name = "EXPR", allow_hyphen_values = true)]
