@@ -16,5 +16,6 @@ mod newuser;
 mod package;
 mod read;
 mod text_oracle;
+mod tour;
 mod verify;
 mod write;
