@@ -34,7 +34,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What a file carries before a change.
@@ -153,7 +153,7 @@ pub fn modify(
         .map_err(|e| open_error(path, &target, &e, !opts.dry_run))?;
     if !handle.lock().map_err(|e| io_at_path(path, &e, true))? {
         crate::error::warn(&format!(
-            "{}: another process has held a lock on this file for over {} s (fcap's own writers hold it for a moment only); writing without it",
+            "{}: another process holds a lock on this file (fcap's own writers hold it for a moment only; this run waits up to {} s for it, once); writing without it",
             crate::error::quote(path),
             LOCK_PATIENCE.as_secs()
         ));
@@ -460,33 +460,35 @@ fn open_error(path: &Path, target: &Path, e: &io::Error, writing: bool) -> anyho
     }
 }
 
-/// How long one fcap process waits, in total over all its files, for locks held by
-/// others. fcap's own writers hold the lock for a read and a write of one attribute
-/// (microseconds; eight racing processes clear in milliseconds), so a lock held
-/// longer is someone else's.
+/// How long a write waits for a lock held by another process. fcap's own writers hold
+/// it for a read and a write of one attribute (microseconds; eight racing processes
+/// clear in milliseconds), so a lock held longer is someone else's.
 const LOCK_PATIENCE: Duration = Duration::from_secs(3);
 
-/// Milliseconds this process has spent waiting for locks so far.
-static WAITED_MS: AtomicU64 = AtomicU64::new(0);
+/// Set once this process has given up waiting on one file: a stranger is holding
+/// locks, and later files get one try each instead of another wait, so a manifest
+/// of a thousand locked files costs [`LOCK_PATIENCE`] once, not a thousand times.
+static GAVE_UP: AtomicBool = AtomicBool::new(false);
 
 /// Step 4: serialise read-modify-write cycles between fcap processes.
 ///
 /// Why a bounded try and not a plain `flock(LOCK_EX)`: the lock is on the file
-/// itself, and anyone who can read the file can take a shared lock on it
+/// itself, and anyone who can read the file can lock it too
 /// (`setpriv --reuid=65534 flock -s /usr/bin/ping sleep 600`); a blocking lock
 /// would then stall every grant, `apply` and the package-manager hook forever.
 /// The lock cannot move to a file only root may open (a lock file under a root-only
-/// `/run/fcap`): a caller holding only CAP_SETFCAP cannot create or open it,
-/// containers sharing a file do not share a `/run`, and `/run` may be read-only.
+/// `/run/fcap`): a caller holding only CAP_SETFCAP could neither create nor open it,
+/// containers sharing a file do not share a `/run`, `/run` may be read-only, and
+/// every run would leave state on the host.
 ///
 /// So: try without blocking, back off (1 ms doubling to 100 ms) while the holder is
-/// likely another fcap, and give up after [`LOCK_PATIENCE`] in total for the whole
-/// process (so a manifest of a thousand locked files does not wait a thousand
-/// times). Giving up writes without the lock, with a warning: what is lost is only
-/// the ordering between two fcap processes writing that same file while a stranger
-/// holds its lock, never which file is written or what it is given.
+/// likely another fcap, and give up after [`LOCK_PATIENCE`]. Giving up writes without
+/// the lock, with a warning: what is lost is only the ordering between two fcap
+/// processes writing that same file while a stranger holds its lock, never which file
+/// is written or what it is given. Returns whether the lock was taken.
 fn lock(f: &File) -> io::Result<bool> {
     let mut pause = Duration::from_millis(1);
+    let mut waited = Duration::ZERO;
     loop {
         // SAFETY: flock on a valid, owned fd.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
@@ -498,12 +500,12 @@ fn lock(f: &File) -> io::Result<bool> {
             Some(libc::EWOULDBLOCK) => {}
             _ => return Err(e),
         }
-        let waited = WAITED_MS.load(Ordering::Relaxed);
-        if waited >= LOCK_PATIENCE.as_millis() as u64 {
+        if waited >= LOCK_PATIENCE || GAVE_UP.load(Ordering::Relaxed) {
+            GAVE_UP.store(true, Ordering::Relaxed);
             return Ok(false);
         }
         std::thread::sleep(pause);
-        WAITED_MS.fetch_add(pause.as_millis() as u64, Ordering::Relaxed);
+        waited += pause;
         pause = (pause * 2).min(Duration::from_millis(100));
     }
 }

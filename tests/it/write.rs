@@ -901,7 +901,7 @@ fn a_lock_held_by_nobody_does_not_stall_grant_set_revoke_or_apply() {
     let f = copy_prog(d.path(), "prog");
     let g = copy_prog(d.path(), "other");
     let _held = (NobodyLock::on(&f), NobodyLock::on(&g));
-    let warned = "another process has held a lock on this file";
+    let warned = "another process holds a lock on this file";
     let bounded = |args: &[&OsStr]| crate::hardening::run_bounded(fcap_cmd(args));
     bounded(&[os("grant"), os("kill"), p(&f)])
         .ok()
