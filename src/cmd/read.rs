@@ -174,7 +174,7 @@ fn named(
     out: &mut dyn Write,
     fail: &mut dyn FnMut(anyhow::Error),
 ) -> anyhow::Result<()> {
-    let lmeta = match std::fs::symlink_metadata(path) {
+    let lmeta = match crate::openpath::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
             fail(error::io_at_path(path, &e, false));

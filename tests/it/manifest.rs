@@ -1012,6 +1012,10 @@ fn check_and_apply_reach_files_deeper_than_path_max() {
     listing.ok();
     let line = format!("{} cap_net_raw=ep\n", path.display());
     assert_eq!(listing.stdout(), line);
+    // The path it prints can be read on its own too.
+    fcap_run([os("read"), path.as_os_str()])
+        .ok()
+        .stdout_is(&line);
     let m = d.path().join("deep.caps");
     write(&m, &listing.stdout());
     let check = || fcap_run([os("check"), os("--root"), root.as_os_str(), m.as_os_str()]);
