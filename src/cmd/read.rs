@@ -189,7 +189,7 @@ fn named(
             .and_then(|r| std::fs::metadata(&r).map(|m| (r, m)))
             .map_err(|e| error::io_at_path(path, &e, false))
     } else {
-        Ok((path.to_path_buf(), lmeta))
+        Ok((path.to_path_buf(), lmeta.clone()))
     };
     let (read_path, meta) = match real {
         Ok(r) => r,
@@ -197,7 +197,8 @@ fn named(
             fail(e);
             return Ok(());
         }
-        Err(_) => (path.to_path_buf(), std::fs::symlink_metadata(path)?),
+        // A dangling or looping link: the link itself is what there is to report.
+        Err(_) => (path.to_path_buf(), lmeta),
     };
     let found = |p: &Path| {
         if meta.is_file() {
