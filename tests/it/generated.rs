@@ -947,15 +947,27 @@ fn binary_runs_in_an_empty_root() {
 #[test]
 fn every_example_command_parses() {
     use clap::Parser;
+    use fcap::cli::Command as Sub;
     let mut seen = 0;
-    for line in fcap::cli::AFTER_LONG_HELP.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
+    // The help's examples, and every page's (man/src/*.txt).
+    let mut texts = vec![fcap::cli::AFTER_LONG_HELP.to_string()];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/man/src");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "txt") {
+            texts.push(std::fs::read_to_string(p).unwrap());
+        }
+    }
+    for line in texts.iter().flat_map(|t| t.lines()) {
+        let words = shell_words(line);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
         // Commands are four-space lines; take what follows the word `fcap`, up to a
         // shell operator or redirection.
         let Some(start) = words.iter().position(|w| *w == "fcap") else {
             continue;
         };
-        if !line.starts_with("    ") {
+        // Exactly four spaces: six-space lines are definitions, not commands.
+        if !line.starts_with("    ") || line.starts_with("     ") {
             continue;
         }
         let argv: Vec<&str> = words[start..]
@@ -963,12 +975,50 @@ fn every_example_command_parses() {
             .take_while(|w| !matches!(**w, ">" | "|" | "&&" | "\\"))
             .copied()
             .collect();
-        if let Err(e) = fcap::cli::Cli::try_parse_from(&argv) {
-            panic!("example `{line}` does not parse:\n{}", e.render());
-        }
+        let cli = fcap::cli::Cli::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("example `{line}` does not parse:\n{}", e.render()));
+        // And the CAPS of the examples are valid where they are parsed later.
+        let caps = match &cli.command {
+            Sub::Grant(a) => fcap::capspec::parse_grant(&a.caps)
+                .err()
+                .map(|e| e.to_string()),
+            Sub::Revoke(a) => fcap::capspec::parse_revoke(&a.caps)
+                .err()
+                .map(|e| e.to_string()),
+            Sub::Set(a) => fcap::text::parse(&a.expr).err().map(|e| e.to_string()),
+            _ => None,
+        };
+        assert!(
+            caps.is_none(),
+            "example `{line}`: {}",
+            caps.unwrap_or_default()
+        );
         seen += 1;
     }
-    assert!(seen >= 8, "only {seen} example commands found");
+    assert!(seen >= 30, "only {seen} example commands found");
+}
+
+/// A command line's words, with '...' quoting undone (enough for the examples).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => (quoted, any) = (!quoted, true),
+            c if c.is_whitespace() && !quoted => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
 }
 
 /// A fresh machine without zsh: the zsh test fails with one line that names the
