@@ -656,34 +656,62 @@ fn manifest_module_applies_idempotently() {
     let bad = d.path().join("bad.caps");
     fs::write(&bad, format!("{} cap_bogus=ep\n", a.display())).unwrap();
     let content_yaml = serde_json::to_string(&content).unwrap();
+    // --check --diff first, alone: it predicts and writes nothing.
+    let check_task =
+        format!("  - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: check\n");
+    let before: Vec<_> = [&a, &b, &c].iter().map(|f| raw_xattr(f)).collect();
+    let (r, check) = play(d.path(), &check_task, &["--check", "--diff"]);
+    r.ok();
+    let after: Vec<_> = [&a, &b, &c].iter().map(|f| raw_xattr(f)).collect();
+    assert_eq!(before, after, "--check wrote an xattr");
+    assert!(
+        r.stdout()
+            .contains(&format!("+{} cap_net_raw=ep", a.display())),
+        "{}",
+        r.stdout()
+    );
+    assert!(changed(&check, "check"));
+    assert_eq!(
+        check["check"]["changed_files"],
+        serde_json::json!([a.to_string_lossy()])
+    );
+    assert_eq!(
+        check["check"]["diff"]["before"],
+        format!("{} (none)\n", a.display())
+    );
+    assert_eq!(
+        check["check"]["diff"]["after"],
+        format!("{} cap_net_raw=ep\n", a.display())
+    );
     let tasks = format!(
-        "  - fcap.caps.manifest: {{content: {content_yaml}}}\n    check_mode: true\n    diff: true\n    register: check\n\
-         \x20 - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: real\n\
+        "  - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: real\n\
          \x20 - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: again\n\
          \x20 - fcap.caps.manifest: {{src: {src}}}\n    register: src\n\
          \x20 - fcap.caps.manifest: {{src: {bad}}}\n    register: bad\n    ignore_errors: true\n",
         src = q(&src),
         bad = q(&bad)
     );
-    let bytes_a = raw_xattr(&a);
-    let (r, v) = play(d.path(), &tasks, &[]);
-    r.ok();
-    assert_eq!(bytes_a, None);
-    assert!(changed(&v, "check"));
-    assert_eq!(
-        v["check"]["changed_files"],
-        serde_json::json!([a.to_string_lossy()])
-    );
-    assert_eq!(
-        v["check"]["diff"]["before"],
-        format!("{} (none)\n", a.display())
-    );
-    assert_eq!(
-        v["check"]["diff"]["after"],
-        format!("{} cap_net_raw=ep\n", a.display())
-    );
+    let v = play_ok(d.path(), &tasks, &[]);
+    // The real run does what check mode said, file by file.
+    let strip = |files: &Value| -> Vec<Value> {
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                serde_json::json!([
+                    f["path"],
+                    f["before"],
+                    f["after"],
+                    f["changed"],
+                    f["target"]
+                ])
+            })
+            .collect()
+    };
+    assert_eq!(strip(&v["real"]["files"]), strip(&check["check"]["files"]));
     assert!(changed(&v, "real"));
-    assert_eq!(v["real"]["changed_files"], v["check"]["changed_files"]);
+    assert_eq!(v["real"]["changed_files"], check["check"]["changed_files"]);
     assert_eq!(v["real"]["files"].as_array().unwrap().len(), 2);
     assert!(!changed(&v, "again"));
     assert!(changed(&v, "src"));
