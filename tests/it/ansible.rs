@@ -2,7 +2,7 @@
 //! collection is built and installed with ansible-galaxy, playbooks run with
 //! `ansible-playbook -c local` as root on real files in temp dirs, and the xattr bytes are
 //! read here. community.general.capabilities runs the same tasks side by side.
-//! `ansible-test sanity` and `ansible-test units` run offline on a copy of the collection.
+//! `ansible-test sanity`, `units` and `integration` run offline on a copy of the collection.
 //! scripts/ansible-env makes the Python side once (target/ansible-venv and friends).
 
 use crate::util::*;
@@ -968,11 +968,7 @@ fn ansible_test(coll: &Path, args: &[&str]) -> Run {
         .env("HOME", &e.home)
         .env(
             "PATH",
-            format!(
-                "{}:{}",
-                e.venv.join("bin").display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
+            format!("{}:{}", e.venv.join("bin").display(), path_with_fcap()),
         );
     run(c)
 }
@@ -1028,4 +1024,38 @@ fn ansible_test_units() {
     let out = r.stdout();
     assert!(out.contains("14 passed"), "{out}");
     assert!(out.contains("11 passed"), "{out}");
+}
+
+/// The collection's own integration target runs under `ansible-test integration`
+/// (locally, as root), so its maintainers can run it without this crate.
+#[test]
+fn ansible_test_integration() {
+    let d = tempdir();
+    let coll = collection_copy(d.path());
+    let r = ansible_test(&coll, &["integration", "capability"]);
+    r.ok();
+    let out = r.stdout();
+    assert!(out.contains("All assertions passed"), "{out}");
+    assert!(out.contains("failed=0"), "{out}");
+}
+
+/// rootid writes a namespaced (v3) value, getcap -n shows it, and the second run is ok.
+#[test]
+fn capability_rootid_writes_v3() {
+    let d = tempdir();
+    let f = copy_prog(d.path(), "f");
+    let tasks = format!(
+        "  - fcap.caps.capability: {{path: {p}, caps: [cap_net_raw], rootid: 1000}}\n    register: a\n\
+         \x20 - fcap.caps.capability: {{path: {p}, caps: [cap_net_raw], rootid: 1000}}\n    register: b\n",
+        p = q(&f)
+    );
+    let v = play_ok(d.path(), &tasks, &[]);
+    assert!(changed(&v, "a"));
+    assert!(!changed(&v, "b"), "{}", v["b"]);
+    assert_eq!(v["a"]["rootid"], 1000);
+    assert_eq!(
+        getcap(&[os("-n"), f.as_os_str()]).trim_end(),
+        format!("{} cap_net_raw=ep [rootid=1000]", f.display())
+    );
+    assert_eq!(raw_xattr(&f).unwrap().len(), 24, "not a v3 value");
 }
