@@ -99,6 +99,16 @@ def merge_warnings(records, stderr_warnings):
     return merged
 
 
+def failure_message(rc, errors, records):
+    """fcap's messages on stderr; else any 'error' its JSON records carry; else the status."""
+    if errors:
+        return '\n'.join(errors)
+    from_records = [r['error'] for r in records if isinstance(r, dict) and isinstance(r.get('error'), str)]
+    if from_records:
+        return '\n'.join(from_records)
+    return 'fcap exited with status %d' % rc
+
+
 class Fcap:
     """Runs the fcap binary for one module invocation."""
 
@@ -130,7 +140,9 @@ class Fcap:
             self.module.warn(w)
         return rc, records, warnings, errors, cmd
 
-    def fail(self, rc, errors, cmd, **extra):
+    def fail(self, rc, errors, cmd, records=None, **extra):
         """Fail the task with fcap's own message(s)."""
-        msg = '\n'.join(errors) if errors else 'fcap exited with status %d' % rc
+        msg = failure_message(rc, errors, records or [])
+        if records is not None:
+            extra['records'] = records
         self.module.fail_json(msg=msg, rc=rc, cmd=cmd, **extra)

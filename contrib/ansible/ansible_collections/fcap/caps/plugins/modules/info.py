@@ -196,7 +196,7 @@ def main():
     args = ['read', '--recursive', '--json'] + scan_options(params, '--exclude') + ['--'] + params['paths']
     rc, files, dummy, errors, cmd = fcap.run(args)
     if rc != EXIT_OK:
-        fcap.fail(rc, errors, cmd, files=files)
+        fcap.fail(rc, errors, cmd, records=files)
     result = dict(changed=False, files=files, cmd=cmd)
     facts = dict(fcap_files=files)
 
@@ -214,7 +214,7 @@ def main():
         rc, drift, dummy, errors, cmd = fcap.run(check, data=data)
         # check exits 1 when it found drift: that is an answer, not a failure.
         if rc not in (EXIT_OK, EXIT_NO):
-            fcap.fail(rc, errors, cmd, files=files, drift=drift)
+            fcap.fail(rc, errors, cmd, records=drift, files=files)
         result['drift'] = drift
         result['check_cmd'] = cmd
         facts['fcap_drift'] = drift

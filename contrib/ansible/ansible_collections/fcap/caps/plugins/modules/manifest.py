@@ -170,7 +170,7 @@ def main():
     fcap = Fcap(module)
     rc, records, dummy, errors, cmd = fcap.run(args, data=data)
     if rc != EXIT_OK:
-        fcap.fail(rc, errors, cmd, files=records)
+        fcap.fail(rc, errors, cmd, records=records)
 
     changed_files = [r.get('path') for r in records if r.get('changed')]
     result = dict(changed=bool(changed_files), files=records, changed_files=changed_files, cmd=cmd)

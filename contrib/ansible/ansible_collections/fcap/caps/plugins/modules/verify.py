@@ -191,7 +191,7 @@ def main():
     fcap = Fcap(module)
     rc, records, dummy, errors, cmd = fcap.run(build_command(params))
     if rc not in (EXIT_OK, EXIT_NO) or len(records) != 1:
-        fcap.fail(rc, errors, cmd, path=params['path'])
+        fcap.fail(rc, errors, cmd, records=records, path=params['path'])
     answer = records[0]
     reasons = [r.get('message') for r in answer.get('reasons') or [] if r.get('message')]
     result = dict(

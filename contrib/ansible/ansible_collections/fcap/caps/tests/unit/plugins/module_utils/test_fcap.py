@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.fcap.caps.plugins.module_utils.fcap import (
     caps_expression,
+    failure_message,
     has_operator,
     merge_warnings,
     names_expression,
@@ -70,3 +71,9 @@ def test_merge_warnings_shows_each_once():
     records = [{'path': 'a', 'warnings': ['w1', 'w2']}, {'path': 'b', 'warnings': ['w1']}, {'path': 'c'}]
     assert merge_warnings(records, ['w2', 'w3']) == ['w1', 'w2', 'w3']
     assert merge_warnings([], []) == []
+
+
+def test_failure_message_prefers_stderr_then_records():
+    assert failure_message(2, ["fcap: 'x': No such file or directory"], []) == "fcap: 'x': No such file or directory"
+    assert failure_message(2, [], [{'path': 'x', 'error': "fcap: 'x': gone"}, {'path': 'y'}]) == "fcap: 'x': gone"
+    assert failure_message(2, [], []) == 'fcap exited with status 2'
