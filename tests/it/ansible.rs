@@ -55,7 +55,8 @@ fn env() -> &'static Env {
         // Build the collection's tarball and install it, as a user would.
         let build = keep.path().join("build");
         let mut c = Command::new(venv.join("bin/ansible-galaxy"));
-        c.args(["collection", "build", "--output-path"])
+        c.env("ANSIBLE_HOME", keep.path().join(".ansible"))
+            .args(["collection", "build", "--output-path"])
             .arg(&build)
             .arg(root().join(COLLECTION));
         run(c).ok();
@@ -66,7 +67,8 @@ fn env() -> &'static Env {
             .expect("ansible-galaxy built no tarball");
         let installed = keep.path().join("collections");
         let mut c = Command::new(venv.join("bin/ansible-galaxy"));
-        c.args(["collection", "install", "--offline", "-p"])
+        c.env("ANSIBLE_HOME", keep.path().join(".ansible"))
+            .args(["collection", "install", "--offline", "-p"])
             .arg(&installed)
             .arg(&tarball);
         run(c).ok();
