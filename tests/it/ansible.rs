@@ -658,6 +658,15 @@ fn manifest_module_applies_idempotently() {
     let bad = d.path().join("bad.caps");
     fs::write(&bad, format!("{} cap_bogus=ep\n", a.display())).unwrap();
     let content_yaml = serde_json::to_string(&content).unwrap();
+    // The system directory, as the package hook reads it.
+    let sysdir = d.path().join("fcap.d");
+    fs::create_dir(&sysdir).unwrap();
+    let e = copy_prog(d.path(), "e");
+    fs::write(
+        sysdir.join("e.caps"),
+        format!("{} cap_sys_time=ep\n", e.display()),
+    )
+    .unwrap();
     // --check --diff first, alone: it predicts and writes nothing.
     let check_task =
         format!("  - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: check\n");
@@ -689,9 +698,12 @@ fn manifest_module_applies_idempotently() {
         "  - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: real\n\
          \x20 - fcap.caps.manifest: {{content: {content_yaml}}}\n    register: again\n\
          \x20 - fcap.caps.manifest: {{src: {src}}}\n    register: src\n\
-         \x20 - fcap.caps.manifest: {{src: {bad}}}\n    register: bad\n    ignore_errors: true\n",
+         \x20 - fcap.caps.manifest: {{src: {bad}}}\n    register: bad\n    ignore_errors: true\n\
+         \x20 - fcap.caps.manifest: {{system: true, config_dir: {sysdir}}}\n    register: system\n\
+         \x20 - fcap.caps.manifest: {{}}\n    register: nothing\n    ignore_errors: true\n",
         src = q(&src),
-        bad = q(&bad)
+        bad = q(&bad),
+        sysdir = q(&sysdir)
     );
     let v = play_ok(d.path(), &tasks, &[]);
     // The real run does what check mode said, file by file.
@@ -725,6 +737,13 @@ fn manifest_module_applies_idempotently() {
     assert_eq!(direct.code(), 2);
     assert_eq!(v["bad"]["msg"], direct.stderr().trim_end());
     assert_eq!(getcap_caps(&a), "cap_net_raw=ep", "a bad manifest wrote");
+    assert!(changed(&v, "system"));
+    assert_eq!(getcap_caps(&e), "cap_sys_time=ep");
+    assert_eq!(v["nothing"]["failed"], true);
+    assert_eq!(
+        v["nothing"]["msg"],
+        "one of src, content or system=true is required"
+    );
 }
 
 /// fcap.caps.info returns every file with capabilities (as data and as facts), honours

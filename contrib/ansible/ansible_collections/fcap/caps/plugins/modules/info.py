@@ -173,6 +173,22 @@ def scan_options(params, exclude_flag):
     return args
 
 
+def scan_command(params):
+    """fcap read -r over the paths."""
+    return ['read', '--recursive', '--json'] + scan_options(params, '--exclude') + ['--'] + params['paths']
+
+
+def check_command(params):
+    """fcap check of the manifest with the paths as roots; and its standard input."""
+    args = ['check', '--json']
+    for root in params['paths']:
+        args += ['--root', root]
+    args += scan_options(params, '--exclude')
+    if params['manifest']:
+        return args + ['--', params['manifest']], None
+    return args + ['--', '-'], params['manifest_content']
+
+
 def main():
     argument_spec = fcap_argument_spec()
     argument_spec.update(
@@ -193,24 +209,14 @@ def main():
         module.fail_json(msg='paths is empty')
 
     fcap = Fcap(module)
-    args = ['read', '--recursive', '--json'] + scan_options(params, '--exclude') + ['--'] + params['paths']
-    rc, files, dummy, errors, cmd = fcap.run(args)
+    rc, files, dummy, errors, cmd = fcap.run(scan_command(params))
     if rc != EXIT_OK:
         fcap.fail(rc, errors, cmd, records=files)
     result = dict(changed=False, files=files, cmd=cmd)
     facts = dict(fcap_files=files)
 
     if params['manifest'] or params['manifest_content'] is not None:
-        check = ['check', '--json']
-        for root in params['paths']:
-            check += ['--root', root]
-        check += scan_options(params, '--exclude')
-        data = None
-        if params['manifest']:
-            check += ['--', params['manifest']]
-        else:
-            check += ['--', '-']
-            data = params['manifest_content']
+        check, data = check_command(params)
         rc, drift, dummy, errors, cmd = fcap.run(check, data=data)
         # check exits 1 when it found drift: that is an answer, not a failure.
         if rc not in (EXIT_OK, EXIT_NO):

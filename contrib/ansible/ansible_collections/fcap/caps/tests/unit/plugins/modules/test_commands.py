@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fcap.caps.plugins.modules import capability, manifest, verify
+from ansible_collections.fcap.caps.plugins.modules import capability, info, manifest, verify
 
 
 def cap_params(**kw):
@@ -62,3 +62,18 @@ def test_verify_command():
     assert verify.build_command(params) == [
         'verify', '--json', '--user', 'node', '--ambient', 'none', '--bounding', 'net_bind_service,chown',
         '--require', 'net_bind_service', '--no-new-privs', '--profile', 'k8s-restricted', '--', '/usr/bin/node']
+
+
+def test_info_commands():
+    params = dict(paths=['/usr', '/opt'], exclude=['/usr/share', '*.so'], one_file_system=True,
+                  register_facts=False, manifest=None, manifest_content='/usr/bin/ping cap_net_raw=ep\n',
+                  fcap_path=None)
+    assert info.scan_command(params) == [
+        'read', '--recursive', '--json', '--one-file-system', '--exclude', '/usr/share', '--exclude', '*.so',
+        '--', '/usr', '/opt']
+    assert info.check_command(params) == (
+        ['check', '--json', '--root', '/usr', '--root', '/opt', '--one-file-system',
+         '--exclude', '/usr/share', '--exclude', '*.so', '--', '-'],
+        '/usr/bin/ping cap_net_raw=ep\n')
+    params['manifest'] = '/etc/fcap.d/reviewed.caps'
+    assert info.check_command(params)[0][-1] == '/etc/fcap.d/reviewed.caps'
