@@ -79,6 +79,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSO
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l oci-config -d 'The caller is the `process` section of this OCI runtime config (a bundle\'s config.json), applied as runc applies it; PATH defaults to `args[0]` in the bundle\'s root' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r -f -a "(cut -d: -f1 /etc/passwd)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l pid -d 'Use the state of a running process as the caller' -r
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l inheritable -d 'The caller\'s inheritable set' -r -f -a "(__fcap_caps all none)"
@@ -91,6 +92,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l explain-caller -d 'Print the process section derived from the descriptor, which setting made each part, and the resulting caller; predict nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l no-new-privs -d 'The caller has no_new_privs (allowPrivilegeEscalation: false, NoNewPrivileges=)'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l noroot -d 'The caller has SECBIT_NOROOT: root gets no capabilities for being root'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l json -d 'Print one JSON object'

@@ -9,10 +9,12 @@ use crate::error::Exit;
 use crate::output::escape_path;
 use crate::verify::caller::{self, Described, Profile, Request};
 use crate::verify::facts;
+use crate::verify::model::Caller;
 use crate::verify::model::{self, Node, Outcome, Prediction};
+use crate::verify::runtime::{Process, Refusal, Runtime, oci};
 use colored::Colorize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Predict what a process gets when it executes a file, and why.
 #[derive(Debug, clap::Args)]
@@ -31,9 +33,21 @@ k8s-restricted = bounding set {net_bind_service}, no_new_privs \
 Exit status: 0 the exec succeeds (and --require is met), 1 it fails or a required \
 capability is not effective, 2 an error.")]
 pub struct VerifyArgs {
-    /// The program that would be executed.
-    #[arg(value_name = "PATH")]
-    pub path: PathBuf,
+    /// The program that would be executed (with a descriptor: its entrypoint by
+    /// default).
+    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config"])]
+    pub path: Option<PathBuf>,
+
+    /// The caller is the `process` section of this OCI runtime config (a bundle's
+    /// config.json), applied as runc applies it; PATH defaults to `args[0]` in the
+    /// bundle's root.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot"])]
+    pub oci_config: Option<PathBuf>,
+
+    /// Print the process section derived from the descriptor, which setting made
+    /// each part, and the resulting caller; predict nothing.
+    #[arg(long, requires = "oci_config")]
+    pub explain_caller: bool,
 
     /// Simulate a fresh process of this user (name or uid).
     #[arg(long, value_name = "USER", conflicts_with = "pid")]
@@ -89,6 +103,99 @@ fn cap_list(s: &str) -> Result<CapSet, String> {
     crate::capspec::parse_list(t, CapSet::all()).map_err(|e| e.to_string())
 }
 
+/// A caller derived from a deployment descriptor (`--oci-config` …).
+pub struct Descriptor {
+    /// `oci-config`, …
+    pub kind: &'static str,
+    pub file: PathBuf,
+    pub process: Process,
+    /// Set when the runtime cannot apply the section: the entrypoint never runs.
+    pub refusal: Option<Refusal>,
+}
+
+/// The state of this process as the runtime that applies a process section: runc
+/// runs as root with this machine's capabilities.
+fn runtime_state() -> anyhow::Result<Runtime> {
+    let text = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| crate::error::io_at_path(Path::new("/proc/self/status"), &e, false))?;
+    let s = caller::parse_status(&text)?;
+    Ok(Runtime {
+        permitted: s.bounding,
+        inheritable: s.inheritable,
+        bounding: s.bounding,
+    })
+}
+
+/// Read an OCI config; returns the descriptor, its caller, and the file to verify.
+fn from_oci(
+    file: &Path,
+    given: Option<&PathBuf>,
+) -> anyhow::Result<(Descriptor, Described, PathBuf, Option<PathBuf>)> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| crate::error::io_at_path(file, &e, false))?;
+    let cfg = oci::parse(&text).map_err(|e| crate::error::at_path(file, e))?;
+    for name in &cfg.process.ignored {
+        crate::error::warn(&format!(
+            "{}: capability '{name}' is ignored, as runc ignores it (runc wants CAP_X in upper case, known to this kernel)",
+            crate::error::quote(file)
+        ));
+    }
+    let bundle = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let rootfs = bundle.join(&cfg.root);
+    let path = match given {
+        Some(p) => p.clone(),
+        None => {
+            oci::entrypoint(&cfg.process, &rootfs).map_err(|e| crate::error::at_path(file, e))?
+        }
+    };
+    let rt = runtime_state()?;
+    let (caller, refusal) = match cfg.process.to_caller(&rt) {
+        Ok(c) => (c, None),
+        Err(r) => {
+            // A caller for display only: the section as written.
+            let p = &cfg.process;
+            let c = Caller {
+                uid: p.uid,
+                euid: p.uid,
+                gid: p.gid,
+                egid: p.gid,
+                fsgid: p.gid,
+                groups: p.additional_gids.clone(),
+                inheritable: p.inheritable,
+                permitted: p.permitted,
+                effective: p.effective,
+                ambient: p.ambient,
+                bounding: p.bounding,
+                noroot: false,
+                no_new_privs: p.no_new_privs,
+                untrusted_tracer: false,
+                shared_fs: false,
+            };
+            (c, Some(r))
+        }
+    };
+    let who = Described {
+        caller,
+        source: format!(
+            "the process section of {} as runc applies it",
+            crate::error::quote(file)
+        ),
+        user_name: None,
+        notes: Vec::new(),
+    };
+    let d = Descriptor {
+        kind: "oci-config",
+        file: file.to_path_buf(),
+        process: cfg.process,
+        refusal,
+    };
+    let root = given.is_none().then_some(rootfs);
+    Ok((d, who, path, root))
+}
+
 /// Run `fcap verify`.
 pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let req = Request {
@@ -102,13 +209,40 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         noroot: args.noroot,
         profile: args.profile,
     };
-    let chain = facts::gather(&args.path);
+    let (desc, who, path, root) = match &args.oci_config {
+        Some(f) => {
+            let (d, w, p, r) = from_oci(f, args.path.as_ref())?;
+            (Some(d), w, p, r)
+        }
+        None => {
+            let Some(p) = args.path.clone() else {
+                anyhow::bail!("name the file to verify");
+            };
+            (None, caller::build(&req)?, p, None)
+        }
+    };
+    if args.explain_caller {
+        if let Some(d) = &desc {
+            explain(out, d, &who, &path)?;
+        }
+        return Ok(Exit::Success);
+    }
+    let mut chain = facts::gather(&path);
     if chain[0].inode.is_none() {
         let e = std::io::Error::from_raw_os_error(chain[0].lookup_errno.unwrap_or(libc::ENOENT));
-        return Err(crate::error::io_at_path(&args.path, &e, false));
+        return Err(crate::error::io_at_path(&path, &e, false));
     }
-    let who = caller::build(&req)?;
-    let p = model::predict(&who.caller, &chain);
+    if let Some(root) = root.as_ref().and_then(|r| std::fs::canonicalize(r).ok()) {
+        // Inside the container the root is `/`: the host directories above it are
+        // not on the entrypoint's lookup path.
+        for n in &mut chain {
+            n.dirs.retain(|(d, _)| d.starts_with(&root));
+        }
+    }
+    let p = match desc.as_ref().and_then(|d| d.refusal.as_ref()) {
+        None => model::predict(&who.caller, &chain),
+        Some(r) => refused(&who.caller, r),
+    };
     let missing = args
         .require
         .map(|r| match p.outcome {
@@ -117,15 +251,161 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         })
         .unwrap_or(CapSet::EMPTY);
     if args.json {
-        let v = to_json(args, &chain, &who, &p, missing);
+        let v = to_json(args, &path, &chain, &who, desc.as_ref(), &p, missing);
         writeln!(out, "{v}")?;
     } else {
-        human(out, args, &chain, &who, &p, missing)?;
+        if let Some(d) = &desc {
+            descriptor_lines(out, d)?;
+        }
+        human(out, args, &path, &chain, &who, &p, missing)?;
     }
     Ok(match (p.outcome, missing.is_empty()) {
         (Outcome::Ok, true) => Exit::Success,
         _ => Exit::Negative,
     })
+}
+
+/// The prediction when the runtime refuses the process section: nothing is exec'd.
+fn refused(c: &Caller, r: &Refusal) -> Prediction {
+    Prediction {
+        outcome: Outcome::Fail(libc::EPERM),
+        permitted: CapSet::EMPTY,
+        effective: CapSet::EMPTY,
+        inheritable: CapSet::EMPTY,
+        ambient: CapSet::EMPTY,
+        bounding: c.bounding,
+        uid: c.uid,
+        euid: c.euid,
+        gid: c.gid,
+        egid: c.egid,
+        secure_exec: false,
+        final_node: 0,
+        file_caps: None,
+        reasons: vec![model::Reason {
+            code: "runtime-capset",
+            cap: None,
+            message: r.message(),
+        }],
+        hints: Vec::new(),
+    }
+}
+
+/// The process section a descriptor gave, one field a line with where it came from.
+fn descriptor_lines(out: &mut dyn Write, d: &Descriptor) -> anyhow::Result<()> {
+    let p = &d.process;
+    let bold = |s: &str| s.bold().to_string();
+    writeln!(
+        out,
+        "{}  {} ({})",
+        bold("descriptor:"),
+        escape_path(&d.file),
+        match d.kind {
+            "oci-config" => "OCI runtime config",
+            k => k,
+        }
+    )?;
+    let groups = if p.additional_gids.is_empty() {
+        "none".to_string()
+    } else {
+        p.additional_gids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let rows: Vec<(String, &str)> = vec![
+        (format!("user.uid {}", p.uid), "user.uid"),
+        (format!("user.gid {}", p.gid), "user.gid"),
+        (
+            format!("user.additionalGids {groups}"),
+            "user.additionalGids",
+        ),
+        (
+            format!("bounding {}", set_text(p.bounding)),
+            "capabilities.bounding",
+        ),
+        (
+            format!("effective {}", set_text(p.effective)),
+            "capabilities.effective",
+        ),
+        (
+            format!("permitted {}", set_text(p.permitted)),
+            "capabilities.permitted",
+        ),
+        (
+            format!("inheritable {}", set_text(p.inheritable)),
+            "capabilities.inheritable",
+        ),
+        (
+            format!("ambient {}", set_text(p.ambient)),
+            "capabilities.ambient",
+        ),
+        (
+            format!("noNewPrivileges {}", p.no_new_privs),
+            "noNewPrivileges",
+        ),
+        (
+            format!(
+                "args[0] {}",
+                p.args.first().map(String::as_str).unwrap_or("(none)")
+            ),
+            "args",
+        ),
+    ];
+    let width = rows
+        .iter()
+        .map(|(t, _)| t.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, (text, field)) in rows.iter().enumerate() {
+        let from = p.origin_of(field).unwrap_or("(not set: empty/default)");
+        let label = if i == 0 {
+            bold("process:")
+        } else {
+            String::new()
+        };
+        let pad = if i == 0 { "     " } else { "             " };
+        writeln!(
+            out,
+            "{label}{pad}{text:<width$}  {}",
+            format!("<- {from}").dimmed()
+        )?;
+    }
+    Ok(())
+}
+
+/// `--explain-caller`: the derived section and the caller runc builds from it.
+fn explain(
+    out: &mut dyn Write,
+    d: &Descriptor,
+    who: &Described,
+    path: &Path,
+) -> anyhow::Result<()> {
+    descriptor_lines(out, d)?;
+    writeln!(out, "{}        {}", "file:".bold(), escape_path(path))?;
+    if let Some(r) = &d.refusal {
+        writeln!(out, "{}      {}", "caller:".bold(), r.message().red())?;
+        return Ok(());
+    }
+    let c = &who.caller;
+    writeln!(
+        out,
+        "{}      uid {} gid {}{}",
+        "caller:".bold(),
+        c.uid,
+        c.gid,
+        if c.no_new_privs { ", no_new_privs" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "             inheritable {}; permitted {}; effective {}; ambient {}; bounding {}",
+        set_text(c.inheritable),
+        set_text(c.permitted),
+        set_text(c.effective),
+        set_text(c.ambient),
+        set_text(c.bounding)
+    )?;
+    Ok(())
 }
 
 /// The file whose credentials counted, when it is an interpreter.
@@ -137,8 +417,10 @@ fn interpreter<'a>(chain: &'a [Node], p: &Prediction) -> Option<&'a Node> {
 
 fn to_json(
     args: &VerifyArgs,
+    path: &Path,
     chain: &[Node],
     who: &Described,
+    desc: Option<&Descriptor>,
     p: &Prediction,
     missing: CapSet,
 ) -> serde_json::Value {
@@ -155,7 +437,7 @@ fn to_json(
         })
         .collect();
     let mut v = serde_json::json!({
-        "path": escape_path(&args.path),
+        "path": escape_path(path),
         "file": chain[0].shown(),
         "symlink_target": chain[0].symlink_target().map(|r| escape_path(r)),
         "interpreter": interpreter(chain, p).map(Node::shown),
@@ -188,6 +470,22 @@ fn to_json(
         "reasons": reasons,
         "hints": p.hints,
     });
+    if let Some(d) = desc {
+        let settings: Vec<serde_json::Value> = d
+            .process
+            .origins
+            .iter()
+            .map(|o| serde_json::json!({ "field": o.field, "from": o.from }))
+            .collect();
+        v["caller"]["descriptor"] = serde_json::json!({
+            "kind": d.kind,
+            "file": escape_path(&d.file),
+            "process": d.process.to_json(),
+            "settings": settings,
+            "ignored_capabilities": d.process.ignored,
+            "runtime_refuses": d.refusal.as_ref().map(Refusal::message),
+        });
+    }
     if let Some(r) = args.require {
         v["required"] = r.names().into();
         v["missing"] = missing.names().into();
@@ -212,6 +510,7 @@ fn set_text(s: CapSet) -> String {
 fn human(
     out: &mut dyn Write,
     args: &VerifyArgs,
+    path: &Path,
     chain: &[Node],
     who: &Described,
     p: &Prediction,
@@ -225,10 +524,10 @@ fn human(
             out,
             "{}        {} -> {}",
             bold("file:"),
-            escape_path(&args.path),
+            escape_path(path),
             escape_path(r)
         )?,
-        None => writeln!(out, "{}        {}", bold("file:"), escape_path(&args.path))?,
+        None => writeln!(out, "{}        {}", bold("file:"), escape_path(path))?,
     }
     for n in chain.iter().take(p.final_node + 1).skip(1) {
         let target = n

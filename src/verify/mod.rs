@@ -10,3 +10,4 @@
 pub mod caller;
 pub mod facts;
 pub mod model;
+pub mod runtime;

@@ -15,6 +15,7 @@ mod manifest;
 mod newuser;
 mod package;
 mod read;
+mod runtime;
 mod text_oracle;
 mod tour;
 mod verify;

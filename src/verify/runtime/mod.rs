@@ -1,0 +1,15 @@
+//! Callers described by a container runtime's or service manager's configuration.
+//!
+//! Every engine (Docker, containerd, CRI-O, Podman) ends by handing runc an OCI
+//! runtime config whose `process` section is the entrypoint's caller. So each
+//! descriptor is first mapped to a [`Process`] (a pure function, independent of
+//! where the files come from), and [`Process::to_caller`] then replays what runc does
+//! with it (shared spec runtimes.md §1): drop the bounding set, switch user keeping
+//! the permitted set, `capset` the effective/permitted/inheritable sets, raise each
+//! ambient capability on its own (one the kernel refuses is skipped), set
+//! no_new_privs, exec `args[0]`.
+
+pub mod oci;
+pub mod process;
+
+pub use process::{Origin, Process, Refusal, Runtime};

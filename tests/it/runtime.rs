@@ -1,0 +1,359 @@
+//! `verify --oci-config` against a real runc: bundles whose rootfs holds a copy of
+//! cat(1) and its libraries, run with generated process sections against generated
+//! file capabilities; the entrypoint prints its own `/proc/self/status`.
+//!
+//! The random differential test is seeded: `FCAP_RUNC_SEED` replays a run,
+//! `FCAP_RUNC_CASES` sets the number of cases (default 300, the CI count).
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// splitmix64: small, seeded, reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn subset(&mut self, pool: &[u32], percent: u64) -> u64 {
+        pool.iter()
+            .filter(|_| self.chance(percent))
+            .fold(0, |a, c| a | 1u64 << c)
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+/// A bundle: `dir/config.json` and `dir/rootfs` with `/cat` and the libraries it
+/// loads, so the entrypoint needs nothing from the host at run time.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    base: serde_json::Value,
+}
+
+impl Bundle {
+    pub fn new() -> Bundle {
+        require_root();
+        require_tool("runc");
+        let dir = tempdir();
+        let rootfs = dir.path().join("rootfs");
+        std::fs::create_dir_all(rootfs.join("proc")).unwrap();
+        let out = Command::new("ldd").arg("/bin/cat").output().unwrap();
+        let mut files = vec![PathBuf::from("/bin/cat")];
+        for w in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if w.starts_with('/') {
+                files.push(PathBuf::from(w));
+            }
+        }
+        for f in &files {
+            let dest = if f == Path::new("/bin/cat") {
+                rootfs.join("cat")
+            } else {
+                rootfs.join(f.strip_prefix("/").unwrap())
+            };
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            cp(f, &dest);
+        }
+        let st = Command::new("runc")
+            .arg("spec")
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "runc spec failed");
+        let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        let mut base: serde_json::Value = serde_json::from_str(&text).unwrap();
+        base["process"]["terminal"] = false.into();
+        base["process"]["args"] = serde_json::json!(["/cat", "/proc/self/status"]);
+        Bundle { dir, base }
+    }
+
+    pub fn entrypoint(&self) -> PathBuf {
+        self.dir.path().join("rootfs/cat")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.json")
+    }
+
+    /// Write config.json with this process section merged over `runc spec`'s.
+    pub fn write(&self, process: &serde_json::Value) {
+        let mut c = self.base.clone();
+        for (k, v) in process.as_object().unwrap() {
+            c["process"][k] = v.clone();
+        }
+        std::fs::write(self.config(), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// `runc run`: the entrypoint's status lines, or runc's error text.
+    pub fn run(&self) -> Result<Observed, String> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let id = format!(
+            "fcap-it-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let out = Command::new("runc")
+            .args(["run", "--bundle"])
+            .arg(self.dir.path())
+            .arg(&id)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            let _ = Command::new("runc").args(["delete", "-f", &id]).output();
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(Observed::parse(&stdout))
+    }
+}
+
+/// What the entrypoint saw of itself.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub inh: u64,
+    pub prm: u64,
+    pub eff: u64,
+    pub amb: u64,
+    pub nnp: bool,
+}
+
+impl Observed {
+    fn parse(status: &str) -> Observed {
+        let field = |k: &str| -> &str {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k).map(str::trim))
+                .unwrap_or_else(|| panic!("no {k} in {status}"))
+        };
+        let hex = |k: &str| u64::from_str_radix(field(k), 16).unwrap();
+        Observed {
+            inh: hex("CapInh:"),
+            prm: hex("CapPrm:"),
+            eff: hex("CapEff:"),
+            amb: hex("CapAmb:"),
+            nnp: field("NoNewPrivs:") == "1",
+        }
+    }
+
+    /// The same sets from `verify --json`.
+    fn predicted(v: &serde_json::Value) -> Observed {
+        let bits = |k: &str| {
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|n| fcap::caps::lookup(n.as_str().unwrap()).unwrap())
+                .fold(0u64, |a, c| a | 1 << c)
+        };
+        Observed {
+            inh: bits("inheritable"),
+            prm: bits("permitted"),
+            eff: bits("effective"),
+            amb: bits("ambient"),
+            nnp: v["caller"]["no_new_privs"].as_bool().unwrap(),
+        }
+    }
+}
+
+fn names(bits: u64) -> Vec<String> {
+    (0..64)
+        .filter(|i| bits & 1 << i != 0)
+        .map(|i| fcap::caps::name(i).to_ascii_uppercase())
+        .collect()
+}
+
+/// `verify --json --oci-config` for the bundle.
+fn verify_json(b: &Bundle) -> serde_json::Value {
+    let r = fcap_run([
+        os("verify"),
+        os("--json"),
+        os("--oci-config"),
+        b.config().as_os_str(),
+    ]);
+    assert!(matches!(r.code(), 0 | 1), "{}\n{}", r.cmd, r.stderr());
+    serde_json::from_str(&r.stdout()).unwrap()
+}
+
+/// Compare runc and fcap on the bundle as it is; `what` says what was generated.
+#[track_caller]
+fn compare(b: &Bundle, what: &str) {
+    let v = verify_json(b);
+    match b.run() {
+        Ok(seen) => {
+            assert_eq!(
+                v["exec"], "ok",
+                "runc ran the entrypoint, fcap says {v}\n{what}"
+            );
+            assert_eq!(
+                Observed::predicted(&v),
+                seen,
+                "fcap (left) and runc (right)\n{what}"
+            );
+        }
+        Err(err) => {
+            assert!(
+                err.contains("operation not permitted"),
+                "runc: {err}\n{what}"
+            );
+            assert_eq!(v["exec"], "eperm", "runc: {err}, fcap: {v}\n{what}");
+            let refused = v["reasons"][0]["code"] == "runtime-capset";
+            assert_eq!(
+                err.contains("unable to apply caps"),
+                refused,
+                "runc: {err}\nfcap: {v}\n{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn runc_spec_default_with_a_capped_entrypoint_matches_runc() {
+    // The case shared spec runtimes.md §1 observed: uid 1000, ambient/permitted =
+    // {audit_write, kill, net_bind_service}, NNP, entrypoint cap_net_bind_service=ep.
+    let b = Bundle::new();
+    let three = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    b.write(&serde_json::json!({
+        "user": {"uid": 1000, "gid": 1000},
+        "capabilities": {"bounding": three, "effective": three, "permitted": three,
+                         "inheritable": three, "ambient": three},
+        "noNewPrivileges": true,
+    }));
+    compare(&b, "no file caps");
+    let v = verify_json(&b);
+    let kept = serde_json::json!(["cap_kill", "cap_net_bind_service", "cap_audit_write"]);
+    assert_eq!((&v["ambient"], &v["permitted"]), (&kept, &kept));
+    setcap_on(&b.entrypoint(), &["cap_net_bind_service=ep"]);
+    compare(&b, "cap_net_bind_service=ep");
+    let v = verify_json(&b);
+    assert_eq!(v["permitted"], serde_json::json!(["cap_net_bind_service"]));
+    assert_eq!(v["ambient"], serde_json::json!([]));
+}
+
+#[test]
+fn random_process_sections_and_files_match_runc() {
+    let b = Bundle::new();
+    let seed = std::env::var("FCAP_RUNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let cases: usize = std::env::var("FCAP_RUNC_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    eprintln!("runc differential test: FCAP_RUNC_SEED={seed} FCAP_RUNC_CASES={cases}");
+    let mut rng = Rng(seed);
+    // Few capabilities, so the sets overlap often; cap_sys_resource (24) is outside
+    // this machine's bounding set, so runc itself lacks it.
+    let pool = [0u32, 5, 10, 13, 21];
+    let outside = 24u32;
+    let (mut ran, mut refused, mut failed) = (0, 0, 0);
+    for case in 0..cases {
+        let set = |rng: &mut Rng, percent| {
+            let mut s = rng.subset(&pool, percent);
+            if rng.chance(5) {
+                s |= 1 << outside;
+            }
+            s
+        };
+        let bounding = set(&mut rng, 60);
+        let mut permitted = set(&mut rng, 50);
+        let mut effective = permitted & set(&mut rng, 70);
+        if rng.chance(4) {
+            effective |= set(&mut rng, 30);
+        }
+        let mut inheritable = bounding & set(&mut rng, 50);
+        if rng.chance(4) {
+            inheritable |= set(&mut rng, 30);
+        }
+        let ambient = set(&mut rng, 50);
+        if rng.chance(10) {
+            permitted |= ambient;
+        }
+        let uid = *rng.pick(&[0u32, 1000, 65534]);
+        let gid = *rng.pick(&[0u32, 1000]);
+        let nnp = rng.chance(40);
+        let mut process = serde_json::json!({
+            "user": {"uid": uid, "gid": gid},
+            "capabilities": {
+                "bounding": names(bounding), "effective": names(effective),
+                "permitted": names(permitted), "inheritable": names(inheritable),
+                "ambient": names(ambient),
+            },
+            "noNewPrivileges": nnp,
+        });
+        if rng.chance(20) {
+            process["user"]["additionalGids"] = serde_json::json!([4, 27]);
+        }
+        // The entrypoint's own capabilities and mode.
+        let file = b.entrypoint();
+        let _ = Command::new("setcap").arg("-r").arg(&file).output();
+        let fp = rng.subset(&[0, 5, 10, 13, 21, 24], 35);
+        let fi = rng.subset(&[0, 5, 10, 13, 21, 24], 25);
+        let fe = rng.chance(50);
+        let mut text = Vec::new();
+        if fp != 0 {
+            let n: Vec<String> = (0..64)
+                .filter(|i| fp & 1 << i != 0)
+                .map(fcap::caps::name)
+                .collect();
+            text.push(format!("{}=p", n.join(",")));
+        }
+        if fi != 0 {
+            let n: Vec<String> = (0..64)
+                .filter(|i| fi & 1 << i != 0)
+                .map(fcap::caps::name)
+                .collect();
+            text.push(format!("{}+i", n.join(",")));
+        }
+        if fe && fp | fi != 0 {
+            // The file has one effective flag: it covers the union (libcap insists).
+            let u = fp | fi;
+            let n: Vec<String> = (0..64)
+                .filter(|i| u & 1 << i != 0)
+                .map(fcap::caps::name)
+                .collect();
+            text.push(format!("{}+e", n.join(",")));
+        }
+        if !text.is_empty() && rng.chance(70) {
+            setcap_on(&file, &[&text.join(" ")]);
+        } else {
+            text.clear();
+        }
+        let mode = if rng.chance(10) { 0o4755 } else { 0o755 };
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+        b.write(&process);
+        let what = format!(
+            "case {case}, FCAP_RUNC_SEED={seed}\nprocess: {process}\nfile caps: {:?} mode {mode:o}",
+            text.join(" ")
+        );
+        compare(&b, &what);
+        match verify_json(&b)["exec"].as_str() {
+            Some("ok") => ran += 1,
+            _ if verify_json(&b)["reasons"][0]["code"] == "runtime-capset" => refused += 1,
+            _ => failed += 1,
+        }
+    }
+    eprintln!(
+        "runc differential test: {ran} ran, {refused} refused by runc, {failed} exec failures"
+    );
+    // The generator must reach every outcome, or the comparison proves little.
+    if cases >= 100 {
+        assert!(
+            ran > 0 && refused > 0 && failed > 0,
+            "{ran} {refused} {failed}"
+        );
+    }
+}
