@@ -357,3 +357,66 @@ fn random_process_sections_and_files_match_runc() {
         );
     }
 }
+
+#[test]
+fn explain_caller_names_the_config_fields_and_bad_configs_are_one_line_errors() {
+    let b = Bundle::new();
+    b.write(&serde_json::json!({
+        "user": {"uid": 1000, "gid": 1000},
+        "capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                         "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL", "cap_chown"]},
+    }));
+    let r = fcap_run([
+        os("verify"),
+        os("--color"),
+        os("never"),
+        os("--explain-caller"),
+        os("--oci-config"),
+        b.config().as_os_str(),
+    ]);
+    r.ok();
+    let out = r.stdout();
+    assert!(
+        out.contains("ambient cap_kill") && out.contains("<- process.capabilities.ambient"),
+        "{out}"
+    );
+    assert!(
+        out.contains("effective none") && out.contains("(not set: empty/default)"),
+        "{out}"
+    );
+    assert!(out.contains("caller:      uid 1000 gid 1000"), "{out}");
+    r.stderr_has("capability 'cap_chown' is ignored");
+
+    // A wrong type: one line naming the file and the field, exit 2.
+    b.write(&serde_json::json!({"user": {"uid": "node"}}));
+    let r = fcap_run([os("verify"), os("--oci-config"), b.config().as_os_str()]);
+    r.status(2);
+    assert_eq!(
+        r.stderr(),
+        format!(
+            "fcap: '{}': process.user.uid: expected a number from 0 to 4294967295, found a string\n",
+            b.config().display()
+        )
+    );
+    // An entrypoint that is not in the rootfs.
+    b.write(&serde_json::json!({"args": ["app"], "env": ["PATH=/bin"]}));
+    let r = fcap_run([os("verify"), os("--oci-config"), b.config().as_os_str()]);
+    r.status(2);
+    r.stderr_has("process.args[0] 'app' is not found in the container's PATH (/bin)");
+    // runc refuses a section whose permitted set exceeds its own: so does verify.
+    b.write(&serde_json::json!({"capabilities": {"permitted": ["CAP_SYS_RESOURCE"]}}));
+    let r = fcap_run([
+        os("verify"),
+        os("--color"),
+        os("never"),
+        os("--oci-config"),
+        b.config().as_os_str(),
+    ]);
+    r.status(1);
+    assert!(
+        r.stdout().contains("capset fails with EPERM"),
+        "{}",
+        r.stdout()
+    );
+    assert!(b.run().unwrap_err().contains("unable to apply caps"));
+}
