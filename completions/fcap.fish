@@ -80,6 +80,12 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l oci-config -d 'The caller is the `process` section of this OCI runtime config (a bundle\'s config.json), applied as runc applies it; PATH defaults to `args[0]` in the bundle\'s root' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l k8s -d 'The caller is a container of this Kubernetes manifest (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob; multi-document YAML), as the kubelet and --runtime start it' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l container -d 'The container to use when the manifest has several' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l runtime -d 'The engine that starts the container (Kubernetes: containerd by default)' -r -f -a "containerd\t'containerd\'s CRI plugin (most Kubernetes clusters)'
+cri-o\t'CRI-O'
+docker\t'Docker/moby (also cri-dockerd and Compose)'
+podman\t'Podman'"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l user -d 'Simulate a fresh process of this user (name or uid)' -r -f -a "(cut -d: -f1 /etc/passwd)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l pid -d 'Use the state of a running process as the caller' -r
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l inheritable -d 'The caller\'s inheritable set' -r -f -a "(__fcap_caps all none)"

@@ -11,7 +11,8 @@ use crate::verify::caller::{self, Described, Profile, Request};
 use crate::verify::facts;
 use crate::verify::model::Caller;
 use crate::verify::model::{self, Node, Outcome, Prediction};
-use crate::verify::runtime::{Process, Refusal, Runtime, oci};
+use crate::verify::runtime::engine::Engine;
+use crate::verify::runtime::{Process, Refusal, Runtime, k8s, oci};
 use colored::Colorize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,18 +36,32 @@ capability is not effective, 2 an error.")]
 pub struct VerifyArgs {
     /// The program that would be executed (with a descriptor: its entrypoint by
     /// default).
-    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s"])]
     pub path: Option<PathBuf>,
 
     /// The caller is the `process` section of this OCI runtime config (a bundle's
     /// config.json), applied as runc applies it; PATH defaults to `args[0]` in the
     /// bundle's root.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot", "k8s"])]
     pub oci_config: Option<PathBuf>,
+
+    /// The caller is a container of this Kubernetes manifest (Pod, Deployment,
+    /// StatefulSet, DaemonSet, Job, CronJob; multi-document YAML), as the kubelet
+    /// and --runtime start it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot"])]
+    pub k8s: Option<PathBuf>,
+
+    /// The container to use when the manifest has several.
+    #[arg(long, value_name = "NAME", requires = "k8s")]
+    pub container: Option<String>,
+
+    /// The engine that starts the container (Kubernetes: containerd by default).
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub runtime: Option<Engine>,
 
     /// Print the process section derived from the descriptor, which setting made
     /// each part, and the resulting caller; predict nothing.
-    #[arg(long, requires = "oci_config")]
+    #[arg(long)]
     pub explain_caller: bool,
 
     /// Simulate a fresh process of this user (name or uid).
@@ -151,12 +166,24 @@ fn from_oci(
             oci::entrypoint(&cfg.process, &rootfs).map_err(|e| crate::error::at_path(file, e))?
         }
     };
+    let (d, who) = derive("oci-config", file, cfg.process, Vec::new())?;
+    let root = given.is_none().then_some(rootfs);
+    Ok((d, who, path, root))
+}
+
+/// The caller runc builds from a descriptor's process section.
+fn derive(
+    kind: &'static str,
+    file: &Path,
+    process: Process,
+    notes: Vec<String>,
+) -> anyhow::Result<(Descriptor, Described)> {
     let rt = runtime_state()?;
-    let (caller, refusal) = match cfg.process.to_caller(&rt) {
+    let (caller, refusal) = match process.to_caller(&rt) {
         Ok(c) => (c, None),
         Err(r) => {
             // A caller for display only: the section as written.
-            let p = &cfg.process;
+            let p = &process;
             let c = Caller {
                 uid: p.uid,
                 euid: p.uid,
@@ -180,20 +207,42 @@ fn from_oci(
     let who = Described {
         caller,
         source: format!(
-            "the process section of {} as runc applies it",
+            "the process section {} gives, as runc applies it",
             crate::error::quote(file)
         ),
         user_name: None,
-        notes: Vec::new(),
+        notes,
     };
     let d = Descriptor {
-        kind: "oci-config",
+        kind,
         file: file.to_path_buf(),
-        process: cfg.process,
+        process,
         refusal,
     };
-    let root = given.is_none().then_some(rootfs);
-    Ok((d, who, path, root))
+    Ok((d, who))
+}
+
+/// Read a Kubernetes manifest: the chosen container's section and its caller.
+fn from_k8s(
+    file: &Path,
+    container: Option<&str>,
+    engine: Engine,
+) -> anyhow::Result<(Descriptor, Described)> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| crate::error::io_at_path(file, &e, false))?;
+    let m = k8s::map(&text, &escape_path(file), container, engine, CapSet::all())
+        .map_err(|e| crate::error::at_path(file, e))?;
+    for name in &m.process.ignored {
+        crate::error::warn(&format!(
+            "{}: capability '{name}' is unknown; {} passes it on and runc ignores it",
+            crate::error::quote(file),
+            engine.name()
+        ));
+    }
+    let mut notes = m.notes;
+    notes.extend(m.findings);
+    notes.push(format!("runtime: {} (--runtime)", engine.name()));
+    derive("kubernetes", file, m.process, notes)
 }
 
 /// Run `fcap verify`.
@@ -214,17 +263,39 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             let (d, w, p, r) = from_oci(f, args.path.as_ref())?;
             (Some(d), w, p, r)
         }
-        None => {
-            let Some(p) = args.path.clone() else {
-                anyhow::bail!("name the file to verify");
-            };
-            (None, caller::build(&req)?, p, None)
-        }
+        None => match &args.k8s {
+            Some(f) => {
+                let engine = args.runtime.unwrap_or(Engine::Containerd);
+                let (d, w) = from_k8s(f, args.container.as_deref(), engine)?;
+                let p = match (&args.path, d.process.args.first()) {
+                    (Some(p), _) => p.clone(),
+                    (None, c) if args.explain_caller => {
+                        PathBuf::from(c.map_or("(the image's entrypoint)", String::as_str))
+                    }
+                    (None, Some(c)) => anyhow::bail!(
+                        "{}: the container's command '{c}' lives in its image; name the file to verify (a copy of it)",
+                        crate::error::quote(f)
+                    ),
+                    (None, None) => anyhow::bail!(
+                        "{}: the container has no command (the image's ENTRYPOINT runs); name the file to verify",
+                        crate::error::quote(f)
+                    ),
+                };
+                (Some(d), w, p, None)
+            }
+            None => {
+                let Some(p) = args.path.clone() else {
+                    anyhow::bail!("name the file to verify");
+                };
+                (None, caller::build(&req)?, p, None)
+            }
+        },
     };
     if args.explain_caller {
-        if let Some(d) = &desc {
-            explain(out, d, &who, &path)?;
-        }
+        let Some(d) = &desc else {
+            anyhow::bail!("--explain-caller needs a descriptor: --oci-config or --k8s");
+        };
+        explain(out, d, &who, &path)?;
         return Ok(Exit::Success);
     }
     let mut chain = facts::gather(&path);
@@ -301,6 +372,7 @@ fn descriptor_lines(out: &mut dyn Write, d: &Descriptor) -> anyhow::Result<()> {
         escape_path(&d.file),
         match d.kind {
             "oci-config" => "OCI runtime config",
+            "kubernetes" => "Kubernetes manifest",
             k => k,
         }
     )?;

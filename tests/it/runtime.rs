@@ -420,3 +420,65 @@ fn explain_caller_names_the_config_fields_and_bad_configs_are_one_line_errors() 
     );
     assert!(b.run().unwrap_err().contains("unable to apply caps"));
 }
+
+/// `verify --json` with a descriptor flag, on the bundle's entrypoint.
+fn descriptor_json(b: &Bundle, flags: &[&str]) -> serde_json::Value {
+    let mut args: Vec<std::ffi::OsString> = vec!["verify".into(), "--json".into()];
+    args.extend(flags.iter().map(|f| f.into()));
+    args.push(b.entrypoint().into());
+    let r = fcap_run(args);
+    assert!(matches!(r.code(), 0 | 1), "{}\n{}", r.cmd, r.stderr());
+    serde_json::from_str(&r.stdout()).unwrap()
+}
+
+/// Run the process section a descriptor derived under runc, and compare what the
+/// entrypoint got with what verify predicted from the descriptor.
+#[track_caller]
+fn descriptor_matches_runc(b: &Bundle, flags: &[&str], what: &str) -> serde_json::Value {
+    let v = descriptor_json(b, flags);
+    let mut process = v["caller"]["descriptor"]["process"].clone();
+    process["args"] = serde_json::json!(["/cat", "/proc/self/status"]);
+    b.write(&process);
+    let seen = b.run().unwrap_or_else(|e| panic!("runc: {e}\n{what}"));
+    assert_eq!(v["exec"], "ok", "{what}: {v}");
+    assert_eq!(
+        Observed::predicted(&v),
+        seen,
+        "fcap (left) and runc (right): {what}"
+    );
+    v
+}
+
+fn example(name: &str) -> String {
+    format!("{}/doc/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn kubernetes_restricted_pod_under_runc_per_runtime() {
+    let b = Bundle::new();
+    let file = example("k8s-restricted-web.yaml");
+    setcap_on(&b.entrypoint(), &["cap_net_bind_service=ep"]);
+    for (rt, got) in [("containerd", true), ("cri-o", true), ("docker", false)] {
+        let flags = ["--k8s", &file, "--container", "web", "--runtime", rt];
+        let v = descriptor_matches_runc(&b, &flags, rt);
+        assert_eq!(
+            v["effective"]
+                .as_array()
+                .unwrap()
+                .contains(&"cap_net_bind_service".into()),
+            got,
+            "{rt}: {v}"
+        );
+        assert_eq!(v["caller"]["no_new_privs"], true);
+    }
+    // Without a file capability the non-root entrypoint gets nothing anywhere.
+    let _ = Command::new("setcap")
+        .arg("-r")
+        .arg(b.entrypoint())
+        .output();
+    for rt in ["containerd", "docker"] {
+        let flags = ["--k8s", &file, "--container", "metrics", "--runtime", rt];
+        let v = descriptor_matches_runc(&b, &flags, rt);
+        assert_eq!(v["permitted"], serde_json::json!([]));
+    }
+}

@@ -9,7 +9,10 @@
 //! ambient capability on its own (one the kernel refuses is skipped), set
 //! no_new_privs, exec `args[0]`.
 
+pub mod engine;
+pub mod k8s;
 pub mod oci;
 pub mod process;
+pub mod yaml;
 
 pub use process::{Origin, Process, Refusal, Runtime};

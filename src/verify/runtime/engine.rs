@@ -1,0 +1,215 @@
+//! What each engine puts in the process section for a container: its default
+//! capability list, how `add`/`drop` combine, and what a non-root user keeps
+//! (shared spec runtimes.md §2-3).
+
+use crate::caps::CapSet;
+
+/// The engine that writes the OCI config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// containerd's CRI plugin (most Kubernetes clusters).
+    Containerd,
+    /// CRI-O.
+    #[value(name = "cri-o")]
+    CriO,
+    /// Docker/moby (also cri-dockerd and Compose).
+    Docker,
+    /// Podman.
+    Podman,
+}
+
+const fn bits(list: &[u32]) -> CapSet {
+    let mut s = 0u64;
+    let mut i = 0;
+    while i < list.len() {
+        s |= 1 << list[i];
+        i += 1;
+    }
+    CapSet(s)
+}
+
+/// moby `oci/caps/defaults.go`; containerd's CRI uses the same list.
+pub const MOBY_DEFAULT: CapSet = bits(&[0, 1, 4, 3, 27, 13, 6, 7, 31, 8, 10, 18, 5, 29]);
+/// CRI-O's `default_capabilities`: CHOWN, DAC_OVERRIDE, FSETID, FOWNER, SETGID,
+/// SETUID, SETPCAP, NET_BIND_SERVICE, KILL (no NET_RAW, MKNOD, AUDIT_WRITE,
+/// SYS_CHROOT, SETFCAP).
+pub const CRIO_DEFAULT: CapSet = bits(&[0, 1, 4, 3, 6, 7, 8, 10, 5]);
+/// Podman 4+ `containers.conf` default: CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL,
+/// NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.
+pub const PODMAN_DEFAULT: CapSet = bits(&[0, 1, 3, 4, 5, 10, 31, 6, 8, 7, 18]);
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Containerd => "containerd",
+            Engine::CriO => "CRI-O",
+            Engine::Docker => "Docker",
+            Engine::Podman => "Podman",
+        }
+    }
+
+    pub fn default_caps(self) -> CapSet {
+        match self {
+            Engine::Containerd | Engine::Docker => MOBY_DEFAULT,
+            Engine::CriO => CRIO_DEFAULT,
+            Engine::Podman => PODMAN_DEFAULT,
+        }
+    }
+}
+
+/// A capability name as an engine normalises it: upper-cased, `CAP_` prefixed.
+/// None for a name no kernel table knows (the engine passes it on; runc ignores it).
+pub fn normalise(name: &str) -> Option<u32> {
+    let up = name.trim().to_ascii_uppercase();
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    super::oci::runc_cap(&full)
+}
+
+/// The capability list after `add`/`drop` (names as written). `all` is every
+/// capability this kernel has.
+///
+/// * moby (`TweakCapabilities`), Podman: drop `ALL` empties the defaults, drops
+///   are removed from the defaults, then adds are added: **add wins**.
+/// * containerd, CRI-O: add `ALL`, then drop `ALL`, then each add, then each drop:
+///   **drop wins**.
+pub fn resolve(
+    e: Engine,
+    add: &[String],
+    drop: &[String],
+    privileged: bool,
+    all: CapSet,
+) -> (CapSet, Vec<String>) {
+    let mut unknown = Vec::new();
+    let mut set_of = |list: &[String]| -> CapSet {
+        list.iter()
+            .filter(|n| !n.eq_ignore_ascii_case("all"))
+            .fold(CapSet::EMPTY, |a, n| match normalise(n) {
+                Some(c) => a | CapSet::single(c),
+                None => {
+                    unknown.push(n.clone());
+                    a
+                }
+            })
+    };
+    let (adds, drops) = (set_of(add), set_of(drop));
+    if privileged {
+        return (all, unknown);
+    }
+    let has_all = |l: &[String]| l.iter().any(|n| n.eq_ignore_ascii_case("all"));
+    let caps = match e {
+        Engine::Docker | Engine::Podman => {
+            let base = if has_all(drop) {
+                CapSet::EMPTY
+            } else {
+                e.default_caps()
+            };
+            if has_all(add) {
+                all
+            } else {
+                (base - drops) | adds
+            }
+        }
+        Engine::Containerd | Engine::CriO => {
+            let mut s = e.default_caps();
+            if has_all(add) {
+                s = all;
+            }
+            if has_all(drop) {
+                s = CapSet::EMPTY;
+            }
+            (s | adds) - drops
+        }
+    };
+    (caps & all, unknown)
+}
+
+/// The five sets an engine writes for `caps` and this uid:
+/// (bounding, effective, permitted, inheritable, ambient).
+///
+/// * containerd, CRI-O: the list in bounding, effective and permitted for every
+///   uid, inheritable and ambient empty;
+/// * moby: the same for root; a non-root user gets the bounding set only ("to match
+///   what execve does");
+/// * Podman: root as moby; a non-root user gets the bounding set, and the added
+///   capabilities (`cap_add`, within this machine's bounding set) in effective,
+///   permitted, inheritable and ambient.
+pub fn sets(e: Engine, uid: u32, caps: CapSet, added: CapSet) -> [CapSet; 5] {
+    let none = CapSet::EMPTY;
+    match e {
+        Engine::Containerd | Engine::CriO => [caps, caps, caps, none, none],
+        _ if uid == 0 => [caps, caps, caps, none, none],
+        Engine::Docker => [caps, none, none, none, none],
+        Engine::Podman => {
+            let a = added & caps;
+            [caps, a, a, a, a]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    const ALL: CapSet = CapSet(0x1ffffffffff);
+
+    #[test]
+    fn add_and_drop_the_same_cap_differs_by_engine() {
+        let (d, _) = resolve(
+            Engine::Docker,
+            &s(&["NET_ADMIN"]),
+            &s(&["net_admin"]),
+            false,
+            ALL,
+        );
+        assert!(d.has(12), "moby: add wins");
+        let (c, _) = resolve(
+            Engine::Containerd,
+            &s(&["NET_ADMIN"]),
+            &s(&["NET_ADMIN"]),
+            false,
+            ALL,
+        );
+        assert!(!c.has(12), "containerd: drop wins");
+    }
+
+    #[test]
+    fn drop_all_add_one_and_names_are_normalised() {
+        for e in [
+            Engine::Docker,
+            Engine::Containerd,
+            Engine::CriO,
+            Engine::Podman,
+        ] {
+            let (c, u) = resolve(
+                e,
+                &s(&["net_bind_service", "CAP_FOO"]),
+                &s(&["all"]),
+                false,
+                ALL,
+            );
+            assert_eq!(c, CapSet::single(10), "{e:?}");
+            assert_eq!(u, s(&["CAP_FOO"]));
+        }
+        let (c, _) = resolve(Engine::Containerd, &s(&["ALL"]), &s(&["CHOWN"]), false, ALL);
+        assert_eq!(c, ALL - CapSet::single(0));
+        assert_eq!(resolve(Engine::CriO, &[], &[], false, ALL).0, CRIO_DEFAULT);
+        assert_eq!(resolve(Engine::Docker, &[], &[], true, ALL).0, ALL);
+    }
+
+    #[test]
+    fn non_root_sets_differ_by_engine() {
+        let caps = CapSet::single(10);
+        assert_eq!(sets(Engine::Containerd, 1000, caps, caps)[2], caps);
+        assert_eq!(sets(Engine::Docker, 1000, caps, caps)[2], CapSet::EMPTY);
+        assert_eq!(sets(Engine::Docker, 0, caps, caps)[2], caps);
+        assert_eq!(sets(Engine::Podman, 1000, caps, caps)[4], caps);
+    }
+}
