@@ -26,8 +26,10 @@ override while running as root simulates a fresh root process. CAPS is a comma l
 (net_raw,CAP_CHOWN,12), 'all' or 'none'.
 
 Profiles: docker = Docker's default 14-capability bounding set, root unless --user; \
-k8s-restricted = bounding set {net_bind_service}, no_new_privs \
-(allowPrivilegeEscalation: false), needs a non-root --user. For a systemd service use \
+k8s-restricted = a Pod Security \"restricted\" container (drop ALL, add \
+NET_BIND_SERVICE, allowPrivilegeEscalation: false) of a non-root --user on --runtime \
+(containerd by default, which puts net_bind_service in its permitted set; docker \
+does not); --drop net_bind_service is the same pod without the added capability. For a systemd service use \
 --user (User=), --ambient (AmbientCapabilities=), --bounding (CapabilityBoundingSet=), \
 --no-new-privs (NoNewPrivileges=).
 
@@ -257,6 +259,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         no_new_privs: args.no_new_privs,
         noroot: args.noroot,
         profile: args.profile,
+        runtime: args.runtime,
     };
     let (desc, who, path, root) = match &args.oci_config {
         Some(f) => {

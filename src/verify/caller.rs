@@ -8,6 +8,7 @@
 //! SECBIT_NOROOT), `bounding ∪ inheritable` for root.
 
 use super::model::Caller;
+use super::runtime::engine::{self, Engine};
 use crate::caps::{self, CapSet};
 use crate::users;
 use anyhow::Context;
@@ -20,9 +21,13 @@ pub enum Profile {
     /// SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and
     /// ambient sets; root unless --user.
     Docker,
-    /// Kubernetes Pod Security "restricted": capabilities drop ALL + add
-    /// NET_BIND_SERVICE (the bounding set), no_new_privs (allowPrivilegeEscalation:
-    /// false), and a non-root user (--user required).
+    /// A Kubernetes Pod Security "restricted" container: capabilities drop ALL +
+    /// add NET_BIND_SERVICE, no_new_privs (allowPrivilegeEscalation: false), a
+    /// non-root user (--user required), started by --runtime (containerd by
+    /// default). containerd and CRI-O put the added capability in the bounding,
+    /// effective and permitted sets, so a `=ep` entrypoint keeps it; Docker
+    /// (cri-dockerd) gives a non-root user the bounding set only. `--drop
+    /// net_bind_service` is the same pod without the added capability.
     K8sRestricted,
 }
 
@@ -63,6 +68,8 @@ pub struct Request {
     pub no_new_privs: bool,
     pub noroot: bool,
     pub profile: Option<Profile>,
+    /// The engine a profile's container runs on (`--runtime`).
+    pub runtime: Option<Engine>,
 }
 
 impl Request {
@@ -248,11 +255,23 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
     // The kernel keeps an ambient capability only while it is also inheritable.
     let inheritable = req.inheritable.unwrap_or(CapSet::EMPTY) | ambient;
     let rooted = uid == 0 && !req.noroot;
-    let permitted = if rooted {
+    let mut permitted = if rooted {
         bounding | inheritable | ambient
     } else {
         ambient
     };
+    let mut ambient = ambient;
+    let mut inheritable = inheritable;
+    let k8s_engine = req.runtime.unwrap_or(Engine::Containerd);
+    if req.profile == Some(Profile::K8sRestricted) {
+        // Not a freshly exec'd process: the runtime sets the entrypoint's sets
+        // directly (shared spec runtimes.md §3), from the pod's capability list,
+        // which is the bounding set computed above.
+        let [_, _, p, i, a] = engine::sets(k8s_engine, uid, bounding, bounding);
+        permitted = permitted | p;
+        inheritable = inheritable | i;
+        ambient = ambient | a;
+    }
     let caller = Caller {
         uid,
         euid: uid,
@@ -276,9 +295,10 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
     };
     let source = match req.profile {
         Some(Profile::Docker) => format!("a Docker container's process running as {who}"),
-        Some(Profile::K8sRestricted) => {
-            format!("a Kubernetes \"restricted\" pod's process running as {who}")
-        }
+        Some(Profile::K8sRestricted) => format!(
+            "a Kubernetes \"restricted\" container on {} running as {who}",
+            k8s_engine.name()
+        ),
         None => format!("a new process of {who}"),
     };
     Ok(Described {
@@ -415,9 +435,28 @@ CapBnd:\t000001fffeffffff\nCapAmb:\t0000000000000400\nNoNewPrivs:\t1\nTracerPid:
         })
         .unwrap()
         .caller;
-        assert_eq!(k.bounding, CapSet::single(caps::CAP_NET_BIND_SERVICE));
+        let nbs = CapSet::single(caps::CAP_NET_BIND_SERVICE);
+        assert_eq!(k.bounding, nbs);
         assert!(k.no_new_privs);
-        assert_eq!(k.permitted, CapSet::EMPTY);
+        // containerd (the default): the pod's list is in the permitted set too.
+        assert_eq!(
+            (k.permitted, k.effective, k.ambient),
+            (nbs, nbs, CapSet::EMPTY)
+        );
+        let req = |runtime, drop| Request {
+            profile: Some(Profile::K8sRestricted),
+            user: Some("65534".into()),
+            runtime,
+            drop,
+            ..Request::default()
+        };
+        let d = build(&req(Some(Engine::Docker), None)).unwrap().caller;
+        assert_eq!((d.bounding, d.permitted), (nbs, CapSet::EMPTY));
+        let without = build(&req(None, Some(nbs))).unwrap().caller;
+        assert_eq!(
+            (without.bounding, without.permitted),
+            (CapSet::EMPTY, CapSet::EMPTY)
+        );
         assert!(
             build(&Request {
                 profile: Some(Profile::K8sRestricted),

@@ -482,3 +482,90 @@ fn kubernetes_restricted_pod_under_runc_per_runtime() {
         assert_eq!(v["permitted"], serde_json::json!([]));
     }
 }
+
+#[test]
+fn k8s_restricted_profile_matches_runc_per_runtime_with_and_without_the_added_cap() {
+    let b = Bundle::new();
+    let nbs = ["CAP_NET_BIND_SERVICE"];
+    let none: [&str; 0] = [];
+    let entry = b.entrypoint();
+    for caps in [true, false] {
+        if caps {
+            setcap_on(&b.entrypoint(), &["cap_net_bind_service=ep"]);
+        } else {
+            let _ = Command::new("setcap")
+                .arg("-r")
+                .arg(b.entrypoint())
+                .output();
+        }
+        // (runtime flag, extra flags, the section that runtime writes)
+        let cases = [
+            (
+                "containerd",
+                None,
+                serde_json::json!({"bounding": nbs, "effective": nbs, "permitted": nbs}),
+            ),
+            (
+                "cri-o",
+                None,
+                serde_json::json!({"bounding": nbs, "effective": nbs, "permitted": nbs}),
+            ),
+            (
+                "docker",
+                None,
+                serde_json::json!({"bounding": nbs, "effective": none, "permitted": none}),
+            ),
+            (
+                "containerd",
+                Some("net_bind_service"),
+                serde_json::json!({"bounding": none}),
+            ),
+        ];
+        for (rt, drop, capsec) in cases {
+            b.write(&serde_json::json!({
+                "user": {"uid": 65534, "gid": 65534},
+                "capabilities": capsec,
+                "noNewPrivileges": true,
+            }));
+            let seen = b.run();
+            let mut args = vec![
+                os("verify"),
+                os("--json"),
+                os("--profile"),
+                os("k8s-restricted"),
+                os("--user"),
+                os("65534"),
+                os("--runtime"),
+                os(rt),
+            ];
+            if let Some(d) = drop {
+                args.extend([os("--drop"), os(d)]);
+            }
+            args.push(entry.as_os_str());
+            let r = fcap_run(args);
+            let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+            let what = format!("{rt} drop {drop:?} file caps {caps}");
+            let seen = match seen {
+                Ok(seen) => seen,
+                Err(e) => {
+                    // Without the added cap, a file whose effective bit names a cap
+                    // outside the bounding set fails the exec (capability-dumb check).
+                    assert!(
+                        e.contains("exec /cat: operation not permitted"),
+                        "{what}: {e}"
+                    );
+                    assert_eq!(v["exec"], "eperm", "{what}");
+                    assert!(caps && drop.is_some(), "{what}");
+                    continue;
+                }
+            };
+            assert_eq!(Observed::predicted(&v), seen, "{what}");
+            // The fix: on containerd and CRI-O a capped entrypoint binds low ports.
+            assert_eq!(
+                seen.eff == 1 << 10,
+                caps && drop.is_none() && rt != "docker",
+                "{what}"
+            );
+        }
+    }
+}

@@ -654,18 +654,13 @@ fn profiles_match_the_equivalent_real_callers() {
     let docker: u64 = fcap::verify::caller::DOCKER_DEFAULT
         .iter()
         .fold(0, |a, c| a | 1 << c);
-    // k8s-restricted: bounding {net_bind_service}, no_new_privs, non-root.
-    let k8s = Caller {
-        drop: all & !NBS,
-        nnp: true,
-        ..nobody()
-    };
+    // k8s-restricted is checked against runc (runtime::k8s_restricted_profile_*):
+    // its permitted set comes from the runtime, not from an exec.
     let dock_root = Caller {
         drop: all & !docker,
         ..root()
     };
     for (caller, profile, user, file) in [
-        (&k8s, "k8s-restricted", "65534", &f),
         (&dock_root, "docker", "0", &f),
         (&dock_root, "docker", "0", &g),
     ] {
