@@ -12,7 +12,7 @@ use crate::verify::facts;
 use crate::verify::model::Caller;
 use crate::verify::model::{self, Node, Outcome, Prediction};
 use crate::verify::runtime::engine::Engine;
-use crate::verify::runtime::{Process, Refusal, Runtime, k8s, oci};
+use crate::verify::runtime::{Process, Refusal, Runtime, k8s, moby, oci};
 use colored::Colorize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ capability is not effective, 2 an error.")]
 pub struct VerifyArgs {
     /// The program that would be executed (with a descriptor: its entrypoint by
     /// default).
-    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s", "compose", "docker_args"])]
     pub path: Option<PathBuf>,
 
     /// The caller is the `process` section of this OCI runtime config (a bundle's
@@ -57,8 +57,23 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME", requires = "k8s")]
     pub container: Option<String>,
 
-    /// The engine that starts the container (Kubernetes: containerd by default).
-    #[arg(long, value_enum, value_name = "ENGINE")]
+    /// The caller is a service of this Docker Compose file, as docker (or
+    /// --runtime podman) starts it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot", "oci_config", "k8s"])]
+    pub compose: Option<PathBuf>,
+
+    /// The service to use when the Compose file has several.
+    #[arg(long, value_name = "NAME", requires = "compose")]
+    pub service: Option<String>,
+
+    /// The caller is the container these `docker run` flags start ('--user 1000
+    /// --cap-add NET_BIND_SERVICE IMAGE [COMMAND]').
+    #[arg(long, value_name = "FLAGS", allow_hyphen_values = true, conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot", "oci_config", "k8s", "compose"])]
+    pub docker_args: Option<String>,
+
+    /// The engine that starts the container (--k8s and --profile k8s-restricted:
+    /// containerd by default; --compose and --docker-args: docker by default).
+    #[arg(long, value_enum, value_name = "ENGINE", conflicts_with = "oci_config")]
     pub runtime: Option<Engine>,
 
     /// Print the process section derived from the descriptor, which setting made
@@ -131,7 +146,9 @@ pub struct Descriptor {
 }
 
 /// The state of this process as the runtime that applies a process section: runc
-/// runs as root with this machine's capabilities.
+/// runs as root with this machine's capabilities. Its bounding set is also what
+/// "every capability" means for `privileged` (containerd's
+/// `WithAllCurrentCapabilities`): a capability this machine lacks cannot be granted.
 fn runtime_state() -> anyhow::Result<Runtime> {
     let text = std::fs::read_to_string("/proc/self/status")
         .map_err(|e| crate::error::io_at_path(Path::new("/proc/self/status"), &e, false))?;
@@ -232,8 +249,14 @@ fn from_k8s(
 ) -> anyhow::Result<(Descriptor, Described)> {
     let text =
         std::fs::read_to_string(file).map_err(|e| crate::error::io_at_path(file, &e, false))?;
-    let m = k8s::map(&text, &escape_path(file), container, engine, CapSet::all())
-        .map_err(|e| crate::error::at_path(file, e))?;
+    let m = k8s::map(
+        &text,
+        &escape_path(file),
+        container,
+        engine,
+        runtime_state()?.bounding,
+    )
+    .map_err(|e| crate::error::at_path(file, e))?;
     for name in &m.process.ignored {
         crate::error::warn(&format!(
             "{}: capability '{name}' is unknown; {} passes it on and runc ignores it",
@@ -245,6 +268,36 @@ fn from_k8s(
     notes.extend(m.findings);
     notes.push(format!("runtime: {} (--runtime)", engine.name()));
     derive("kubernetes", file, m.process, notes)
+}
+
+/// A container descriptor other than an OCI config (--k8s, --compose,
+/// --docker-args), if one was given.
+fn container_descriptor(args: &VerifyArgs) -> anyhow::Result<Option<(Descriptor, Described)>> {
+    if let Some(f) = &args.k8s {
+        let engine = args.runtime.unwrap_or(Engine::Containerd);
+        anyhow::ensure!(
+            engine != Engine::Podman,
+            "--runtime podman: Kubernetes runs containerd, cri-o or docker (cri-dockerd)"
+        );
+        return from_k8s(f, args.container.as_deref(), engine).map(Some);
+    }
+    let engine = args.runtime.unwrap_or(Engine::Docker);
+    let (kind, file, settings) = if let Some(f) = &args.compose {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| crate::error::io_at_path(f, &e, false))?;
+        let s = moby::compose(&text, &escape_path(f), args.service.as_deref())
+            .map_err(|e| crate::error::at_path(f, e))?;
+        ("compose", f.clone(), s)
+    } else if let Some(line) = &args.docker_args {
+        let s = moby::docker_args(line).map_err(|e| anyhow::anyhow!("--docker-args: {e}"))?;
+        ("docker-args", PathBuf::from("--docker-args"), s)
+    } else {
+        return Ok(None);
+    };
+    let (process, mut notes) = moby::process(&settings, engine, runtime_state()?.bounding)
+        .map_err(|e| crate::error::at_path(&file, e))?;
+    notes.push(format!("runtime: {} (--runtime)", engine.name()));
+    derive(kind, &file, process, notes).map(Some)
 }
 
 /// Run `fcap verify`.
@@ -266,10 +319,9 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             let (d, w, p, r) = from_oci(f, args.path.as_ref())?;
             (Some(d), w, p, r)
         }
-        None => match &args.k8s {
-            Some(f) => {
-                let engine = args.runtime.unwrap_or(Engine::Containerd);
-                let (d, w) = from_k8s(f, args.container.as_deref(), engine)?;
+        None => match container_descriptor(args)? {
+            Some((d, w)) => {
+                let f = d.file.clone();
                 let p = match (&args.path, d.process.args.first()) {
                     (Some(p), _) => p.clone(),
                     (None, c) if args.explain_caller => {
@@ -277,11 +329,11 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     }
                     (None, Some(c)) => anyhow::bail!(
                         "{}: the container's command '{c}' lives in its image; name the file to verify (a copy of it)",
-                        crate::error::quote(f)
+                        crate::error::quote(&f)
                     ),
                     (None, None) => anyhow::bail!(
                         "{}: the container has no command (the image's ENTRYPOINT runs); name the file to verify",
-                        crate::error::quote(f)
+                        crate::error::quote(&f)
                     ),
                 };
                 (Some(d), w, p, None)
@@ -296,7 +348,9 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     if args.explain_caller {
         let Some(d) = &desc else {
-            anyhow::bail!("--explain-caller needs a descriptor: --oci-config or --k8s");
+            anyhow::bail!(
+                "--explain-caller needs a descriptor: --oci-config, --k8s, --compose or --docker-args"
+            );
         };
         explain(out, d, &who, &path)?;
         return Ok(Exit::Success);
@@ -376,6 +430,8 @@ fn descriptor_lines(out: &mut dyn Write, d: &Descriptor) -> anyhow::Result<()> {
         match d.kind {
             "oci-config" => "OCI runtime config",
             "kubernetes" => "Kubernetes manifest",
+            "compose" => "Docker Compose file",
+            "docker-args" => "docker run flags",
             k => k,
         }
     )?;

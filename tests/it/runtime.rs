@@ -569,3 +569,43 @@ fn k8s_restricted_profile_matches_runc_per_runtime_with_and_without_the_added_ca
         }
     }
 }
+
+#[test]
+fn compose_and_docker_run_flags_under_runc_for_docker_and_podman() {
+    let b = Bundle::new();
+    let file = example("compose.yaml");
+    for caps in [true, false] {
+        if caps {
+            setcap_on(&b.entrypoint(), &["cap_net_bind_service=ep"]);
+        } else {
+            let _ = Command::new("setcap")
+                .arg("-r")
+                .arg(b.entrypoint())
+                .output();
+        }
+        for (rt, got) in [("docker", false), ("podman", true)] {
+            let flags = ["--compose", &file, "--service", "web", "--runtime", rt];
+            let v = descriptor_matches_runc(&b, &flags, &format!("{rt} caps {caps}"));
+            let eff = v["effective"].as_array().unwrap();
+            assert_eq!(
+                eff.contains(&"cap_net_bind_service".into()),
+                got,
+                "{rt}: {v}"
+            );
+            assert_eq!(v["caller"]["no_new_privs"], true);
+            // Podman's ambient capability reaches a plain entrypoint; a capped one
+            // clears it and gets it from the file instead.
+            let amb = v["ambient"].as_array().unwrap();
+            assert_eq!(!amb.is_empty(), rt == "podman" && !caps, "{rt}: {v}");
+        }
+        for line in [
+            "docker run --rm -u 1000:1000 --cap-drop ALL --cap-add NET_BIND_SERVICE img",
+            "--user=0 --cap-drop=chown --security-opt=no-new-privileges=true img",
+            "--privileged -u 65534:65534 img",
+            // Root and privileged: every capability runc itself holds.
+            "--privileged img",
+        ] {
+            descriptor_matches_runc(&b, &["--docker-args", line], line);
+        }
+    }
+}

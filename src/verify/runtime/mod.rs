@@ -11,6 +11,7 @@
 
 pub mod engine;
 pub mod k8s;
+pub mod moby;
 pub mod oci;
 pub mod process;
 pub mod yaml;
