@@ -427,7 +427,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__verify)
-            opts="-h -V --oci-config --k8s --container --compose --service --docker-args --runtime --explain-caller --user --pid --inheritable --ambient --bounding --drop --no-new-privs --noroot --profile --require --json --color --help --version"
+            opts="-h -V --oci-config --k8s --container --unit --compose --service --docker-args --runtime --explain-caller --user --pid --inheritable --ambient --bounding --drop --no-new-privs --noroot --profile --require --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -442,6 +442,10 @@ _fcap() {
                     return 0
                     ;;
                 --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

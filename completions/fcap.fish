@@ -82,6 +82,7 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l oci-config -d 'The caller is the `process` section of this OCI runtime config (a bundle\'s config.json), applied as runc applies it; PATH defaults to `args[0]` in the bundle\'s root' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l k8s -d 'The caller is a container of this Kubernetes manifest (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob; multi-document YAML), as the kubelet and --runtime start it' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l container -d 'The container to use when the manifest has several' -r
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l unit -d 'The caller is the main process of this systemd service unit (with its drop-ins FILE.d/*.conf); PATH defaults to ExecStart=\'s program' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l compose -d 'The caller is a service of this Docker Compose file, as docker (or --runtime podman) starts it' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l service -d 'The service to use when the Compose file has several' -r
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l docker-args -d 'The caller is the container these `docker run` flags start (\'--user 1000 --cap-add NET_BIND_SERVICE IMAGE [COMMAND]\')' -r

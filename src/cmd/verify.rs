@@ -12,7 +12,7 @@ use crate::verify::facts;
 use crate::verify::model::Caller;
 use crate::verify::model::{self, Node, Outcome, Prediction};
 use crate::verify::runtime::engine::Engine;
-use crate::verify::runtime::{Process, Refusal, Runtime, k8s, moby, oci};
+use crate::verify::runtime::{Process, Refusal, Runtime, k8s, moby, oci, systemd};
 use colored::Colorize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ capability is not effective, 2 an error.")]
 pub struct VerifyArgs {
     /// The program that would be executed (with a descriptor: its entrypoint by
     /// default).
-    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s", "compose", "docker_args"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s", "compose", "docker_args", "unit"])]
     pub path: Option<PathBuf>,
 
     /// The caller is the `process` section of this OCI runtime config (a bundle's
@@ -56,6 +56,11 @@ pub struct VerifyArgs {
     /// The container to use when the manifest has several.
     #[arg(long, value_name = "NAME", requires = "k8s")]
     pub container: Option<String>,
+
+    /// The caller is the main process of this systemd service unit (with its
+    /// drop-ins FILE.d/*.conf); PATH defaults to ExecStart='s program.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "pid", "profile", "inheritable", "ambient", "bounding", "drop", "no_new_privs", "noroot", "oci_config", "k8s", "compose", "docker_args", "runtime"])]
+    pub unit: Option<PathBuf>,
 
     /// The caller is a service of this Docker Compose file, as docker (or
     /// --runtime podman) starts it.
@@ -225,10 +230,17 @@ fn derive(
     };
     let who = Described {
         caller,
-        source: format!(
-            "the process section {} gives, as runc applies it",
-            crate::error::quote(file)
-        ),
+        source: if kind == "systemd" {
+            format!(
+                "the main process systemd starts for {}",
+                crate::error::quote(file)
+            )
+        } else {
+            format!(
+                "the process section {} gives, as runc applies it",
+                crate::error::quote(file)
+            )
+        },
         user_name: None,
         notes,
     };
@@ -268,6 +280,32 @@ fn from_k8s(
     notes.extend(m.findings);
     notes.push(format!("runtime: {} (--runtime)", engine.name()));
     derive("kubernetes", file, m.process, notes)
+}
+
+/// Read a unit and its drop-ins: the caller systemd builds and ExecStart='s file.
+fn from_unit(file: &Path) -> anyhow::Result<(Descriptor, Described, Option<String>)> {
+    let read =
+        |p: &Path| std::fs::read_to_string(p).map_err(|e| crate::error::io_at_path(p, &e, false));
+    let mut files = vec![(escape_path(file), read(file)?)];
+    let mut dir = file.as_os_str().to_owned();
+    dir.push(".d");
+    let dir = PathBuf::from(dir);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut confs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        // Drop-ins apply in the order of their file names.
+        confs.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        for c in confs {
+            files.push((escape_path(&c), read(&c)?));
+        }
+    }
+    let host = runtime_state()?.bounding;
+    let m = systemd::map(&files, &|u: &str| crate::users::lookup(u), host)
+        .map_err(|e| crate::error::at_path(file, e))?;
+    let (d, w) = derive("systemd", file, m.process, m.notes)?;
+    Ok((d, w, m.exec_start))
 }
 
 /// A container descriptor other than an OCI config (--k8s, --compose,
@@ -319,6 +357,19 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             let (d, w, p, r) = from_oci(f, args.path.as_ref())?;
             (Some(d), w, p, r)
         }
+        None if args.unit.is_some() => {
+            let f = args.unit.clone().unwrap_or_default();
+            let (d, w, exec) = from_unit(&f)?;
+            let p = match (&args.path, exec) {
+                (Some(p), _) => p.clone(),
+                (None, Some(e)) => PathBuf::from(e),
+                (None, None) => anyhow::bail!(
+                    "{}: no ExecStart=: name the file to verify",
+                    crate::error::quote(&f)
+                ),
+            };
+            (Some(d), w, p, None)
+        }
         None => match container_descriptor(args)? {
             Some((d, w)) => {
                 let f = d.file.clone();
@@ -349,7 +400,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if args.explain_caller {
         let Some(d) = &desc else {
             anyhow::bail!(
-                "--explain-caller needs a descriptor: --oci-config, --k8s, --compose or --docker-args"
+                "--explain-caller needs a descriptor: --oci-config, --k8s, --compose, --docker-args or --unit"
             );
         };
         explain(out, d, &who, &path)?;
@@ -432,6 +483,7 @@ fn descriptor_lines(out: &mut dyn Write, d: &Descriptor) -> anyhow::Result<()> {
             "kubernetes" => "Kubernetes manifest",
             "compose" => "Docker Compose file",
             "docker-args" => "docker run flags",
+            "systemd" => "systemd unit",
             k => k,
         }
     )?;

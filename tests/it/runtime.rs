@@ -609,3 +609,191 @@ fn compose_and_docker_run_flags_under_runc_for_docker_and_podman() {
         }
     }
 }
+
+/// The caller systemd builds for a unit, built for real: setpriv keeps the
+/// permitted set across the uid switch as systemd does with SECBIT_KEEP_CAPS (when
+/// the unit has AmbientCapabilities= or SecureBits=, or runs as root); otherwise a
+/// non-root service starts with an empty permitted set, which a shell exec'd by
+/// capsh after the uid switch has too.
+struct UnitCase {
+    user: Option<u32>,
+    ambient: u64,
+    bounding: u64,
+    nnp: bool,
+    implied_nnp: bool,
+    noroot: bool,
+}
+
+impl UnitCase {
+    fn text(&self, prog: &Path) -> String {
+        let caps = |bits: u64| names(bits).join(" ");
+        let mut t = String::from("[Unit]\nDescription=test\n\n[Service]\n");
+        if let Some(u) = self.user {
+            t += &format!("User={u}\n");
+        }
+        if self.ambient != 0 {
+            t += &format!("AmbientCapabilities={}\n", caps(self.ambient));
+        }
+        t += &format!("CapabilityBoundingSet={}\n", caps(self.bounding));
+        if self.nnp {
+            t += "NoNewPrivileges=yes\n";
+        }
+        if self.implied_nnp {
+            t += "SystemCallFilter=@system-service\n";
+        }
+        if self.noroot {
+            t += "SecureBits=noroot\n";
+        }
+        t += &format!("ExecStart={} /proc/self/status\n", prog.display());
+        t
+    }
+
+    fn real(&self, prog: &Path) -> Result<Observed, String> {
+        let list = |bits: u64| -> String {
+            (0..64)
+                .filter(|i| bits & 1 << i != 0)
+                .map(|i| format!(",+{}", &fcap::caps::name(i)[4..]))
+                .collect()
+        };
+        let nnp = self.nnp || (self.implied_nnp && self.user.is_some_and(|u| u != 0));
+        let keep = self.user.is_none_or(|u| u == 0) || self.ambient != 0 || self.noroot;
+        let mut c;
+        if keep {
+            c = Command::new("setpriv");
+            if let Some(u) = self.user {
+                c.args([
+                    "--reuid",
+                    &u.to_string(),
+                    "--regid",
+                    &u.to_string(),
+                    "--init-groups",
+                ]);
+            }
+            c.arg(format!("--inh-caps=-all{}", list(self.ambient)));
+            if self.ambient != 0 {
+                c.arg(format!("--ambient-caps={}", &list(self.ambient)[1..]));
+            }
+            c.arg(format!("--bounding-set=-all{}", list(self.bounding)));
+            if self.noroot {
+                c.arg("--securebits=+noroot");
+            }
+            if nnp {
+                c.arg("--no-new-privs");
+            }
+            c.arg(prog).arg("/proc/self/status");
+        } else {
+            let u = self.user.unwrap();
+            let drop: Vec<String> = (0..41)
+                .filter(|i| self.bounding & 1 << i == 0)
+                .map(fcap::caps::name)
+                .collect();
+            c = Command::new("capsh");
+            c.arg(format!("--drop={}", drop.join(",")))
+                .arg(format!("--gid={u}"))
+                .arg(format!("--uid={u}"));
+            if nnp {
+                c.arg("--no-new-privs");
+            }
+            c.args(["--", "-c", "exec \"$0\" /proc/self/status"])
+                .arg(prog);
+        }
+        let out = c.output().unwrap();
+        if !out.status.success() {
+            return Err(format!("{c:?}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(Observed::parse(&String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+#[test]
+fn systemd_units_match_the_caller_built_for_real() {
+    require_root();
+    require_tool("setpriv");
+    require_tool("capsh");
+    let d = tempdir();
+    let prog = d.path().join("cat");
+    cp(Path::new("/bin/cat"), &prog);
+    let unit = d.path().join("t.service");
+    let seed = std::env::var("FCAP_RUNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    let mut rng = Rng(seed);
+    let pool = [0u32, 5, 10, 13, 21];
+    let mut fixed = vec![
+        // The README's recipe, with no file capability, then with one.
+        UnitCase {
+            user: Some(65534),
+            ambient: 1 << 10,
+            bounding: 1 << 10,
+            nnp: true,
+            implied_nnp: false,
+            noroot: false,
+        },
+        // No ambient: the uid switch empties the permitted set, and the implied
+        // no_new_privs then blocks file capabilities.
+        UnitCase {
+            user: Some(65534),
+            ambient: 0,
+            bounding: 1 << 10 | 1 << 13,
+            nnp: false,
+            implied_nnp: true,
+            noroot: false,
+        },
+        // Root under SecureBits=noroot.
+        UnitCase {
+            user: None,
+            ambient: 0,
+            bounding: 1 << 13,
+            nnp: false,
+            implied_nnp: false,
+            noroot: true,
+        },
+    ];
+    for _ in 0..40 {
+        let bounding = rng.subset(&pool, 60);
+        fixed.push(UnitCase {
+            user: *rng.pick(&[None, Some(0), Some(65534), Some(65534)]),
+            ambient: bounding & rng.subset(&pool, 50),
+            bounding,
+            nnp: rng.chance(40),
+            implied_nnp: rng.chance(30),
+            noroot: rng.chance(15),
+        });
+    }
+    for (i, case) in fixed.iter().enumerate() {
+        for file_caps in [
+            None,
+            Some("cap_net_raw,cap_net_bind_service=ep"),
+            Some("cap_kill+ip"),
+        ] {
+            let _ = Command::new("setcap").arg("-r").arg(&prog).output();
+            if let Some(t) = file_caps {
+                setcap_on(&prog, &[t]);
+            }
+            std::fs::write(&unit, case.text(&prog)).unwrap();
+            let what = format!(
+                "case {i} (FCAP_RUNC_SEED={seed}), file caps {file_caps:?}\n{}",
+                case.text(&prog)
+            );
+            let r = fcap_run([os("verify"), os("--json"), os("--unit"), unit.as_os_str()]);
+            assert!(matches!(r.code(), 0 | 1), "{what}\n{}", r.stderr());
+            let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+            match case.real(&prog) {
+                Ok(seen) => {
+                    assert_eq!(v["exec"], "ok", "{what}: {v}");
+                    assert_eq!(
+                        Observed::predicted(&v),
+                        seen,
+                        "fcap (left) and the real caller (right): {what}"
+                    );
+                }
+                Err(e) => {
+                    // The kernel refused the exec (capability-dumb EPERM).
+                    assert!(e.contains("Operation not permitted"), "{what}: {e}");
+                    assert_eq!(v["exec"], "eperm", "{what}: {v}\n{e}");
+                }
+            }
+        }
+    }
+}

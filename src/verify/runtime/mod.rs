@@ -14,6 +14,7 @@ pub mod k8s;
 pub mod moby;
 pub mod oci;
 pub mod process;
+pub mod systemd;
 pub mod yaml;
 
 pub use process::{Origin, Process, Refusal, Runtime};

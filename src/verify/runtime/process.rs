@@ -25,6 +25,8 @@ pub struct Process {
     pub inheritable: CapSet,
     pub ambient: CapSet,
     pub no_new_privs: bool,
+    /// SECBIT_NOROOT (systemd `SecureBits=noroot`; OCI has no such field).
+    pub noroot: bool,
     pub args: Vec<String>,
     pub cwd: String,
     /// `PATH` from `env`, used to find a bare `args[0]`.
@@ -121,7 +123,7 @@ impl Process {
             effective: self.effective,
             ambient: self.ambient & self.permitted & self.inheritable,
             bounding,
-            noroot: false,
+            noroot: self.noroot,
             no_new_privs: self.no_new_privs,
             untrusted_tracer: false,
             shared_fs: false,
