@@ -12,7 +12,7 @@ use crate::verify::facts;
 use crate::verify::model::Caller;
 use crate::verify::model::{self, Node, Outcome, Prediction};
 use crate::verify::runtime::engine::Engine;
-use crate::verify::runtime::{Process, Refusal, Runtime, k8s, moby, oci, systemd};
+use crate::verify::runtime::{Process, Refusal, Runtime, Tweak, k8s, moby, oci, systemd};
 use colored::Colorize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -148,6 +148,27 @@ pub struct Descriptor {
     pub process: Process,
     /// Set when the runtime cannot apply the section: the entrypoint never runs.
     pub refusal: Option<Refusal>,
+    /// Re-derive the section with a suggested change, and say that change in the
+    /// descriptor's own terms (for `--require` fixes).
+    pub rebuild: Option<Rebuild>,
+}
+
+/// Map a descriptor again with a [`Tweak`] applied.
+pub type Reapply = Box<dyn Fn(&Tweak) -> anyhow::Result<Process>>;
+
+/// A descriptor's way to apply a [`Tweak`] and to describe it.
+pub struct Rebuild {
+    pub apply: Reapply,
+    pub describe: Box<dyn Fn(&Tweak) -> String>,
+}
+
+/// `CAP_X` names of a set, as descriptors spell them.
+fn upper(s: CapSet) -> String {
+    s.names()
+        .iter()
+        .map(|n| n.to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The state of this process as the runtime that applies a process section: runc
@@ -190,7 +211,37 @@ fn from_oci(
             oci::entrypoint(&cfg.process, &rootfs).map_err(|e| crate::error::at_path(file, e))?
         }
     };
-    let (d, who) = derive("oci-config", file, cfg.process, Vec::new())?;
+    let base = cfg.process.clone();
+    let (mut d, who) = derive("oci-config", file, cfg.process, Vec::new())?;
+    d.rebuild = Some(Rebuild {
+        apply: Box::new(move |t: &Tweak| {
+            let mut p = base.clone();
+            for s in [
+                &mut p.bounding,
+                &mut p.effective,
+                &mut p.permitted,
+                &mut p.inheritable,
+                &mut p.ambient,
+            ] {
+                *s = *s | t.add;
+            }
+            p.no_new_privs &= !t.no_nnp;
+            Ok(p)
+        }),
+        describe: Box::new(|t: &Tweak| {
+            let mut parts = Vec::new();
+            if !t.add.is_empty() {
+                parts.push(format!(
+                    "add {} to every list of process.capabilities (bounding, effective, permitted, inheritable, ambient)",
+                    upper(t.add)
+                ));
+            }
+            if t.no_nnp {
+                parts.push("set process.noNewPrivileges to false".to_string());
+            }
+            parts.join(" and ")
+        }),
+    });
     let root = given.is_none().then_some(rootfs);
     Ok((d, who, path, root))
 }
@@ -249,6 +300,7 @@ fn derive(
         file: file.to_path_buf(),
         process,
         refusal,
+        rebuild: None,
     };
     Ok((d, who))
 }
@@ -279,7 +331,35 @@ fn from_k8s(
     let mut notes = m.notes;
     notes.extend(m.findings);
     notes.push(format!("runtime: {} (--runtime)", engine.name()));
-    derive("kubernetes", file, m.process, notes)
+    let (mut d, w) = derive("kubernetes", file, m.process, notes)?;
+    let (name, all, owned) = (
+        escape_path(file),
+        runtime_state()?.bounding,
+        container.map(str::to_string),
+    );
+    let sc = format!("{}.securityContext", m.container_path);
+    d.rebuild = Some(Rebuild {
+        apply: Box::new(move |t: &Tweak| {
+            Ok(k8s::map_tweaked(&text, &name, owned.as_deref(), engine, all, t)?.process)
+        }),
+        describe: Box::new(move |t: &Tweak| {
+            let mut parts = Vec::new();
+            if !t.add.is_empty() {
+                let bare: Vec<String> = t
+                    .add
+                    .names()
+                    .iter()
+                    .map(|n| n[4..].to_ascii_uppercase())
+                    .collect();
+                parts.push(format!("add {} to {sc}.capabilities.add", bare.join(", ")));
+            }
+            if t.no_nnp {
+                parts.push(format!("set {sc}.allowPrivilegeEscalation: true"));
+            }
+            parts.join(" and ")
+        }),
+    });
+    Ok((d, w))
 }
 
 /// Read a unit and its drop-ins: the caller systemd builds and ExecStart='s file.
@@ -304,8 +384,34 @@ fn from_unit(file: &Path) -> anyhow::Result<(Descriptor, Described, Option<Strin
     let host = runtime_state()?.bounding;
     let m = systemd::map(&files, &|u: &str| crate::users::lookup(u), host)
         .map_err(|e| crate::error::at_path(file, e))?;
-    let (d, w) = derive("systemd", file, m.process, m.notes)?;
+    let (mut d, w) = derive("systemd", file, m.process, m.notes)?;
+    d.rebuild = Some(Rebuild {
+        apply: Box::new(move |t: &Tweak| {
+            let mut f = files.clone();
+            f.push(("fix.conf".to_string(), unit_fix(t)));
+            Ok(systemd::map(&f, &|u: &str| crate::users::lookup(u), host)?.process)
+        }),
+        describe: Box::new(|t: &Tweak| {
+            format!(
+                "add to [Service] (or a drop-in): {}",
+                unit_fix(t).lines().skip(1).collect::<Vec<_>>().join("; ")
+            )
+        }),
+    });
     Ok((d, w, m.exec_start))
+}
+
+/// A drop-in that applies a tweak to a unit: later list assignments merge.
+fn unit_fix(t: &Tweak) -> String {
+    let mut text = String::from("[Service]\n");
+    if !t.add.is_empty() {
+        let names = upper(t.add).replace(", ", " ");
+        text += &format!("AmbientCapabilities={names}\nCapabilityBoundingSet={names}\n");
+    }
+    if t.no_nnp {
+        text += "NoNewPrivileges=no\n";
+    }
+    text
 }
 
 /// A container descriptor other than an OCI config (--k8s, --compose,
@@ -332,10 +438,63 @@ fn container_descriptor(args: &VerifyArgs) -> anyhow::Result<Option<(Descriptor,
     } else {
         return Ok(None);
     };
-    let (process, mut notes) = moby::process(&settings, engine, runtime_state()?.bounding)
-        .map_err(|e| crate::error::at_path(&file, e))?;
+    let all = runtime_state()?.bounding;
+    let (process, mut notes) =
+        moby::process(&settings, engine, all).map_err(|e| crate::error::at_path(&file, e))?;
     notes.push(format!("runtime: {} (--runtime)", engine.name()));
-    derive(kind, &file, process, notes).map(Some)
+    let (mut d, w) = derive(kind, &file, process, notes)?;
+    let service = args.service.clone().unwrap_or_default();
+    d.rebuild = Some(Rebuild {
+        apply: Box::new(move |t: &Tweak| {
+            let mut s = settings.clone();
+            for c in t.add.iter() {
+                s.add.push((
+                    crate::caps::name(c)[4..].to_ascii_uppercase(),
+                    String::new(),
+                ));
+            }
+            if t.no_nnp {
+                s.nnp = None;
+            }
+            Ok(moby::process(&s, engine, all)?.0)
+        }),
+        describe: Box::new(move |t: &Tweak| {
+            let bare: Vec<String> = t
+                .add
+                .names()
+                .iter()
+                .map(|n| n[4..].to_ascii_uppercase())
+                .collect();
+            let mut parts = Vec::new();
+            match kind {
+                "compose" => {
+                    let svc = if service.is_empty() {
+                        "the service".to_string()
+                    } else {
+                        format!("services.{service}")
+                    };
+                    if !t.add.is_empty() {
+                        parts.push(format!("add {} to {svc}.cap_add", bare.join(", ")));
+                    }
+                    if t.no_nnp {
+                        parts.push(format!("remove no-new-privileges from {svc}.security_opt"));
+                    }
+                }
+                _ => {
+                    if !t.add.is_empty() {
+                        let flags: Vec<String> =
+                            bare.iter().map(|b| format!("--cap-add {b}")).collect();
+                        parts.push(format!("add {}", flags.join(" ")));
+                    }
+                    if t.no_nnp {
+                        parts.push("remove --security-opt no-new-privileges".to_string());
+                    }
+                }
+            }
+            parts.join(" and ")
+        }),
+    });
+    Ok(Some((d, w)))
 }
 
 /// Run `fcap verify`.
@@ -429,19 +588,93 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             Outcome::Fail(_) => r,
         })
         .unwrap_or(CapSet::EMPTY);
+    let fixes = match (&desc, args.require) {
+        (Some(d), Some(r)) if !missing.is_empty() => shortest_fixes(d, &chain, r, missing)?,
+        _ => Vec::new(),
+    };
     if args.json {
-        let v = to_json(args, &path, &chain, &who, desc.as_ref(), &p, missing);
+        let mut v = to_json(args, &path, &chain, &who, desc.as_ref(), &p, missing);
+        if args.require.is_some() && desc.is_some() {
+            v["fixes"] = fixes
+                .iter()
+                .map(|(t, text)| {
+                    serde_json::json!({
+                        "change": text,
+                        "add": t.add.names(),
+                        "allow_new_privileges": t.no_nnp,
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
         writeln!(out, "{v}")?;
     } else {
         if let Some(d) = &desc {
             descriptor_lines(out, d)?;
         }
         human(out, args, &path, &chain, &who, &p, missing)?;
+        if !fixes.is_empty() {
+            writeln!(out, "\n{}", "fix (each re-verified):".bold())?;
+            for (i, (_, text)) in fixes.iter().enumerate() {
+                let or = if i == 0 { "" } else { "or " };
+                writeln!(out, "  - {or}{text}")?;
+            }
+        }
     }
     Ok(match (p.outcome, missing.is_empty()) {
         (Outcome::Ok, true) => Exit::Success,
         _ => Exit::Negative,
     })
+}
+
+/// The smallest changes to the descriptor that make `--require` pass: add the
+/// missing capabilities its own way, allow new privileges, or both. Each candidate
+/// is applied (the descriptor is mapped again with it) and verified against the same
+/// file facts; only those that pass are returned, and only the ones with the fewest
+/// edits.
+fn shortest_fixes(
+    d: &Descriptor,
+    chain: &[Node],
+    required: CapSet,
+    missing: CapSet,
+) -> anyhow::Result<Vec<(Tweak, String)>> {
+    let Some(rb) = &d.rebuild else {
+        return Ok(Vec::new());
+    };
+    let rt = runtime_state()?;
+    let passes = |t: &Tweak| -> bool {
+        let Ok(p) = (rb.apply)(t) else { return false };
+        let Ok(c) = p.to_caller(&rt) else {
+            return false;
+        };
+        let pred = model::predict(&c, chain);
+        pred.outcome == Outcome::Ok && (required - pred.effective).is_empty()
+    };
+    let one = [
+        Tweak {
+            add: missing,
+            no_nnp: false,
+        },
+        Tweak {
+            add: CapSet::EMPTY,
+            no_nnp: d.process.no_new_privs,
+        },
+    ];
+    let mut found: Vec<Tweak> = one
+        .iter()
+        .filter(|t| !t.is_empty() && passes(t))
+        .copied()
+        .collect();
+    if found.is_empty() && d.process.no_new_privs {
+        let both = Tweak {
+            add: missing,
+            no_nnp: true,
+        };
+        if passes(&both) {
+            found.push(both);
+        }
+    }
+    Ok(found.into_iter().map(|t| (t, (rb.describe)(&t))).collect())
 }
 
 /// The prediction when the runtime refuses the process section: nothing is exec'd.

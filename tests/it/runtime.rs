@@ -797,3 +797,177 @@ fn systemd_units_match_the_caller_built_for_real() {
         }
     }
 }
+
+/// `verify --json --require` with a descriptor: its fixes, then each applied to the
+/// descriptor by `apply` and verified again, which must pass.
+fn fixes_pass(
+    flags: &dyn Fn() -> Vec<std::ffi::OsString>,
+    apply: &dyn Fn(&[String], bool),
+    reset: &dyn Fn(),
+    want: &[&str],
+) {
+    let run = || {
+        let mut a: Vec<std::ffi::OsString> = vec![
+            "verify".into(),
+            "--json".into(),
+            "--require".into(),
+            "net_bind_service".into(),
+        ];
+        a.extend(flags());
+        fcap_run(a)
+    };
+    reset();
+    let r = run();
+    r.status(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    let fixes = v["fixes"].as_array().unwrap().clone();
+    let texts: Vec<&str> = fixes
+        .iter()
+        .map(|f| f["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, want, "{v}");
+    for f in &fixes {
+        let add: Vec<String> = f["add"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        reset();
+        apply(&add, f["allow_new_privileges"].as_bool().unwrap());
+        let again = run();
+        assert_eq!(again.code(), 0, "after {f}: {}", again.stdout());
+    }
+}
+
+#[test]
+fn require_fixes_are_applied_to_each_descriptor_and_pass() {
+    require_root();
+    let d = tempdir();
+    let prog = d.path().join("web");
+    cp(Path::new("/bin/true"), &prog);
+    setcap_on(&prog, &["cap_net_bind_service=ep"]);
+    let p = prog.clone();
+
+    // Kubernetes: a restricted-style pod without the added capability, on Docker.
+    let pod = d.path().join("pod.yaml");
+    let write_pod = |add: &[String], ape: bool| {
+        let add: Vec<String> = add
+            .iter()
+            .map(|c| format!("\"{}\"", c[4..].to_uppercase()))
+            .collect();
+        std::fs::write(&pod, format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: web\n    securityContext:\n      runAsUser: 1000\n      allowPrivilegeEscalation: {ape}\n      capabilities:\n        drop: [\"ALL\"]\n        add: [{}]\n",
+            add.join(", ")
+        )).unwrap();
+    };
+    for (rt, want) in [
+        (
+            "containerd",
+            &["add NET_BIND_SERVICE to spec.containers[0].securityContext.capabilities.add"][..],
+        ),
+        (
+            "docker",
+            &[
+                "add NET_BIND_SERVICE to spec.containers[0].securityContext.capabilities.add and set spec.containers[0].securityContext.allowPrivilegeEscalation: true",
+            ][..],
+        ),
+    ] {
+        let flags = || {
+            vec![
+                "--k8s".into(),
+                pod.clone().into(),
+                "--runtime".into(),
+                rt.into(),
+                p.clone().into(),
+            ]
+        };
+        fixes_pass(
+            &flags,
+            &|add, allow| write_pod(add, allow),
+            &|| write_pod(&[], false),
+            want,
+        );
+    }
+
+    // Compose, on Docker: the example service blocks its own file capability.
+    let compose = d.path().join("compose.yaml");
+    let original = std::fs::read_to_string(example("compose.yaml")).unwrap();
+    let flags = || {
+        vec![
+            "--compose".into(),
+            compose.clone().into(),
+            "--service".into(),
+            "web".into(),
+            p.clone().into(),
+        ]
+    };
+    fixes_pass(
+        &flags,
+        &|_, allow| {
+            assert!(allow);
+            std::fs::write(
+                &compose,
+                original.replace("      - no-new-privileges:true\n", ""),
+            )
+            .unwrap();
+        },
+        &|| std::fs::write(&compose, &original).unwrap(),
+        &["remove no-new-privileges from services.web.security_opt"],
+    );
+
+    // docker run flags: the fix names flags; apply them to the line.
+    let line = std::cell::RefCell::new(String::new());
+    let base = "--user 1000:1000 --cap-drop ALL --security-opt no-new-privileges img";
+    let flags = || {
+        vec![
+            "--docker-args".into(),
+            line.borrow().clone().into(),
+            p.clone().into(),
+        ]
+    };
+    fixes_pass(
+        &flags,
+        &|add, allow| {
+            let mut l = base.to_string();
+            for c in add {
+                l = format!("--cap-add {} {l}", &c[4..]);
+            }
+            if allow {
+                l = l.replace("--security-opt no-new-privileges ", "");
+            }
+            *line.borrow_mut() = l;
+        },
+        &|| *line.borrow_mut() = base.to_string(),
+        &["add --cap-add NET_BIND_SERVICE and remove --security-opt no-new-privileges"],
+    );
+
+    // systemd: a plain file and a unit without the ambient capability.
+    let plain = d.path().join("plain");
+    cp(Path::new("/bin/true"), &plain);
+    let unit = d.path().join("w.service");
+    let dropins = d.path().join("w.service.d");
+    std::fs::write(&unit, format!("[Service]\nUser=nobody\nCapabilityBoundingSet=CAP_KILL\nNoNewPrivileges=yes\nExecStart={}\n", plain.display())).unwrap();
+    let flags = || vec!["--unit".into(), unit.clone().into()];
+    fixes_pass(
+        &flags,
+        &|add, allow| {
+            std::fs::create_dir_all(&dropins).unwrap();
+            let names: Vec<String> = add.iter().map(|c| c.to_uppercase()).collect();
+            let mut t = format!(
+                "[Service]\nAmbientCapabilities={0}\nCapabilityBoundingSet={0}\n",
+                names.join(" ")
+            );
+            if allow {
+                t += "NoNewPrivileges=no\n";
+            }
+            std::fs::write(dropins.join("fix.conf"), t).unwrap();
+        },
+        &|| {
+            let _ = std::fs::remove_dir_all(&dropins);
+        },
+        &[
+            "add to [Service] (or a drop-in): AmbientCapabilities=CAP_NET_BIND_SERVICE; CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        ],
+    );
+}

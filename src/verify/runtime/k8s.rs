@@ -88,6 +88,8 @@ fn choices<'a, 'b: 'a>(found: impl IntoIterator<Item = &'a Found<'b>>) -> String
 
 /// A Kubernetes container's process section, plus findings (Pod Security).
 pub struct Mapped {
+    /// The YAML path of the chosen container (for suggested fixes).
+    pub container_path: String,
     pub process: Process,
     pub findings: Vec<String>,
     pub notes: Vec<String>,
@@ -154,6 +156,19 @@ pub fn map(
     container: Option<&str>,
     e: Engine,
     all: CapSet,
+) -> anyhow::Result<Mapped> {
+    map_tweaked(text, file, container, e, all, &super::Tweak::default())
+}
+
+/// [`map`] with a suggested change applied (`capabilities.add` += caps,
+/// `allowPrivilegeEscalation: true`).
+pub fn map_tweaked(
+    text: &str,
+    file: &str,
+    container: Option<&str>,
+    e: Engine,
+    all: CapSet,
+    tweak: &super::Tweak,
 ) -> anyhow::Result<Mapped> {
     let docs = yaml::load(text)?;
     let found = containers(&docs);
@@ -267,6 +282,9 @@ pub fn map(
             }
         }
     }
+    for c in tweak.add.iter() {
+        add.push(crate::caps::name(c)[4..].to_ascii_uppercase());
+    }
     let (set, unknown) = engine::resolve(e, &add, &drop, privileged, all);
     p.ignored = unknown;
     let added = add
@@ -318,6 +336,8 @@ pub fn map(
         .and_then(|s| s.get("allowPrivilegeEscalation"))
         .filter(|n| !n.is_null())
     {
+        // The suggested fix "allowPrivilegeEscalation: true".
+        Some(_) if tweak.no_nnp => None,
         Some(n) => Some((r.flag(n, &ape_path)?, n)),
         None => None,
     };
@@ -378,6 +398,7 @@ pub fn map(
         );
     }
     Ok(Mapped {
+        container_path: f.container_path.clone(),
         process: p,
         findings,
         notes,

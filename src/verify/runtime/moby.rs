@@ -16,7 +16,7 @@ use crate::caps::CapSet;
 type At<T> = (T, String);
 
 /// What a Compose service or a `docker run` line says.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct Settings {
     pub user: Option<At<String>>,
     pub add: Vec<At<String>>,

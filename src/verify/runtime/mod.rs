@@ -18,3 +18,19 @@ pub mod systemd;
 pub mod yaml;
 
 pub use process::{Origin, Process, Refusal, Runtime};
+
+use crate::caps::CapSet;
+
+/// A change to a descriptor that `--require` may suggest: add capabilities the
+/// descriptor's own way, and/or turn no_new_privs off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tweak {
+    pub add: CapSet,
+    pub no_nnp: bool,
+}
+
+impl Tweak {
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && !self.no_nnp
+    }
+}
