@@ -439,7 +439,15 @@ fn descriptor_matches_runc(b: &Bundle, flags: &[&str], what: &str) -> serde_json
     let mut process = v["caller"]["descriptor"]["process"].clone();
     process["args"] = serde_json::json!(["/cat", "/proc/self/status"]);
     b.write(&process);
-    let seen = b.run().unwrap_or_else(|e| panic!("runc: {e}\n{what}"));
+    let seen = match b.run() {
+        Ok(seen) => seen,
+        Err(e) => {
+            // The entrypoint's exec failed under runc: verify must say the same.
+            assert!(e.contains("operation not permitted"), "runc: {e}\n{what}");
+            assert_eq!(v["exec"], "eperm", "runc: {e}\n{what}: {v}");
+            return v;
+        }
+    };
     assert_eq!(v["exec"], "ok", "{what}: {v}");
     assert_eq!(
         Observed::predicted(&v),
@@ -970,4 +978,81 @@ fn require_fixes_are_applied_to_each_descriptor_and_pass() {
             "add to [Service] (or a drop-in): AmbientCapabilities=CAP_NET_BIND_SERVICE; CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
         ],
     );
+}
+
+#[test]
+fn kubernetes_privileged_add_drop_and_pod_level_users_under_runc() {
+    let b = Bundle::new();
+    let manifest = b.dir.path().join("cronjob.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: backup}\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          securityContext: {runAsUser: 2000, runAsGroup: 3000, supplementalGroups: [4, 27]}\n          containers:\n          - name: backup\n            securityContext: {runAsUser: 0, privileged: true, allowPrivilegeEscalation: false}\n          - name: side\n            securityContext:\n              allowPrivilegeEscalation: false\n              capabilities: {add: [net_admin, SYS_TIME], drop: [NET_ADMIN]}\n",
+    )
+    .unwrap();
+    let m = manifest.to_str().unwrap();
+    for file_caps in [None, Some("cap_net_admin,cap_sys_time=ep")] {
+        let _ = Command::new("setcap")
+            .arg("-r")
+            .arg(b.entrypoint())
+            .output();
+        if let Some(t) = file_caps {
+            setcap_on(&b.entrypoint(), &[t]);
+        }
+        for rt in ["containerd", "cri-o", "docker"] {
+            for c in ["backup", "side"] {
+                let what = format!("{rt} {c} {file_caps:?}");
+                let v = descriptor_matches_runc(
+                    &b,
+                    &["--k8s", m, "--container", c, "--runtime", rt],
+                    &what,
+                );
+                if c == "side" && file_caps.is_some() {
+                    // containerd/CRI-O: the drop wins, so net_admin leaves the
+                    // bounding set and the file's effective bit makes the exec fail;
+                    // moby: the add wins, the exec succeeds, but no_new_privs lets
+                    // nothing into a non-root process with an empty permitted set.
+                    let want = if rt == "docker" { "ok" } else { "eperm" };
+                    assert_eq!(v["exec"], want, "{what}: {v}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_example_unit_matches_the_caller_built_for_real() {
+    require_root();
+    let d = tempdir();
+    let prog = d.path().join("cat");
+    cp(Path::new("/bin/cat"), &prog);
+    // doc/examples/web.service, with this machine's nobody for node and cat for node.
+    let text = std::fs::read_to_string(example("web.service"))
+        .unwrap()
+        .replace("User=node", "User=nobody")
+        .replace(
+            "/usr/bin/node /srv/app/server.js",
+            &format!("{} /proc/self/status", prog.display()),
+        );
+    let unit = d.path().join("web.service");
+    std::fs::write(&unit, text).unwrap();
+    let case = UnitCase {
+        user: Some(65534),
+        ambient: 1 << 10,
+        bounding: 1 << 10,
+        nnp: true,
+        implied_nnp: false,
+        noroot: false,
+    };
+    let r = fcap_run([
+        os("verify"),
+        os("--json"),
+        os("--unit"),
+        unit.as_os_str(),
+        os("--require"),
+        os("net_bind_service"),
+    ]);
+    r.status(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(Observed::predicted(&v), case.real(&prog).unwrap());
+    assert_eq!(v["ambient"], serde_json::json!(["cap_net_bind_service"]));
 }
