@@ -29,9 +29,12 @@ Profiles: docker = Docker's default 14-capability bounding set, root unless --us
 k8s-restricted = a Pod Security \"restricted\" container (drop ALL, add \
 NET_BIND_SERVICE, allowPrivilegeEscalation: false) of a non-root --user on --runtime \
 (containerd by default, which puts net_bind_service in its permitted set; docker \
-does not); --drop net_bind_service is the same pod without the added capability. For a systemd service use \
---user (User=), --ambient (AmbientCapabilities=), --bounding (CapabilityBoundingSet=), \
---no-new-privs (NoNewPrivileges=).
+does not); --drop net_bind_service is the same pod without the added capability.
+
+Descriptors: --oci-config (a bundle's config.json), --k8s, --compose, --docker-args and \
+--unit read the file the deployment already has and derive the caller the runtime or \
+systemd builds; --explain-caller shows which line set what, and a failed --require \
+prints the shortest fix in the descriptor's own terms.
 
 Exit status: 0 the exec succeeds (and --require is met), 1 it fails or a required \
 capability is not effective, 2 an error.")]

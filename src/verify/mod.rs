@@ -6,6 +6,9 @@
 //!   flags, modes and owners, the raw attribute).
 //! * [`caller`]: the caller's state: this process, `--pid`, or a simulated
 //!   `--user`/`--profile` caller (shared spec verify-caller.md).
+//! * [`runtime`]: callers from deployment descriptors (OCI config, Kubernetes,
+//!   Compose, `docker run`, systemd units), each mapped to an OCI process section
+//!   and applied the way runc (or systemd) applies it.
 
 pub mod caller;
 pub mod facts;
