@@ -352,23 +352,19 @@ fn matrix_mixed_effective_flags() {
 
 #[test]
 fn matrix_zero_length_value_already_on_the_file() {
-    let (_d, f) = capped_file();
-    set_raw_xattr(&f, &[]).unwrap();
+    // Written offline: this kernel refuses a zero-length value through setxattr.
+    let (_fs, f) = offline_file(&[], "");
     refused_on(&["grant", "kill"], &f).stderr_has("fcap set");
     refused_on(&["revoke", "kill"], &f).stderr_has("fcap revoke all");
     refused_on(&["read"], &f).stderr_has("refuses to execute");
 }
 
-/// An ext4 image with malformed values written offline by debugfs (the kernel refuses
-/// them through setxattr), loop-mounted; unmounted and removed on drop.
-struct BadImage {
-    dir: tempfile::TempDir,
-    mounted: bool,
-}
+/// Malformed values (16 bytes with a v2 magic: too short; 28 bytes: too long; revision
+/// 4), written offline on an ext4 image because the kernel refuses them through setxattr.
+struct BadImage;
 
 impl BadImage {
     const VALUES: [(&'static str, &'static str); 3] = [
-        // 16 bytes with a v2 magic (too short), 28 bytes (too long), revision 4.
         ("short", "01000002000400000000000000000000"),
         (
             "long",
@@ -377,100 +373,20 @@ impl BadImage {
         ("badrev", "0100000400040000000000000000000000000000"),
     ];
 
-    fn new() -> BadImage {
-        require_root();
-        let dir = tempdir();
-        let img = dir.path().join("img");
-        let mnt = dir.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        run({
-            let mut c = Command::new("truncate");
-            c.args(["-s", "8M"]).arg(&img);
-            c
-        })
-        .ok();
-        run({
-            let mut c = Command::new("mkfs.ext4");
-            c.args(["-q", "-F"]).arg(&img);
-            c
-        })
-        .ok();
-        let mut me = BadImage {
-            dir,
-            mounted: false,
-        };
-        me.mount();
-        for (name, _) in Self::VALUES {
-            copy_prog(&mnt, name);
-        }
-        me.umount();
-        for (name, hex) in Self::VALUES {
-            let val = me.dir.path().join(format!("val-{name}"));
-            std::fs::write(&val, decode_hex(hex)).unwrap();
-            let req = format!("ea_set -f {} /{name} security.capability", val.display());
-            run({
-                let mut c = Command::new("debugfs");
-                c.args(["-w", "-R", &req]).arg(&img);
-                c
+    fn new() -> OfflineFs {
+        let values: Vec<Vec<u8>> = Self::VALUES.iter().map(|(_, h)| decode_hex(h)).collect();
+        let files: Vec<OfflineFile> = Self::VALUES
+            .iter()
+            .zip(&values)
+            .map(|((name, _), v)| OfflineFile {
+                name,
+                src: Path::new("/bin/true"),
+                mode: 0o755,
+                owner: (0, 0),
+                value: Some(v),
             })
-            .ok();
-        }
-        me.mount();
-        me
-    }
-
-    fn mnt(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-
-    fn mount(&mut self) {
-        run({
-            let mut c = Command::new("mount");
-            c.args(["-o", "loop"])
-                .arg(self.dir.path().join("img"))
-                .arg(self.mnt());
-            c
-        })
-        .ok();
-        self.mounted = true;
-    }
-
-    fn umount(&mut self) {
-        run({
-            let mut c = Command::new("umount");
-            c.arg(self.mnt());
-            c
-        })
-        .ok();
-        self.mounted = false;
-    }
-
-    /// The value on disk, read offline by debugfs (the kernel will not hand it out).
-    fn on_disk(&mut self, name: &str) -> Vec<u8> {
-        let was = self.mounted;
-        if was {
-            self.umount();
-        }
-        let out = self.dir.path().join(format!("out-{name}"));
-        let req = format!("ea_get -f {} /{name} security.capability", out.display());
-        run({
-            let mut c = Command::new("debugfs");
-            c.args(["-R", &req]).arg(self.dir.path().join("img"));
-            c
-        })
-        .ok();
-        if was {
-            self.mount();
-        }
-        std::fs::read(out).unwrap()
-    }
-}
-
-impl Drop for BadImage {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = Command::new("umount").arg(self.mnt()).status();
-        }
+            .collect();
+        OfflineFs::new(&files, "")
     }
 }
 

@@ -276,3 +276,164 @@ pub fn setcap_on(p: &Path, args: &[&str]) {
     v.push(p.as_os_str());
     setcap(&v).ok();
 }
+
+/// One file of an [`OfflineFs`]: a copy of `src` with this mode and owner, and this raw
+/// `security.capability` value (None: no attribute).
+pub struct OfflineFile<'a> {
+    pub name: &'a str,
+    pub src: &'a Path,
+    pub mode: u32,
+    pub owner: (u32, u32),
+    pub value: Option<&'a [u8]>,
+}
+
+/// A small ext4 image whose files carry `security.capability` values written offline
+/// by debugfs, loop-mounted with the given options; unmounted on drop.
+///
+/// The kernel refuses some values through setxattr (this one refuses a zero-length
+/// value with EINVAL, and every malformed one), but honours or rejects what is already
+/// on disk at exec: that is the case these files reproduce. Owner and mode are set
+/// before the value, because a chown drops the attribute.
+pub struct OfflineFs {
+    dir: tempfile::TempDir,
+    opts: String,
+    mounted: bool,
+}
+
+impl OfflineFs {
+    pub fn new(files: &[OfflineFile], opts: &str) -> OfflineFs {
+        require_root();
+        require_tool("debugfs");
+        require_tool("mkfs.ext4");
+        let dir = tempdir();
+        let img = dir.path().join("img");
+        std::fs::create_dir(dir.path().join("mnt")).unwrap();
+        let size = (8 << 20)
+            + files
+                .iter()
+                .map(|f| std::fs::metadata(f.src).map(|m| m.len()).unwrap_or(0) * 2)
+                .sum::<u64>();
+        std::fs::File::create(&img).unwrap().set_len(size).unwrap();
+        run({
+            let mut c = Command::new("mkfs.ext4");
+            c.args(["-q", "-F"]).arg(&img);
+            c
+        })
+        .ok();
+        let mut me = OfflineFs {
+            dir,
+            opts: opts.to_string(),
+            mounted: false,
+        };
+        me.mount();
+        let mnt = me.mnt();
+        std::fs::set_permissions(&mnt, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for f in files {
+            let p = mnt.join(f.name);
+            cp(f.src, &p);
+            std::os::unix::fs::chown(&p, Some(f.owner.0), Some(f.owner.1)).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).unwrap();
+        }
+        me.umount();
+        for f in files {
+            let Some(v) = f.value else { continue };
+            let val = me.dir.path().join(format!("val-{}", f.name));
+            std::fs::write(&val, v).unwrap();
+            let req = format!(
+                "ea_set -f {} /{} security.capability",
+                val.display(),
+                f.name
+            );
+            run({
+                let mut c = Command::new("debugfs");
+                c.args(["-w", "-R", &req]).arg(&img);
+                c
+            })
+            .ok();
+        }
+        me.mount();
+        me
+    }
+
+    /// The mount point.
+    pub fn mnt(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+
+    /// A file of the image, as mounted.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.mnt().join(name)
+    }
+
+    fn mount(&mut self) {
+        let opts = if self.opts.is_empty() {
+            "loop".to_string()
+        } else {
+            format!("loop,{}", self.opts)
+        };
+        run({
+            let mut c = Command::new("mount");
+            c.args(["-o", &opts])
+                .arg(self.dir.path().join("img"))
+                .arg(self.mnt());
+            c
+        })
+        .ok();
+        self.mounted = true;
+    }
+
+    fn umount(&mut self) {
+        run({
+            let mut c = Command::new("umount");
+            c.arg(self.mnt());
+            c
+        })
+        .ok();
+        self.mounted = false;
+    }
+
+    /// The value on disk, read offline by debugfs (the kernel may not hand it out).
+    pub fn on_disk(&mut self, name: &str) -> Vec<u8> {
+        let was = self.mounted;
+        if was {
+            self.umount();
+        }
+        let out = self.dir.path().join(format!("out-{name}"));
+        let req = format!("ea_get -f {} /{name} security.capability", out.display());
+        run({
+            let mut c = Command::new("debugfs");
+            c.args(["-R", &req]).arg(self.dir.path().join("img"));
+            c
+        })
+        .ok();
+        if was {
+            self.mount();
+        }
+        std::fs::read(out).unwrap()
+    }
+}
+
+impl Drop for OfflineFs {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(self.mnt()).status();
+        }
+    }
+}
+
+/// One file with a raw value written offline (see [`OfflineFs`]): a copy of the test's
+/// `cat` program, mode 0755, owned by root, on a mount with `opts`.
+pub fn offline_file(value: &[u8], opts: &str) -> (OfflineFs, PathBuf) {
+    let fs = OfflineFs::new(
+        &[OfflineFile {
+            name: "prog",
+            src: Path::new("/bin/cat"),
+            mode: 0o755,
+            owner: (0, 0),
+            value: Some(value),
+        }],
+        opts,
+    );
+    let p = fs.path("prog");
+    (fs, p)
+}
