@@ -373,7 +373,7 @@ impl BadImage {
         ("badrev", "0100000400040000000000000000000000000000"),
     ];
 
-    fn new() -> OfflineFs {
+    fn mount() -> OfflineFs {
         let values: Vec<Vec<u8>> = Self::VALUES.iter().map(|(_, h)| decode_hex(h)).collect();
         let files: Vec<OfflineFile> = Self::VALUES
             .iter()
@@ -399,7 +399,7 @@ fn decode_hex(s: &str) -> Vec<u8> {
 
 #[test]
 fn matrix_short_long_and_unknown_revision_values_already_on_the_file() {
-    let mut img = BadImage::new();
+    let mut img = BadImage::mount();
     for (name, hex) in BadImage::VALUES {
         let f = img.mnt().join(name);
         assert_eq!(img.on_disk(name), decode_hex(hex), "debugfs wrote {name}");
