@@ -145,11 +145,23 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
     if let Some(name) = magic.and_then(fsinfo::type_name) {
         n.fs = Some(name.to_string());
     }
-    if md.is_file() {
+    // Read only what the kernel reads, and only where reading is harmless: a file on a
+    // pseudo filesystem (/proc/kmsg, a sysfs attribute) can block or consume data, and
+    // never holds a program; O_NONBLOCK covers a regular file swapped for a fifo.
+    let pseudo = magic.is_some_and(fsinfo::is_pseudo);
+    if md.is_file() && !pseudo {
+        use std::os::unix::fs::OpenOptionsExt;
         let mut head = Vec::with_capacity(BINPRM_BUF_SIZE);
-        if let Ok(f) = std::fs::File::open(&real) {
-            let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
-            n.kind = kind_of(&head);
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&real);
+        if let Ok(f) = opened {
+            let regular = f.metadata().is_ok_and(|m| m.is_file());
+            if regular {
+                let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
+                n.kind = kind_of(&head);
+            }
         }
         // NFS serves only MAC labels under security.* (nfs4_xattr_get_nfs4_label):
         // the exec path gets EOPNOTSUPP, so file capabilities never apply there.

@@ -1127,3 +1127,45 @@ fn profile_then_explicit_bounding_in_the_same_order_for_pid_and_user() {
     assert_eq!(bounding(&["--pid", &pid]), want);
     assert_eq!(bounding(&["--user", "0"]), want);
 }
+
+/// verify never reads a file that can block or lose data: /proc/kmsg named directly or
+/// as a `#!` interpreter, and a fifo as the interpreter (issue 11 item 3). Each run is
+/// bounded, and strace shows /proc/kmsg is never opened.
+#[test]
+fn verify_never_opens_proc_kmsg_or_a_fifo_on_the_chain() {
+    require_root();
+    require_tool("strace");
+    let d = tempdir();
+    let fifo = d.path().join("fifo");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let via_kmsg = d.path().join("via-kmsg");
+    write_exec(&via_kmsg, b"#!/proc/kmsg\n");
+    let via_fifo = d.path().join("via-fifo");
+    write_exec(&via_fifo, format!("#!{}\n", fifo.display()).as_bytes());
+    for target in [Path::new("/proc/kmsg"), &via_kmsg, &via_fifo] {
+        let trace = d.path().join("trace");
+        let mut c = Command::new("strace");
+        c.args(["-f", "-e", "trace=openat,open", "-o"])
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_fcap"))
+            .args(["verify", "--json"])
+            .arg(target);
+        let r = crate::hardening::run_bounded(c);
+        assert!(
+            r.stdout().contains("\"exec\""),
+            "verify {} answered: {}{}",
+            target.display(),
+            r.stdout(),
+            r.stderr()
+        );
+        let t = std::fs::read_to_string(&trace).unwrap();
+        for never in ["\"/proc/kmsg\"", &format!("\"{}\"", fifo.display())] {
+            assert!(
+                !t.lines().any(|l| l.contains(never)),
+                "verify {} opened {never}:\n{t}",
+                target.display()
+            );
+        }
+    }
+}
