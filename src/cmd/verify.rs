@@ -267,6 +267,7 @@ fn derive(
                 euid: p.uid,
                 gid: p.gid,
                 egid: p.gid,
+                fsuid: p.uid,
                 fsgid: p.gid,
                 groups: p.additional_gids.clone(),
                 inheritable: p.inheritable,

@@ -31,6 +31,9 @@ pub struct Caller {
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    /// The fs uid: exec's permission checks compare the file's owner with it, not
+    /// with the euid (they differ after setfsuid, e.g. in a file server).
+    pub fsuid: u32,
     /// The fs gid (`in_group_p` compares against it and the supplementary groups).
     pub fsgid: u32,
     pub groups: Vec<u32>,
@@ -215,8 +218,7 @@ fn list(s: CapSet) -> String {
 /// `generic_permission` for MAY_EXEC on a regular file, or search on a directory,
 /// with the DAC override capabilities (`capable_wrt_inode_uidgid`).
 fn may_exec(c: &Caller, ino: &Inode, dir: bool) -> bool {
-    // The fs uid follows the euid (nothing here sets it apart).
-    let bits = if c.euid == ino.uid {
+    let bits = if c.fsuid == ino.uid {
         ino.mode >> 6
     } else if c.in_group(ino.gid) {
         ino.mode >> 3

@@ -28,6 +28,7 @@ fn user() -> Caller {
         euid: 4242,
         gid: 4242,
         egid: 4242,
+        fsuid: 4242,
         fsgid: 4242,
         groups: vec![],
         inheritable: CapSet::EMPTY,
@@ -48,6 +49,7 @@ fn root() -> Caller {
         euid: 0,
         gid: 0,
         egid: 0,
+        fsuid: 0,
         fsgid: 0,
         permitted: bnd(),
         effective: bnd(),
@@ -203,6 +205,7 @@ fn setuid_root_binary_makes_a_user_root() {
 fn real_root_with_other_euid_gets_permitted_only() {
     let mut c = root();
     c.euid = 4242;
+    c.fsuid = 4242; // setresuid moves the fs uid with the euid
     c.effective = CapSet::EMPTY; // setresuid(0,4242,…) clears the effective set
     sets(&run(&c, plain()), bnd(), CapSet::EMPTY, CapSet::EMPTY); // R5
     sets(

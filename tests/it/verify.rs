@@ -1169,3 +1169,66 @@ fn verify_never_opens_proc_kmsg_or_a_fifo_on_the_chain() {
         }
     }
 }
+
+/// `--pid` checks exec permission with the process's fs uid (the 4th `Uid:` field), as
+/// the kernel does, not its euid (issue 11 item 10). A root process that called
+/// setfsuid(65534) cannot exec a 0700 root-owned file: the fs-uid change also dropped
+/// CAP_DAC_OVERRIDE from its effective set. verify --pid must say EACCES, and the same
+/// process then really tries the exec.
+#[test]
+fn pid_permission_checks_use_the_fs_uid() {
+    require_root();
+    require_tool("python3");
+    let d = tempdir();
+    let f = copy_cat(d.path(), "rootonly");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // setfsuid, report ready, wait for a line, then exec and report the errno.
+    let script = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.setfsuid(65534)
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    os.execv(sys.argv[1], [sys.argv[1], "/dev/null"])
+except OSError as e:
+    print("errno", e.errno, flush=True)
+"#;
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(&f)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pid = child.id().to_string();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.ends_with("65534")),
+        "setfsuid did not take: {status}"
+    );
+    let v = predicted_json(&[
+        "verify".into(),
+        "--json".into(),
+        "--pid".into(),
+        pid,
+        f.to_str().unwrap().into(),
+    ]);
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        rest.trim(),
+        format!("errno {}", libc::EACCES),
+        "the real exec"
+    );
+    assert_eq!(v["exec"], "eacces", "{v}");
+}

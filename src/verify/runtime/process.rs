@@ -116,6 +116,7 @@ impl Process {
             euid: self.uid,
             gid: self.gid,
             egid: self.gid,
+            fsuid: self.uid,
             fsgid: self.gid,
             groups: self.additional_gids.clone(),
             inheritable: self.inheritable,
