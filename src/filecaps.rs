@@ -105,14 +105,17 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Why the kernel will not hand out a file's value: its getxattr answers EINVAL
-/// (or ERANGE, past 24 bytes) only for a malformed one. `None` for other errors.
+/// Why the kernel will not hand out a file's value: its getxattr answers EINVAL (or
+/// ERANGE, past 24 bytes) for a malformed value, but also for values exec honours
+/// (a v1 value, v2/v3 with unknown flag bits: measured, they grant their
+/// capabilities). fcap cannot tell which, so it never calls it a refusal.
+/// `None` for other errors.
 pub fn unreadable_value(e: &std::io::Error) -> Option<String> {
     let errno = e
         .raw_os_error()
         .filter(|n| *n == libc::EINVAL || *n == libc::ERANGE)?;
     Some(format!(
-        "malformed security.capability value (the kernel refuses to read it: {}); the kernel refuses to execute this file",
+        "security.capability value hidden by the kernel (getxattr: {}), so fcap cannot read it: it may still grant capabilities at exec (a v1 value, or unknown flag bits) or make the exec fail (an empty or malformed value)",
         crate::error::errno_name(errno)
     ))
 }

@@ -589,7 +589,8 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         .require
         .map(|r| match p.outcome {
             Outcome::Ok => r - p.effective,
-            Outcome::Fail(_) => r,
+            // Unknown is not met: a gate must not pass on what fcap cannot see.
+            Outcome::Fail(_) | Outcome::Unknown => r,
         })
         .unwrap_or(CapSet::EMPTY);
     let fixes = match (&desc, args.require) {
@@ -864,7 +865,7 @@ fn to_json(
         "chain": chain.iter().take(p.final_node + 1).map(Node::shown).collect::<Vec<_>>(),
         "file_caps": p.file_caps.map(|f| f.to_text()),
         "exec": p.outcome.code(),
-        "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)) },
+        "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)), Outcome::Unknown => None },
         "permitted": p.permitted.names(),
         "effective": p.effective.names(),
         "inheritable": p.inheritable.names(),
@@ -1052,6 +1053,10 @@ fn human(
                 crate::error::strerror(&std::io::Error::from_raw_os_error(e))
             );
             writeln!(out, "{}        {}", bold("exec:"), msg.red().bold())?;
+        }
+        Outcome::Unknown => {
+            let msg = "unknown: fcap cannot see what decides it (see why)";
+            writeln!(out, "{}        {}", bold("exec:"), msg.yellow().bold())?;
         }
     }
     if let Some(r) = args.require {

@@ -143,6 +143,9 @@ impl Node {
 pub enum Outcome {
     Ok,
     Fail(i32),
+    /// fcap cannot see what decides the exec (a value getxattr hides): the kernel may
+    /// grant capabilities or fail; the reasons say which and why.
+    Unknown,
 }
 
 impl Outcome {
@@ -151,6 +154,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok".to_string(),
             Outcome::Fail(e) => crate::error::errno_name(e).to_lowercase(),
+            Outcome::Unknown => "unknown".to_string(),
         }
     }
 }
@@ -500,13 +504,20 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                 ),
             ),
             Xattr::Malformed => {
+                // getxattr answers EINVAL both for values exec refuses (empty, a bad
+                // size, an unknown revision) and for values exec honours but will not
+                // hand out (a v1 value, v2/v3 with extra flag bits: measured, they
+                // grant their capabilities). fcap cannot tell which: say so.
                 o.why(
-                    "malformed-xattr",
+                    "hidden-xattr",
                     None,
-                    "the security.capability value is malformed (empty, a bad size, or an unknown revision); the kernel refuses to exec the file (ERANGE instead of EINVAL if it is longer than 24 bytes, which getxattr cannot tell apart)".to_string(),
+                    "the kernel will not return this security.capability value (getxattr: EINVAL), so fcap cannot see it: a v1 value or one with unknown flag bits still grants its capabilities at exec, while an empty, short or unknown-revision value makes the exec fail (EINVAL, or ERANGE if longer than 24 bytes)".to_string(),
                 );
                 o.hint(rewrite_hint(node));
-                return fail(c, libc::EINVAL, fi, o, None);
+                let mut p = fail(c, libc::EINVAL, fi, o, None);
+                p.outcome = Outcome::Unknown;
+                p.reasons.retain(|r| r.code != "exec-fails");
+                return p;
             }
             Xattr::ReadError(e) => {
                 o.why(

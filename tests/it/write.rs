@@ -545,7 +545,7 @@ fn a_malformed_value_is_refused_by_grant_and_revoke_and_replaced_by_set_and_revo
         fcap_run([os(args[0]), os(args[1]), p(&f)])
             .status(2)
             .stderr_has(&format!(
-                "fcap: '{}': malformed security.capability",
+                "fcap: '{}': security.capability value hidden by the kernel",
                 f.display()
             ))
             .stderr_has("fcap set EXPR")
