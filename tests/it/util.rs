@@ -314,9 +314,22 @@ impl OfflineFs {
                 .map(|f| std::fs::metadata(f.src).map(|m| m.len()).unwrap_or(0) * 2)
                 .sum::<u64>();
         std::fs::File::create(&img).unwrap().set_len(size).unwrap();
+        // The tree is built in a staging directory and copied in by mkfs itself, so
+        // the image is never mounted before debugfs writes to it: a mount copied into
+        // another test's private namespace (unshare -m) would outlive our umount and
+        // could write stale metadata back over debugfs's change.
+        let staging = dir.path().join("staging");
+        std::fs::create_dir(&staging).unwrap();
+        std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for f in files {
+            let p = staging.join(f.name);
+            cp(f.src, &p);
+            std::os::unix::fs::chown(&p, Some(f.owner.0), Some(f.owner.1)).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).unwrap();
+        }
         run({
             let mut c = Command::new("mkfs.ext4");
-            c.args(["-q", "-F"]).arg(&img);
+            c.args(["-q", "-F", "-d"]).arg(&staging).arg(&img);
             c
         })
         .ok();
@@ -325,16 +338,6 @@ impl OfflineFs {
             opts: opts.to_string(),
             mounted: false,
         };
-        me.mount();
-        let mnt = me.mnt();
-        std::fs::set_permissions(&mnt, std::fs::Permissions::from_mode(0o755)).unwrap();
-        for f in files {
-            let p = mnt.join(f.name);
-            cp(f.src, &p);
-            std::os::unix::fs::chown(&p, Some(f.owner.0), Some(f.owner.1)).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).unwrap();
-        }
-        me.umount();
         for f in files {
             let Some(v) = f.value else { continue };
             let val = me.dir.path().join(format!("val-{}", f.name));
