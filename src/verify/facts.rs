@@ -156,12 +156,17 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(&real);
-        if let Ok(f) = opened {
-            let regular = f.metadata().is_ok_and(|m| m.is_file());
-            if regular {
-                let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
-                n.kind = kind_of(&head);
+        match opened {
+            Ok(f) => {
+                let regular = f.metadata().is_ok_and(|m| m.is_file());
+                if regular {
+                    let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
+                    n.kind = kind_of(&head);
+                }
             }
+            // Exec needs no read permission (mode 0711); we do, to see the format.
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => n.kind = Kind::Unreadable,
+            Err(_) => {}
         }
         // NFS serves only MAC labels under security.* (nfs4_xattr_get_nfs4_label):
         // the exec path gets EOPNOTSUPP, so file capabilities never apply there.

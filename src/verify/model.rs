@@ -83,6 +83,9 @@ pub enum Kind {
     Script { interpreter: PathBuf },
     /// `#!` with no interpreter name, or no known format: ENOEXEC.
     Unknown,
+    /// verify could not read the first bytes (an executable it may not read, such as
+    /// mode 0711): the kernel can, so the format, and the answer, are unknown.
+    Unreadable,
 }
 
 /// The `security.capability` attribute as far as `getxattr` lets us see it.
@@ -275,6 +278,18 @@ fn fail(
     }
 }
 
+/// Not an errno: `open_chain`'s way to say that a fact it needs is out of sight.
+const UNKNOWN: i32 = 0;
+
+/// The prediction when fcap cannot see what decides the exec: nothing is granted
+/// as far as fcap can tell, and the outcome says "unknown", never a guess.
+fn unknown(c: &Caller, node: usize, o: Out) -> Prediction {
+    let mut p = fail(c, libc::EINVAL, node, o, None);
+    p.outcome = Outcome::Unknown;
+    p.reasons.retain(|r| r.code != "exec-fails");
+    p
+}
+
 /// Walk the chain the way `do_open_execat` and `exec_binprm` do. Returns the index of
 /// the file whose credentials count, or the errno and the node it failed at.
 fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, usize)> {
@@ -355,6 +370,17 @@ fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, us
         }
         match &node.kind {
             Kind::Elf => return Ok(i),
+            Kind::Unreadable => {
+                o.why(
+                    "unreadable-content",
+                    None,
+                    format!(
+                        "fcap may not read '{}' (the kernel may): it cannot tell an ELF program, whose file capabilities would count, from a '#!' script, whose would not; run verify as root, or as a user who may read the file",
+                        node.shown()
+                    ),
+                );
+                return Err((UNKNOWN, i));
+            }
             Kind::Unknown => {
                 o.why(
                     "not-executable-format",
@@ -428,6 +454,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
     };
     let fi = match open_chain(c, chain, &mut o) {
         Ok(i) => i,
+        Err((UNKNOWN, i)) => return unknown(c, i, o),
         Err((errno, i)) => return fail(c, errno, i, o, None),
     };
     let node = &chain[fi];
@@ -514,10 +541,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                     "the kernel will not return this security.capability value (getxattr: EINVAL), so fcap cannot see it: a v1 value or one with unknown flag bits still grants its capabilities at exec, while an empty, short or unknown-revision value makes the exec fail (EINVAL, or ERANGE if longer than 24 bytes)".to_string(),
                 );
                 o.hint(rewrite_hint(node));
-                let mut p = fail(c, libc::EINVAL, fi, o, None);
-                p.outcome = Outcome::Unknown;
-                p.reasons.retain(|r| r.code != "exec-fails");
-                return p;
+                return unknown(c, fi, o);
             }
             Xattr::ReadError(e) => {
                 o.why(

@@ -1290,3 +1290,38 @@ except OSError as e:
     );
     assert_eq!(v["exec"], "eacces", "{v}");
 }
+
+/// An executable verify may not read (mode 0711) is "unknown" when verify runs as a
+/// user who cannot read it, because an ELF program and a `#!` script with the same
+/// capabilities give different answers; root reads both and answers each (issue 11
+/// item 9).
+#[test]
+fn an_unreadable_executable_is_unknown_unless_verify_may_read_it() {
+    require_root();
+    let d = tempdir();
+    let elf = copy_cat(d.path(), "elf");
+    let script = d.path().join("script");
+    write_exec(&script, b"#!/bin/cat\n");
+    for f in [&elf, &script] {
+        libcap(&["cap_net_raw=ep"], f);
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    // The kernel runs both for nobody; only the ELF's capabilities count.
+    assert_eq!(real(&nobody(), &elf).permitted, RAW);
+    for f in [&elf, &script] {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_fcap"))
+            .args(["verify", "--json"])
+            .arg(f);
+        let r = run(c);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout())
+            .unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout(), r.stderr()));
+        assert_eq!(v["exec"], "unknown", "{v}");
+        assert!(codes(&v).contains(&"unreadable-content".to_string()), "{v}");
+    }
+    // Root may read them: the ELF gets its capability, the script's are ignored.
+    assert_eq!(json_for(&nobody(), &elf)["exec"], "ok");
+    assert_eq!(names_to_bits(&json_for(&nobody(), &elf)["permitted"]), RAW);
+    assert!(codes(&json_for(&nobody(), &script)).contains(&"script".to_string()));
+}
