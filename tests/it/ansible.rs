@@ -841,6 +841,35 @@ fn verify_module_requires() {
     assert_eq!(getcap_caps(&f), "cap_net_raw=ep");
 }
 
+/// fcap.caps.verify takes the runtime descriptors: the committed restricted pod gives
+/// a `=ep` entrypoint its capability on containerd and not on Docker (issue 14's rule,
+/// through the module).
+#[test]
+fn verify_module_reads_a_kubernetes_descriptor() {
+    let d = tempdir();
+    let f = copy_prog(d.path(), "f");
+    setcap_on(&f, &["cap_net_bind_service=ep"]);
+    let pod = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("doc/examples/k8s-restricted-web.yaml");
+    let tasks = format!(
+        "  - fcap.caps.verify: {{path: {f}, k8s: {pod}, container: web, require: [net_bind_service]}}\n    register: containerd\n\
+         \x20 - fcap.caps.verify: {{path: {f}, k8s: {pod}, container: web, runtime: docker, require: [net_bind_service]}}\n    register: docker\n    ignore_errors: true\n",
+        f = q(&f),
+        pod = q(&pod)
+    );
+    let v = play_ok(d.path(), &tasks, &[]);
+    assert!(!changed(&v, "containerd"));
+    assert_eq!(
+        v["containerd"]["effective"],
+        serde_json::json!(["cap_net_bind_service"])
+    );
+    assert_eq!(v["docker"]["failed"], true, "{}", v["docker"]);
+    assert_eq!(
+        v["docker"]["missing"],
+        serde_json::json!(["cap_net_bind_service"])
+    );
+}
+
 /// The role fcap.caps.install copies the binary to a host that lacks it, once.
 #[test]
 fn install_role_installs_once() {

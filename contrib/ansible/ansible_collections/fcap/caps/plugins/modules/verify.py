@@ -68,6 +68,31 @@ options:
         V(k8s-restricted) is Pod Security "restricted" (needs O(user)).
     type: str
     choices: [docker, k8s-restricted]
+  oci_config:
+    description: The caller is this OCI runtime C(config.json)'s process section, applied as runc applies it.
+    type: path
+  k8s:
+    description: The caller is a container of this Kubernetes manifest (Pod, Deployment, Job...), as the O(runtime) starts it.
+    type: path
+  container:
+    description: The container of O(k8s) to use, when it has several.
+    type: str
+  compose:
+    description: The caller is a service of this Docker Compose file.
+    type: path
+  service:
+    description: The service of O(compose) to use, when it has several.
+    type: str
+  docker_args:
+    description: The caller is the container these C(docker run) flags start (C(FLAGS IMAGE [CMD])).
+    type: str
+  unit:
+    description: The caller is the process this systemd unit file (and its C(.d/*.conf) drop-ins) starts.
+    type: path
+  runtime:
+    description: The engine that starts the container for O(k8s), O(compose), O(docker_args) or O(profile).
+    type: str
+    choices: [containerd, cri-o, docker, podman]
   require:
     description: Fail unless the exec succeeds and each of these capabilities is effective.
     type: list
@@ -148,6 +173,9 @@ from ansible_collections.fcap.caps.plugins.module_utils.fcap import (
 )
 
 LIST_OPTIONS = ('inheritable', 'ambient', 'bounding', 'drop', 'require')
+# The runtime descriptors, passed to fcap as they are (fcap maps them to the caller).
+DESCRIPTOR_OPTIONS = ('oci_config', 'k8s', 'container', 'compose', 'service',
+                      'docker_args', 'unit', 'runtime')
 
 
 def build_command(params):
@@ -167,6 +195,9 @@ def build_command(params):
         args.append('--noroot')
     if params['profile']:
         args += ['--profile', params['profile']]
+    for name in DESCRIPTOR_OPTIONS:
+        if params[name] is not None:
+            args += ['--%s' % name.replace('_', '-'), params[name]]
     return args + ['--', params['path']]
 
 
@@ -184,9 +215,18 @@ def main():
         noroot=dict(type='bool', default=False),
         profile=dict(type='str', choices=['docker', 'k8s-restricted']),
         require=dict(type='list', elements='str'),
+        oci_config=dict(type='path'),
+        k8s=dict(type='path'),
+        container=dict(type='str'),
+        compose=dict(type='path'),
+        service=dict(type='str'),
+        docker_args=dict(type='str'),
+        unit=dict(type='path'),
+        runtime=dict(type='str', choices=['containerd', 'cri-o', 'docker', 'podman']),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('user', 'pid')])
+                           mutually_exclusive=[('user', 'pid'),
+                                               ('oci_config', 'k8s', 'compose', 'docker_args', 'unit', 'pid')])
     params = module.params
     fcap = Fcap(module)
     rc, records, dummy, errors, cmd = fcap.run(build_command(params))
