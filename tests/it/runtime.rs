@@ -9,29 +9,6 @@ use crate::util::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// splitmix64: small, seeded, reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn subset(&mut self, pool: &[u32], percent: u64) -> u64 {
-        pool.iter()
-            .filter(|_| self.chance(percent))
-            .fold(0, |a, c| a | 1u64 << c)
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[(self.next() % v.len() as u64) as usize]
-    }
-}
-
 /// A bundle: `dir/config.json` and `dir/rootfs` with `/cat` and the libraries it
 /// loads, so the entrypoint needs nothing from the host at run time.
 pub struct Bundle {
@@ -253,14 +230,14 @@ fn random_process_sections_and_files_match_runc() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
     eprintln!("runc differential test: FCAP_RUNC_SEED={seed} FCAP_RUNC_CASES={cases}");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     // Few capabilities, so the sets overlap often; cap_sys_resource (24) is outside
     // this machine's bounding set, so runc itself lacks it.
     let pool = [0u32, 5, 10, 13, 21];
     let outside = 24u32;
     let (mut ran, mut refused, mut failed) = (0, 0, 0);
     for case in 0..cases {
-        let set = |rng: &mut Rng, percent| {
+        let set = |rng: &mut SplitMix, percent| {
             let mut s = rng.subset(&pool, percent);
             if rng.chance(5) {
                 s |= 1 << outside;
@@ -726,7 +703,7 @@ fn systemd_units_match_the_caller_built_for_real() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let pool = [0u32, 5, 10, 13, 21];
     let mut fixed = vec![
         // The README's recipe, with no file capability, then with one.

@@ -440,3 +440,29 @@ pub fn offline_file(value: &[u8], opts: &str) -> (OfflineFs, PathBuf) {
     let p = fs.path("prog");
     (fs, p)
 }
+
+/// splitmix64: small, seeded, reproducible; the random differential tests' source of
+/// cases (verify against capsh, verify against runc).
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    /// Each capability of `pool` with probability `percent`, as a bit set.
+    pub fn subset(&mut self, pool: &[u32], percent: u64) -> u64 {
+        pool.iter()
+            .filter(|_| self.chance(percent))
+            .fold(0, |a, c| a | 1u64 << c)
+    }
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[(self.next() % v.len() as u64) as usize]
+    }
+}

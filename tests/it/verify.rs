@@ -211,27 +211,6 @@ fn predicted(c: &Caller, file: &Path) -> Observed {
     }
 }
 
-/// splitmix64: small, seeded, reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    /// Each capability of `pool` with probability `percent`.
-    fn subset(&mut self, pool: &[u32], percent: u64) -> u64 {
-        pool.iter()
-            .filter(|_| self.chance(percent))
-            .fold(0, |a, c| a | 1u64 << c)
-    }
-}
-
 /// A file value for the random test: the raw xattr (None = no attribute), and its
 /// mode and owner (set-ID bits, or no execute permission for others).
 #[derive(Clone, Debug)]
@@ -343,7 +322,7 @@ fn random_callers_and_files_match_the_kernel() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
     eprintln!("verify differential test: FCAP_VERIFY_SEED={seed} FCAP_VERIFY_CASES={cases}");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let bounding = this_bounding();
     // A few capabilities, so that file, caller and drop sets overlap often. File
     // values may name capabilities outside this machine's bounding set (here
