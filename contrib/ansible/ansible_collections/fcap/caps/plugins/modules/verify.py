@@ -196,7 +196,7 @@ def build_command(params):
     if params['profile']:
         args += ['--profile', params['profile']]
     for name in DESCRIPTOR_OPTIONS:
-        if params[name] is not None:
+        if params.get(name) is not None:
             args += ['--%s' % name.replace('_', '-'), params[name]]
     return args + ['--', params['path']]
 

@@ -77,3 +77,13 @@ def test_info_commands():
         '/usr/bin/ping cap_net_raw=ep\n')
     params['manifest'] = '/etc/fcap.d/reviewed.caps'
     assert info.check_command(params)[0][-1] == '/etc/fcap.d/reviewed.caps'
+
+
+def test_verify_command_with_a_descriptor():
+    params = dict(path='/usr/bin/node', user=None, pid=None, inheritable=None, ambient=None,
+                  bounding=None, drop=None, no_new_privs=False, noroot=False, profile=None,
+                  require=['net_bind_service'], k8s='/srv/pod.yaml', container='web',
+                  runtime='docker', fcap_path=None)
+    assert verify.build_command(params) == [
+        'verify', '--json', '--require', 'net_bind_service', '--k8s', '/srv/pod.yaml',
+        '--container', 'web', '--runtime', 'docker', '--', '/usr/bin/node']
