@@ -51,8 +51,26 @@ pub fn kind_of(head: &[u8]) -> Kind {
     let Some(rest) = head.strip_prefix(b"#!") else {
         return Kind::Unknown;
     };
-    // binfmt_script: the first line, leading blanks skipped, the name ends at a
-    // blank, a NUL or the end of the line.
+    // binfmt_script sees the first BINPRM_BUF_SIZE bytes, NUL-padded, of which the
+    // last is reserved. Without a newline there, it refuses a name that may be cut
+    // off: one with no blank, tab or NUL after it (ENOEXEC), or nothing but blanks.
+    if !head.contains(&b'\n') {
+        let mut buf = head.to_vec();
+        buf.resize(BINPRM_BUF_SIZE - 1, 0);
+        let blank = |c: &u8| *c == b' ' || *c == b'\t';
+        let Some(start) = buf[2..].iter().position(|c| !blank(c)).map(|i| i + 2) else {
+            return Kind::Unknown;
+        };
+        if !buf[start..].iter().any(|c| blank(c) || *c == 0) {
+            return Kind::Unknown;
+        }
+        if buf[start] == 0 {
+            // "#!" and blanks, then the end of a short file: measured EACCES.
+            return Kind::NoInterpreter;
+        }
+    }
+    // The first line, leading blanks skipped; the name ends at a blank, a NUL or the
+    // end of the line.
     let line = rest.split(|c| *c == b'\n').next().unwrap_or(&[]);
     let start = line
         .iter()
@@ -246,6 +264,16 @@ mod tests {
             }
         );
         assert_eq!(kind_of(b"#!   \n/bin/sh"), Kind::Unknown);
+        // No newline in the kernel's buffer: a name that may be cut off is refused,
+        // and "#!" with nothing after it is EACCES (both measured on 6.18).
+        let mut long = b"#!/".to_vec();
+        long.extend([b'a'; 300]);
+        assert_eq!(kind_of(&long[..BINPRM_BUF_SIZE]), Kind::Unknown);
+        let mut blanks = b"#!".to_vec();
+        blanks.extend([b' '; 300]);
+        assert_eq!(kind_of(&blanks[..BINPRM_BUF_SIZE]), Kind::Unknown);
+        assert_eq!(kind_of(b"#!"), Kind::NoInterpreter);
+        assert_eq!(kind_of(b"#! \t"), Kind::NoInterpreter);
         assert_eq!(kind_of(b"echo hi\n"), Kind::Unknown);
     }
 

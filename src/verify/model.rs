@@ -83,6 +83,8 @@ pub enum Kind {
     Script { interpreter: PathBuf },
     /// `#!` with no interpreter name, or no known format: ENOEXEC.
     Unknown,
+    /// A short file of `#!` and blanks only, no newline: the kernel answers EACCES.
+    NoInterpreter,
     /// verify could not read the first bytes (an executable it may not read, such as
     /// mode 0711): the kernel can, so the format, and the answer, are unknown.
     Unreadable,
@@ -380,6 +382,17 @@ fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, us
                     ),
                 );
                 return Err((UNKNOWN, i));
+            }
+            Kind::NoInterpreter => {
+                o.why(
+                    "no-interpreter",
+                    None,
+                    format!(
+                        "'{}' holds only '#!' (and blanks), with no interpreter name and no newline: the kernel refuses it",
+                        node.shown()
+                    ),
+                );
+                return Err((libc::EACCES, i));
             }
             Kind::Unknown => {
                 o.why(

@@ -1304,3 +1304,55 @@ fn an_unreadable_executable_is_unknown_unless_verify_may_read_it() {
     assert_eq!(names_to_bits(&json_for(&nobody(), &elf)["permitted"]), RAW);
     assert!(codes(&json_for(&nobody(), &script)).contains(&"script".to_string()));
 }
+
+/// The `#!` lines binfmt_script refuses, each exec'd for real (issue 11 item 11): an
+/// interpreter name cut off by the 256-byte buffer (no newline in it) and a buffer
+/// of blanks are ENOEXEC; a short file of only `#!` (and blanks) is EACCES.
+#[test]
+fn shebang_lines_the_kernel_refuses_match_the_kernel() {
+    require_root();
+    let d = tempdir();
+    let mut cut = b"#!/".to_vec();
+    cut.extend([b'a'; 300]);
+    cut.push(b'\n');
+    let mut blanks = b"#!".to_vec();
+    blanks.extend([b' '; 300]);
+    let shapes: [(&str, &[u8], &str); 4] = [
+        ("cut", &cut, "enoexec"),
+        ("blanks", &blanks, "enoexec"),
+        ("only", b"#!", "eacces"),
+        ("blank", b"#! \t", "eacces"),
+    ];
+    // A shell would run an ENOEXEC file as a script itself, so the real exec is a
+    // bare execv as nobody, which reports its errno.
+    let exec_as_nobody = r#"
+import os, sys
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+try:
+    os.execv(sys.argv[1], [sys.argv[1]])
+except OSError as e:
+    print(e.errno)
+"#;
+    for (name, body, errno) in shapes {
+        let f = d.path().join(name);
+        write_exec(&f, body);
+        let mut c = Command::new("/usr/bin/python3");
+        c.args(["-c", exec_as_nobody]).arg(&f);
+        let real: i32 = run(c).ok().stdout().trim().parse().unwrap();
+        let want = match real {
+            libc::ENOEXEC => "enoexec",
+            libc::EACCES => "eacces",
+            e => panic!("{name}: unexpected errno {e}"),
+        };
+        assert_eq!(want, errno, "{name}: the kernel");
+        let v = fcap_run([
+            os("verify"),
+            os("--user"),
+            os("nobody"),
+            os("--json"),
+            f.as_os_str(),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&v.stdout()).unwrap();
+        assert_eq!(v["exec"], want, "{name}: {v}");
+    }
+}
