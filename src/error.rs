@@ -183,6 +183,9 @@ pub fn errno_name(e: i32) -> String {
         libc::EIO => "EIO",
         libc::ENOTDIR => "ENOTDIR",
         libc::ENOMEM => "ENOMEM",
+        libc::ELIBBAD => "ELIBBAD",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
         _ => return format!("E{e}"),
     }
     .to_string()

@@ -836,6 +836,14 @@ fn interpreter<'a>(chain: &'a [Node], p: &Prediction) -> Option<&'a Node> {
         .flatten()
 }
 
+/// The program loader (PT_INTERP) of the final program, as the program names it.
+fn loader(chain: &[Node], p: &Prediction) -> Option<String> {
+    match &chain.get(p.final_node)?.elf {
+        model::ElfCheck::Loader(l) => Some(escape_path(&l.path)),
+        _ => None,
+    }
+}
+
 fn to_json(
     args: &VerifyArgs,
     path: &Path,
@@ -863,6 +871,7 @@ fn to_json(
         "symlink_target": chain[0].symlink_target().map(|r| escape_path(r)),
         "interpreter": interpreter(chain, p).map(Node::shown),
         "chain": chain.iter().take(p.final_node + 1).map(Node::shown).collect::<Vec<_>>(),
+        "loader": loader(chain, p),
         "file_caps": p.file_caps.map(|f| f.to_text()),
         "exec": p.outcome.code(),
         "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)), Outcome::Unknown => None },

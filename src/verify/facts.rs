@@ -9,9 +9,8 @@
 //! (kernel-exec.md §2 row 16): a v3 value for our own root comes back as v2, one for
 //! an unmapped root fails with EOVERFLOW, a malformed one with EINVAL.
 
-use super::model::{Inode, Kind, MAX_REWRITES, Node, Xattr};
+use super::model::{ElfCheck, Inode, Kind, MAX_REWRITES, Node, Xattr};
 use crate::fsinfo;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -107,8 +106,256 @@ pub fn read_xattr(path: &Path) -> Xattr {
     }
 }
 
-/// Facts about one file on the chain.
-fn node(path: &Path, mounts: &[Mount]) -> Node {
+/// The bytes of one file that verify may look at: opened once, read-only,
+/// non-blocking, and only when it is a regular file on a real filesystem. Every read
+/// of a file's content goes through [`Content::read_at`], bounded by what the kernel
+/// itself reads (the first [`BINPRM_BUF_SIZE`] bytes, the ELF program headers, the
+/// loader's name).
+pub struct Content {
+    file: std::fs::File,
+}
+
+/// Why a file's content is out of reach.
+pub enum NoContent {
+    /// Not a regular file, or on a pseudo filesystem: there is nothing to read, and
+    /// reading could block or consume data (/proc/kmsg, a fifo).
+    NotRegular,
+    /// verify may not read it (exec needs no read permission: mode 0711).
+    Denied,
+    /// Any other open error.
+    Other,
+}
+
+impl Content {
+    /// Open `real` for reading, never blocking and never on a pseudo filesystem.
+    pub fn open(
+        real: &Path,
+        md: &std::fs::Metadata,
+        magic: Option<i64>,
+    ) -> Result<Self, NoContent> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !md.is_file() || magic.is_some_and(fsinfo::is_pseudo) {
+            return Err(NoContent::NotRegular);
+        }
+        // O_NONBLOCK covers a regular file swapped for a fifo between stat and open.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(real)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::EACCES) | Some(libc::EPERM) => NoContent::Denied,
+                _ => NoContent::Other,
+            })?;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(NoContent::NotRegular);
+        }
+        Ok(Content { file })
+    }
+
+    /// Up to `len` bytes at `offset` (fewer at the end of the file), as the kernel's
+    /// `kernel_read` would return them; `len` is bounded by the callers.
+    pub fn read_at(&self, offset: u64, len: usize) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match self
+                .file
+                .read_at(&mut buf[got..], offset.saturating_add(got as u64))
+            {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        buf.truncate(got);
+        buf
+    }
+}
+
+/// The architecture's ELF machine numbers: the native one, and the one its compat
+/// loader takes (`compat_binfmt_elf`: i386 on x86-64, 32-bit Arm on arm64), with the
+/// ELF class each loader reads the headers as.
+fn machines() -> &'static [(u16, Class)] {
+    match std::env::consts::ARCH {
+        "x86_64" => &[(62, Class::B64), (3, Class::B32), (6, Class::B32)],
+        "aarch64" => &[(183, Class::B64), (40, Class::B32)],
+        "x86" => &[(3, Class::B32), (6, Class::B32)],
+        "arm" => &[(40, Class::B32)],
+        "riscv64" => &[(243, Class::B64)],
+        "powerpc64" => &[(21, Class::B64)],
+        "s390x" => &[(22, Class::B64)],
+        _ => &[],
+    }
+}
+
+/// The header layout a loader reads: `elf64_hdr`/`elf64_phdr` or the 32-bit ones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    B64,
+    B32,
+}
+
+const PATH_MAX: u64 = 4096;
+const PT_INTERP: u32 = 3;
+const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from(le32(b, at)) | u64::from(le32(b, at + 4)) << 32
+}
+
+/// The loader of this architecture that takes an ELF header, by its `e_machine`
+/// (`elf_check_arch`: the native loader checks nothing else of `e_ident`, measured
+/// with a 64-bit program marked ELFCLASS32, which runs).
+fn class_of(hdr: &[u8]) -> Option<Class> {
+    let machine = le16(hdr, 18);
+    machines()
+        .iter()
+        .find(|(m, _)| *m == machine)
+        .map(|(_, c)| *c)
+}
+
+/// The program headers as `load_elf_phdrs` reads them: None when it refuses them (a
+/// wrong entry size, none or over 64 KiB of them, or fewer bytes in the file).
+fn program_headers(c: &Content, hdr: &[u8], class: Class) -> Option<Vec<u8>> {
+    let (phoff, phentsize, phnum, want) = match class {
+        Class::B64 => (le64(hdr, 32), le16(hdr, 54), le16(hdr, 56), 56),
+        Class::B32 => (u64::from(le32(hdr, 28)), le16(hdr, 42), le16(hdr, 44), 32),
+    };
+    let size = usize::from(phentsize) * usize::from(phnum);
+    if phentsize != want || size == 0 || size > 65536 {
+        return None;
+    }
+    let ph = c.read_at(phoff, size);
+    (ph.len() == size).then_some(ph)
+}
+
+/// What `load_elf_binary` finds in the named file before the credentials are computed
+/// (everything it can refuse happens before `begin_new_exec`): the header checks, the
+/// program headers, and PT_INTERP, the program loader it opens next.
+fn elf_check(c: &Content, head: &[u8], mounts: &[Mount]) -> ElfCheck {
+    // bprm->buf: the first bytes, zero-padded.
+    let mut hdr = head.to_vec();
+    hdr.resize(BINPRM_BUF_SIZE, 0);
+    let refused = |why: &str| ElfCheck::Refused {
+        errno: libc::ENOEXEC,
+        why: why.to_string(),
+    };
+    let Some(class) = class_of(&hdr) else {
+        if binfmt_misc_handlers() {
+            return ElfCheck::Foreign {
+                machine: le16(&hdr, 18),
+            };
+        }
+        return refused(&format!(
+            "an ELF program for another machine (e_machine {}), which this kernel's ELF loader does not run",
+            le16(&hdr, 18)
+        ));
+    };
+    let e_type = le16(&hdr, 16);
+    if e_type != ET_EXEC && e_type != ET_DYN {
+        return refused(&format!(
+            "an ELF file of type {e_type}, not an executable or a shared object (ET_EXEC/ET_DYN)"
+        ));
+    }
+    let Some(ph) = program_headers(c, &hdr, class) else {
+        return refused(
+            "an ELF program whose program headers are missing, cut short or of the wrong size",
+        );
+    };
+    let (entsize, off_at, size_at) = match class {
+        Class::B64 => (56, 8, 32),
+        Class::B32 => (32, 4, 16),
+    };
+    for e in ph.chunks_exact(entsize) {
+        if le32(e, 0) != PT_INTERP {
+            continue;
+        }
+        let (offset, filesz) = match class {
+            Class::B64 => (le64(e, off_at), le64(e, size_at)),
+            Class::B32 => (u64::from(le32(e, off_at)), u64::from(le32(e, size_at))),
+        };
+        if !(2..=PATH_MAX).contains(&filesz) {
+            return refused("an ELF program whose PT_INTERP entry has an impossible length");
+        }
+        let name = c.read_at(offset, filesz as usize);
+        if name.len() as u64 != filesz {
+            return ElfCheck::Refused {
+                errno: libc::EIO,
+                why: "an ELF program cut short: the name of its program loader (PT_INTERP) lies past the end of the file".to_string(),
+            };
+        }
+        if name.last() != Some(&0) {
+            return refused(
+                "an ELF program whose program loader name (PT_INTERP) does not end in a NUL",
+            );
+        }
+        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+        use std::os::unix::ffi::OsStringExt;
+        let path = PathBuf::from(std::ffi::OsString::from_vec(name[..end].to_vec()));
+        return ElfCheck::Loader(Box::new(node(&path, mounts, Role::Loader(class))));
+    }
+    ElfCheck::Static
+}
+
+/// What the ELF loader makes of a program loader (`load_elf_binary`'s checks on the
+/// interpreter): a header cut short is EIO, anything but an ELF of the same loader
+/// with readable program headers is ELIBBAD.
+fn loader_check(c: &Content, class: Class) -> ElfCheck {
+    let size = match class {
+        Class::B64 => 64,
+        Class::B32 => 52,
+    };
+    let hdr = c.read_at(0, size);
+    if hdr.len() < size {
+        return ElfCheck::Refused {
+            errno: libc::EIO,
+            why: "the program loader is shorter than an ELF header".to_string(),
+        };
+    }
+    let bad = |why: &str| ElfCheck::Refused {
+        errno: libc::ELIBBAD,
+        why: why.to_string(),
+    };
+    if !hdr.starts_with(b"\x7fELF") {
+        return bad("the program loader is not an ELF file");
+    }
+    if class_of(&hdr) != Some(class) {
+        return bad("the program loader is an ELF file for another machine");
+    }
+    if program_headers(c, &hdr, class).is_none() {
+        return bad("the program loader's program headers are missing or cut short");
+    }
+    ElfCheck::Static
+}
+
+/// Whether binfmt_misc has handlers registered (qemu-user and the like may take an
+/// ELF for another machine): then a foreign ELF's fate is not the ELF loader's.
+fn binfmt_misc_handlers() -> bool {
+    std::fs::read_dir("/proc/sys/fs/binfmt_misc").is_ok_and(|d| {
+        d.filter_map(Result::ok)
+            .any(|e| e.file_name() != "status" && e.file_name() != "register")
+    })
+}
+
+/// Which file of the exec a node is: the named file or a `#!` interpreter (its
+/// content decides the format), or an ELF program's loader (read as one).
+#[derive(Clone, Copy)]
+enum Role {
+    Program,
+    Loader(Class),
+}
+
+/// Facts about one file the kernel opens.
+fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
     let mut n = Node {
         path: path.to_path_buf(),
         resolved: None,
@@ -122,6 +369,7 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
         fs: None,
         kind: Kind::Elf,
         xattr: Xattr::Absent,
+        elf: ElfCheck::None,
     };
     let real = match std::fs::canonicalize(path) {
         Ok(r) => r,
@@ -153,7 +401,7 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
         .collect();
     dirs.reverse();
     n.dirs = dirs;
-    if let Some(m) = mount_of(mounts, &real) {
+    if let Some(m) = mount_holding(mounts, &real) {
         n.nosuid = m.nosuid;
         n.noexec = m.noexec;
         n.mount = Some(m.point.clone());
@@ -163,29 +411,20 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
     if let Some(name) = magic.and_then(fsinfo::type_name) {
         n.fs = Some(name.to_string());
     }
-    // Read only what the kernel reads, and only where reading is harmless: a file on a
-    // pseudo filesystem (/proc/kmsg, a sysfs attribute) can block or consume data, and
-    // never holds a program; O_NONBLOCK covers a regular file swapped for a fifo.
-    let pseudo = magic.is_some_and(fsinfo::is_pseudo);
-    if md.is_file() && !pseudo {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut head = Vec::with_capacity(BINPRM_BUF_SIZE);
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&real);
-        match opened {
-            Ok(f) => {
-                let regular = f.metadata().is_ok_and(|m| m.is_file());
-                if regular {
-                    let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
-                    n.kind = kind_of(&head);
-                }
+    // Read only what the kernel reads, and only where reading is harmless.
+    match (Content::open(&real, &md, magic), role) {
+        (Ok(c), Role::Program) => {
+            let head = c.read_at(0, BINPRM_BUF_SIZE);
+            n.kind = kind_of(&head);
+            if n.kind == Kind::Elf {
+                n.elf = elf_check(&c, &head, mounts);
             }
-            // Exec needs no read permission (mode 0711); we do, to see the format.
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) => n.kind = Kind::Unreadable,
-            Err(_) => {}
         }
+        (Ok(c), Role::Loader(class)) => n.elf = loader_check(&c, class),
+        (Err(NoContent::Denied), _) => n.kind = Kind::Unreadable,
+        (Err(_), _) => {}
+    }
+    if md.is_file() && matches!(role, Role::Program) {
         // NFS serves only MAC labels under security.* (nfs4_xattr_get_nfs4_label):
         // the exec path gets EOPNOTSUPP, so file capabilities never apply there.
         let nfs = magic == Some(fsinfo::NFS_SUPER_MAGIC)
@@ -200,13 +439,23 @@ fn node(path: &Path, mounts: &[Mount]) -> Node {
     n
 }
 
+/// The mount that holds the file at `real`: the one whose ID `statx` reports for the
+/// file itself, so a mount hidden under an over-mount, or stacked under another, is
+/// never taken for it; the longest mount-point prefix only when statx cannot say.
+fn mount_holding<'a>(mounts: &'a [Mount], real: &Path) -> Option<&'a Mount> {
+    fsinfo::mount_id(real)
+        .and_then(|id| mounts.iter().find(|m| m.id == id))
+        .or_else(|| mount_of(mounts, real))
+}
+
 /// The chain the kernel opens for `execve(path)`: the file, then each `#!`
 /// interpreter, at most one more than the kernel accepts (so the model can see the
 /// ELOOP). A relative interpreter is resolved against our working directory, as the
-/// kernel resolves it against the caller's.
+/// kernel resolves it against the caller's. An ELF program carries its loader's facts
+/// ([`ElfCheck::Loader`]).
 pub fn gather(path: &Path) -> Vec<Node> {
     let mounts = crate::fsinfo::mounts().unwrap_or_default();
-    let mut chain = vec![node(path, &mounts)];
+    let mut chain = vec![node(path, &mounts, Role::Program)];
     while chain.len() <= MAX_REWRITES {
         let Some(last) = chain.last() else { break };
         let Kind::Script { interpreter } = &last.kind else {
@@ -215,7 +464,7 @@ pub fn gather(path: &Path) -> Vec<Node> {
         if last.inode.is_none() {
             break;
         }
-        let next = node(&interpreter.clone(), &mounts);
+        let next = node(&interpreter.clone(), &mounts, Role::Program);
         chain.push(next);
     }
     chain
@@ -233,6 +482,7 @@ mod tests {
         let m = crate::fsinfo::parse_mountinfo(t);
         assert_eq!(m.len(), 3);
         assert_eq!(m[1].point, PathBuf::from("/mnt/with space"));
+        assert_eq!((m[0].id, m[1].id, m[2].id), (22, 30, 31));
         assert!(m[1].nosuid && m[1].noexec && m[1].fstype == "tmpfs");
         // The mount stacked last on a point hides the one below.
         let top = mount_of(&m, Path::new("/mnt/with space/f")).unwrap();

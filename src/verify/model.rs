@@ -107,6 +107,26 @@ pub enum Xattr {
     ReadError(i32),
 }
 
+/// What the ELF loader (`load_elf_binary`) makes of a program before the
+/// credentials are computed: everything it refuses, it refuses first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElfCheck {
+    /// Not examined: not an ELF program, or its content was out of reach.
+    None,
+    /// Loadable, with no program loader (a static program), or a loader whose header
+    /// passed.
+    Static,
+    /// Refused whoever runs it: ENOEXEC (another machine, not an executable, bad
+    /// program headers), EIO (cut short), or for a program loader ELIBBAD.
+    Refused { errno: i32, why: String },
+    /// An ELF for another machine while binfmt_misc has handlers (an emulator may
+    /// run it): the outcome is not the ELF loader's to decide.
+    Foreign { machine: u16 },
+    /// PT_INTERP names this program loader, which the kernel opens like an
+    /// executable (search and exec permission, not on a noexec mount) and reads.
+    Loader(Box<Node>),
+}
+
 /// One file the kernel opens on the way: the named file, then each interpreter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -129,6 +149,9 @@ pub struct Node {
     pub fs: Option<String>,
     pub kind: Kind,
     pub xattr: Xattr,
+    /// For an ELF program: what the ELF loader finds (for a program loader itself:
+    /// whether its header passes).
+    pub elf: ElfCheck,
 }
 
 impl Node {
@@ -292,6 +315,139 @@ fn unknown(c: &Caller, node: usize, o: Out) -> Prediction {
     p
 }
 
+/// The open checks `do_open_execat` makes on a file, with the caller's credentials:
+/// it exists, every directory on the way is searchable, it is a regular file, not on
+/// a noexec mount, and the caller may execute it. `what` names it in reasons.
+fn may_open_exec(c: &Caller, node: &Node, what: &str, o: &mut Out) -> Result<Inode, i32> {
+    let Some(ino) = node.inode else {
+        let errno = node.lookup_errno.unwrap_or(libc::ENOENT);
+        o.why(
+            "not-found",
+            None,
+            format!(
+                "{what} '{}' cannot be opened: {}",
+                node.shown(),
+                crate::error::strerror(&std::io::Error::from_raw_os_error(errno))
+            ),
+        );
+        return Err(errno);
+    };
+    for (d, dino) in &node.dirs {
+        if dino.mode & S_IFMT == S_IFDIR && !may_exec(c, dino, true) {
+            o.why(
+                "no-search-permission",
+                None,
+                format!(
+                    "the caller (uid {}) may not search directory '{}' (mode {:04o}, owner {}:{})",
+                    c.euid,
+                    crate::output::escape_path(d),
+                    dino.mode & 0o7777,
+                    dino.uid,
+                    dino.gid
+                ),
+            );
+            return Err(libc::EACCES);
+        }
+    }
+    if ino.mode & S_IFMT != S_IFREG {
+        o.why(
+            "not-regular",
+            None,
+            format!("{what} '{}' is not a regular file", node.shown()),
+        );
+        return Err(libc::EACCES);
+    }
+    if node.noexec {
+        o.why(
+            "noexec",
+            None,
+            format!(
+                "{what} '{}' is on a noexec mount{}",
+                node.shown(),
+                node.mount
+                    .as_ref()
+                    .map(|m| format!(" ({})", crate::output::escape_path(m)))
+                    .unwrap_or_default()
+            ),
+        );
+        return Err(libc::EACCES);
+    }
+    if !may_exec(c, &ino, false) {
+        o.why(
+            "no-exec-permission",
+            None,
+            format!(
+                "the caller (uid {}, gid {}) may not execute '{}' (mode {:04o}, owner {}:{})",
+                c.euid,
+                c.egid,
+                node.shown(),
+                ino.mode & 0o7777,
+                ino.uid,
+                ino.gid
+            ),
+        );
+        return Err(libc::EACCES);
+    }
+    Ok(ino)
+}
+
+/// `load_elf_binary` up to `begin_new_exec`: the header and program headers, then the
+/// program loader (PT_INTERP), opened with the caller's credentials and checked.
+/// Every failure here comes before the credentials are computed.
+fn elf_load(c: &Caller, node: &Node, o: &mut Out) -> Result<(), i32> {
+    match &node.elf {
+        ElfCheck::None | ElfCheck::Static => Ok(()),
+        ElfCheck::Refused { errno, why } => {
+            o.why("elf-refused", None, format!("'{}' is {why}", node.shown()));
+            Err(*errno)
+        }
+        ElfCheck::Foreign { machine } => {
+            o.why(
+                "elf-foreign",
+                None,
+                format!(
+                    "'{}' is an ELF program for another machine (e_machine {machine}); binfmt_misc has handlers registered, and one of them (an emulator) may run it",
+                    node.shown()
+                ),
+            );
+            Err(UNKNOWN)
+        }
+        ElfCheck::Loader(l) => {
+            may_open_exec(c, l, "the program loader (PT_INTERP)", o).inspect_err(|e| {
+                if *e == libc::ENOENT {
+                    o.hint(format!(
+                        "'{}' needs the program loader '{}', which this system lacks (a binary built for another C library, such as musl on a glibc system): install it, or use a static build",
+                        node.shown(),
+                        l.shown()
+                    ));
+                }
+            })?;
+            match &l.elf {
+                ElfCheck::Refused { errno, why } => {
+                    o.why(
+                        "elf-loader-refused",
+                        None,
+                        format!("the program loader '{}': {why}", l.shown()),
+                    );
+                    Err(*errno)
+                }
+                _ if l.kind == Kind::Unreadable => {
+                    o.why(
+                        "unreadable-content",
+                        None,
+                        format!(
+                            "fcap may not read the program loader '{}' (the kernel may), so it cannot tell whether the kernel accepts it",
+                            l.shown()
+                        ),
+                    );
+                    Err(UNKNOWN)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
 /// Walk the chain the way `do_open_execat` and `exec_binprm` do. Returns the index of
 /// the file whose credentials count, or the errno and the node it failed at.
 fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, usize)> {
@@ -301,77 +457,9 @@ fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, us
         } else {
             "the interpreter"
         };
-        let Some(ino) = node.inode else {
-            let errno = node.lookup_errno.unwrap_or(libc::ENOENT);
-            o.why(
-                "not-found",
-                None,
-                format!(
-                    "{what} '{}' cannot be opened: {}",
-                    node.shown(),
-                    crate::error::strerror(&std::io::Error::from_raw_os_error(errno))
-                ),
-            );
-            return Err((errno, i));
-        };
-        for (d, dino) in &node.dirs {
-            if dino.mode & S_IFMT == S_IFDIR && !may_exec(c, dino, true) {
-                o.why(
-                    "no-search-permission",
-                    None,
-                    format!(
-                        "the caller (uid {}) may not search directory '{}' (mode {:04o}, owner {}:{})",
-                        c.euid,
-                        crate::output::escape_path(d),
-                        dino.mode & 0o7777,
-                        dino.uid,
-                        dino.gid
-                    ),
-                );
-                return Err((libc::EACCES, i));
-            }
-        }
-        if ino.mode & S_IFMT != S_IFREG {
-            o.why(
-                "not-regular",
-                None,
-                format!("{what} '{}' is not a regular file", node.shown()),
-            );
-            return Err((libc::EACCES, i));
-        }
-        if node.noexec {
-            o.why(
-                "noexec",
-                None,
-                format!(
-                    "{what} '{}' is on a noexec mount{}",
-                    node.shown(),
-                    node.mount
-                        .as_ref()
-                        .map(|m| format!(" ({})", crate::output::escape_path(m)))
-                        .unwrap_or_default()
-                ),
-            );
-            return Err((libc::EACCES, i));
-        }
-        if !may_exec(c, &ino, false) {
-            o.why(
-                "no-exec-permission",
-                None,
-                format!(
-                    "the caller (uid {}, gid {}) may not execute '{}' (mode {:04o}, owner {}:{})",
-                    c.euid,
-                    c.egid,
-                    node.shown(),
-                    ino.mode & 0o7777,
-                    ino.uid,
-                    ino.gid
-                ),
-            );
-            return Err((libc::EACCES, i));
-        }
+        let ino = may_open_exec(c, node, what, o).map_err(|e| (e, i))?;
         match &node.kind {
-            Kind::Elf => return Ok(i),
+            Kind::Elf => return elf_load(c, node, o).map(|()| i).map_err(|e| (e, i)),
             Kind::Unreadable => {
                 o.why(
                     "unreadable-content",

@@ -83,6 +83,7 @@ fn file(xattr: Xattr) -> Node {
         mount: None,
         fs: None,
         kind: Kind::Elf,
+        elf: ElfCheck::None,
         xattr,
     }
 }
