@@ -118,12 +118,13 @@ pub struct Mount {
 }
 
 /// The ID of the mount that holds the file at `path` (`statx` with `STATX_MNT_ID`,
-/// Linux 5.8+; a final symlink is not followed). Unlike a path prefix, it names the
+/// Linux 5.8+; a final symlink is followed only when asked: a magic link such as
+/// `/proc/PID/exe`). Unlike a path prefix, it names the
 /// mount the lookup really ends on when another mount hides one below (a mount
 /// under an over-mount, mounts stacked on one point). By path, not through an open
 /// file: opening even with O_PATH is an open of /proc/kmsg that verify promises never
 /// to make.
-pub fn mount_id(path: &Path) -> Option<u64> {
+pub fn mount_id(path: &Path, follow: bool) -> Option<u64> {
     const STATX_MNT_ID: u32 = 0x1000;
     let c = CString::new(path.as_os_str().as_bytes()).ok()?;
     // SAFETY: an all-zero statx is a valid value of this plain C struct.
@@ -133,7 +134,7 @@ pub fn mount_id(path: &Path) -> Option<u64> {
         libc::statx(
             libc::AT_FDCWD,
             c.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
+            if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW },
             STATX_MNT_ID,
             &mut stx,
         )

@@ -570,7 +570,8 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     let mut chain = facts::gather(&path);
-    if chain[0].inode.is_none() {
+    facts::mark_open_for_writing(&mut chain);
+    if chain[0].inode.is_none() && chain[0].lookup_errno != Some(libc::ENAMETOOLONG) {
         let e = std::io::Error::from_raw_os_error(chain[0].lookup_errno.unwrap_or(libc::ENOENT));
         return Err(crate::error::io_at_path(&path, &e, false));
     }

@@ -92,8 +92,13 @@ pub fn kind_of(head: &[u8]) -> Kind {
 /// `lgetxattr(path, "security.capability")`, keeping the errors that mean something
 /// at exec apart (unlike [`crate::sys::lget`], which folds "not supported" into "no
 /// value", as a scan wants).
-pub fn read_xattr(path: &Path) -> Xattr {
-    match crate::sys::lget_raw(path) {
+pub fn read_xattr(path: &Path, follow: bool) -> Xattr {
+    let got = if follow {
+        crate::sys::get_raw(path)
+    } else {
+        crate::sys::lget_raw(path)
+    };
+    match got {
         Ok(v) => Xattr::Value(v),
         Err(e) => match e.raw_os_error() {
             Some(libc::ENODATA) => Xattr::Absent,
@@ -370,15 +375,28 @@ fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
         kind: Kind::Elf,
         xattr: Xattr::Absent,
         elf: ElfCheck::None,
+        open_for_writing: false,
     };
-    let real = match std::fs::canonicalize(path) {
-        Ok(r) => r,
-        Err(e) => {
-            n.lookup_errno = e.raw_os_error();
-            return n;
-        }
+    // getname() refuses a name that does not fit in PATH_MAX with its NUL, before
+    // any lookup.
+    if path.as_os_str().len() >= PATH_MAX as usize {
+        n.lookup_errno = Some(libc::ENAMETOOLONG);
+        return n;
+    }
+    // A magic link (/proc/PID/exe, /proc/PID/fd/N) names its inode even when the
+    // file was deleted, and the kernel executes that inode: look through the link
+    // itself rather than at the path it prints.
+    let (real, magic_link) = match std::fs::canonicalize(path) {
+        Ok(r) => (r, false),
+        Err(e) => match std::fs::metadata(path) {
+            Ok(_) if path.starts_with("/proc") => (path.to_path_buf(), true),
+            _ => {
+                n.lookup_errno = e.raw_os_error();
+                return n;
+            }
+        },
     };
-    n.symlink = crate::output::via_symlink(path, &real);
+    n.symlink = !magic_link && crate::output::via_symlink(path, &real);
     n.resolved = Some(real.clone());
     let md = match std::fs::metadata(&real) {
         Ok(m) => m,
@@ -388,20 +406,8 @@ fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
         }
     };
     n.inode = Some(inode_of(&md));
-    // Search permission is checked on the resolved path's directories; the ones a
-    // symlink passed through on the way are not modelled.
-    let mut dirs: Vec<(PathBuf, Inode)> = real
-        .ancestors()
-        .skip(1)
-        .filter_map(|d| {
-            std::fs::metadata(d)
-                .ok()
-                .map(|m| (d.to_path_buf(), inode_of(&m)))
-        })
-        .collect();
-    dirs.reverse();
-    n.dirs = dirs;
-    if let Some(m) = mount_holding(mounts, &real) {
+    n.dirs = search_dirs(path, &real, n.symlink || magic_link);
+    if let Some(m) = mount_holding(mounts, &real, magic_link) {
         n.nosuid = m.nosuid;
         n.noexec = m.noexec;
         n.mount = Some(m.point.clone());
@@ -433,17 +439,126 @@ fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
             n.fs = Some("NFS".to_string());
             Xattr::Unsupported
         } else {
-            read_xattr(&real)
+            read_xattr(&real, magic_link)
         };
     }
     n
 }
 
+/// The directories the lookup of `path` searches (each needs search permission): for
+/// a relative path, the working directory and those below it on the way (the
+/// kernel starts there and never checks the working directory's ancestors); for an
+/// absolute one, every ancestor of the resolved file. The directories a symlink
+/// passes through on the way are not modelled.
+fn search_dirs(path: &Path, real: &Path, linked: bool) -> Vec<(PathBuf, Inode)> {
+    let stat = |d: &Path| {
+        std::fs::metadata(d)
+            .ok()
+            .map(|m| (d.to_path_buf(), inode_of(&m)))
+    };
+    if path.is_relative()
+        && !linked
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        let mut dirs = Vec::new();
+        let mut at = cwd;
+        dirs.extend(stat(&at));
+        let parts: Vec<_> = path.components().collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            at = std::fs::canonicalize(at.join(part)).unwrap_or_else(|_| at.join(part));
+            dirs.extend(stat(&at));
+        }
+        return dirs;
+    }
+    let mut dirs: Vec<(PathBuf, Inode)> = real.ancestors().skip(1).filter_map(stat).collect();
+    dirs.reverse();
+    dirs
+}
+
+/// Mark every file of the chain (and each ELF program's loader) that some process
+/// has open for writing, which makes the kernel refuse the exec with ETXTBSY. It
+/// looks through every process's open files in /proc (those this process may see),
+/// so it costs a stat per open file on the system: `fcap verify` asks, the write
+/// commands' warnings do not.
+pub fn mark_open_for_writing(chain: &mut [Node]) {
+    use std::collections::HashSet;
+    fn ids(n: &Node, out: &mut HashSet<(u64, u64)>) {
+        if let Some(r) = &n.resolved
+            && let Ok(m) = std::fs::metadata(r)
+        {
+            out.insert((m.dev(), m.ino()));
+        }
+        if let ElfCheck::Loader(l) = &n.elf {
+            ids(l, out);
+        }
+    }
+    let mut wanted = HashSet::new();
+    for n in chain.iter() {
+        ids(n, &mut wanted);
+    }
+    let busy = open_for_writing(&wanted);
+    fn mark(n: &mut Node, busy: &HashSet<(u64, u64)>) {
+        if let Some(r) = &n.resolved
+            && let Ok(m) = std::fs::metadata(r)
+        {
+            n.open_for_writing = busy.contains(&(m.dev(), m.ino()));
+        }
+        if let ElfCheck::Loader(l) = &mut n.elf {
+            mark(l, busy);
+        }
+    }
+    for n in chain.iter_mut() {
+        mark(n, &busy);
+    }
+}
+
+/// Which of `wanted` (device, inode) some process holds open with write access: a
+/// stat of each `/proc/PID/fd/N`, and its `fdinfo` flags only for the files wanted.
+fn open_for_writing(
+    wanted: &std::collections::HashSet<(u64, u64)>,
+) -> std::collections::HashSet<(u64, u64)> {
+    let mut busy = std::collections::HashSet::new();
+    if wanted.is_empty() {
+        return busy;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return busy;
+    };
+    for p in procs.filter_map(Result::ok) {
+        let pid = p.file_name();
+        if !pid.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.filter_map(Result::ok) {
+            let Ok(m) = std::fs::metadata(fd.path()) else {
+                continue;
+            };
+            let id = (m.dev(), m.ino());
+            if !wanted.contains(&id) || busy.contains(&id) {
+                continue;
+            }
+            let info = p.path().join("fdinfo").join(fd.file_name());
+            let flags = std::fs::read_to_string(info).ok().and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            });
+            if flags.is_some_and(|f| f & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32) {
+                busy.insert(id);
+            }
+        }
+    }
+    busy
+}
+
 /// The mount that holds the file at `real`: the one whose ID `statx` reports for the
 /// file itself, so a mount hidden under an over-mount, or stacked under another, is
 /// never taken for it; the longest mount-point prefix only when statx cannot say.
-fn mount_holding<'a>(mounts: &'a [Mount], real: &Path) -> Option<&'a Mount> {
-    fsinfo::mount_id(real)
+fn mount_holding<'a>(mounts: &'a [Mount], real: &Path, follow: bool) -> Option<&'a Mount> {
+    fsinfo::mount_id(real, follow)
         .and_then(|id| mounts.iter().find(|m| m.id == id))
         .or_else(|| mount_of(mounts, real))
 }
@@ -456,7 +571,9 @@ fn mount_holding<'a>(mounts: &'a [Mount], real: &Path) -> Option<&'a Mount> {
 pub fn gather(path: &Path) -> Vec<Node> {
     let mounts = crate::fsinfo::mounts().unwrap_or_default();
     let mut chain = vec![node(path, &mounts, Role::Program)];
-    while chain.len() <= MAX_REWRITES {
+    // One file past the kernel's depth: it opens that interpreter before it
+    // gives up, so a missing one is ENOENT rather than ELOOP.
+    while chain.len() <= MAX_REWRITES + 1 {
         let Some(last) = chain.last() else { break };
         let Kind::Script { interpreter } = &last.kind else {
             break;

@@ -152,6 +152,9 @@ pub struct Node {
     /// For an ELF program: what the ELF loader finds (for a program loader itself:
     /// whether its header passes).
     pub elf: ElfCheck,
+    /// Some process has the file open for writing: the kernel refuses to execute it
+    /// (ETXTBSY, `exe_file_deny_write_access`). Only `fcap verify` looks.
+    pub open_for_writing: bool,
 }
 
 impl Node {
@@ -388,6 +391,17 @@ fn may_open_exec(c: &Caller, node: &Node, what: &str, o: &mut Out) -> Result<Ino
         );
         return Err(libc::EACCES);
     }
+    if node.open_for_writing {
+        o.why(
+            "text-busy",
+            None,
+            format!(
+                "{what} '{}' is open for writing by a process: the kernel refuses to execute a file while it can change",
+                node.shown()
+            ),
+        );
+        return Err(libc::ETXTBSY);
+    }
     Ok(ino)
 }
 
@@ -495,6 +509,11 @@ fn open_chain(c: &Caller, chain: &[Node], o: &mut Out) -> Result<usize, (i32, us
             }
             Kind::Script { interpreter } => {
                 if i >= MAX_REWRITES {
+                    // The script handler opens the interpreter before the loop
+                    // counts one more level: a missing one is ENOENT, not ELOOP.
+                    if let Some(next) = chain.get(i + 1) {
+                        may_open_exec(c, next, "the interpreter", o).map_err(|e| (e, i + 1))?;
+                    }
                     o.why(
                         "interpreter-loop",
                         None,

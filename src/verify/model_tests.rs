@@ -84,6 +84,7 @@ fn file(xattr: Xattr) -> Node {
         fs: None,
         kind: Kind::Elf,
         elf: ElfCheck::None,
+        open_for_writing: false,
         xattr,
     }
 }
