@@ -19,4 +19,5 @@ mod runtime;
 mod text_oracle;
 mod tour;
 mod verify;
+mod verify_elf;
 mod write;

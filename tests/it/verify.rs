@@ -23,12 +23,12 @@ const NOBODY: u32 = 65534;
 
 /// What a process got from an exec, or how the exec failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Observed {
-    exec: String,
-    permitted: u64,
-    effective: u64,
-    ambient: u64,
-    secure: Option<bool>,
+pub(super) struct Observed {
+    pub(super) exec: String,
+    pub(super) permitted: u64,
+    pub(super) effective: u64,
+    pub(super) ambient: u64,
+    pub(super) secure: Option<bool>,
 }
 
 /// A caller, described once for capsh and once for fcap.
@@ -49,7 +49,7 @@ fn list(bits: u64) -> String {
     CapSet(bits).names().join(",")
 }
 
-fn this_bounding() -> u64 {
+pub(super) fn this_bounding() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     hex_field(&s, "CapBnd:").unwrap()
 }
@@ -97,7 +97,7 @@ fn capsh_cmd(c: &Caller, file: &Path) -> Command {
 /// Parse the exec'd program's output: the dynamic linker's `LD_SHOW_AUXV` dump
 /// (glibc prints it only outside secure-execution mode, so its absence means
 /// AT_SECURE), then `/proc/self/status`.
-fn parse_output(out: &[u8]) -> Observed {
+pub(super) fn parse_output(out: &[u8]) -> Observed {
     let text = String::from_utf8_lossy(out);
     let secure = match text.lines().find_map(|l| l.strip_prefix("AT_SECURE:")) {
         Some(v) => v.trim() != "0",
@@ -176,7 +176,7 @@ fn fcap_args(c: &Caller, file: &Path) -> Vec<String> {
     a
 }
 
-fn names_to_bits(v: &serde_json::Value) -> u64 {
+pub(super) fn names_to_bits(v: &serde_json::Value) -> u64 {
     v.as_array()
         .unwrap()
         .iter()
@@ -234,7 +234,7 @@ const SHAPES: [(u64, u32, (u32, u32), &str); 6] = [
     (6, 0o750, (0, 0), "0750 root:root"),
 ];
 
-fn v2(permitted: u64, inheritable: u64, effective: bool) -> Vec<u8> {
+pub(super) fn v2(permitted: u64, inheritable: u64, effective: bool) -> Vec<u8> {
     let magic = 0x0200_0000u32 | u32::from(effective);
     [
         magic,
@@ -476,7 +476,7 @@ fn libcap(args: &[&str], p: &Path) {
 }
 
 /// Unmounts on drop, so a failing assertion does not leave the mount behind.
-struct Mounted(PathBuf);
+pub(super) struct Mounted(pub(super) PathBuf);
 impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
@@ -484,7 +484,7 @@ impl Drop for Mounted {
 }
 
 /// A fresh tmpfs at `dir/mnt` with these mount options.
-fn mount_tmpfs(dir: &Path, opts: &str) -> Mounted {
+pub(super) fn mount_tmpfs(dir: &Path, opts: &str) -> Mounted {
     let mnt = dir.join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let st = Command::new("mount")
