@@ -11,7 +11,11 @@
 //! prints it only when the exec is not secure).
 //!
 //! The random differential test is seeded: set `FCAP_VERIFY_SEED` to replay a run,
-//! `FCAP_VERIFY_CASES` to change the number of cases (default 1000).
+//! `FCAP_VERIFY_CASES` to change the number of cases (default 1000). Its files are
+//! copies of `cat` and ELF variants of it (another machine, a loader missing, not
+//! executable, not an ELF, or named past the end of the file), executable files
+//! others may not read, values getxattr hides (written offline), in a plain
+//! directory, on a nosuid mount, or over a hidden noexec,nosuid mount.
 
 use crate::util::*;
 use fcap::caps::{self, CapSet};
@@ -88,9 +92,20 @@ fn capsh_cmd(c: &Caller, file: &Path) -> Command {
     if c.nnp {
         cmd.arg("--no-new-privs");
     }
-    cmd.args(["--shell=/bin/sh", "--", "-c"])
-        .arg("LD_SHOW_AUXV=1 exec \"$0\" /proc/self/status")
-        .arg(file);
+    cmd.args(["--shell=/bin/sh", "--", "-c"]);
+    let unreadable = std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o004 == 0);
+    if unreadable {
+        // On ENOEXEC the shell tries to read the file itself (to run it as a script)
+        // and reports that error instead: a file others may not read is exec'd by a
+        // python3 the shell execs, a process in the same state (no file
+        // capabilities, no set-ID bits), which reports the errno it gets.
+        cmd.arg("exec /usr/bin/python3 -c \"$1\" \"$0\"").arg(file).arg(
+            "import os, sys\ntry:\n    os.execve(sys.argv[1], [sys.argv[1], '/proc/self/status'], dict(os.environ, LD_SHOW_AUXV='1'))\nexcept OSError as e:\n    print(os.strerror(e.errno), file=sys.stderr)\n    sys.exit(126)",
+        );
+    } else {
+        cmd.arg("LD_SHOW_AUXV=1 exec \"$0\" /proc/self/status")
+            .arg(file);
+    }
     cmd
 }
 
@@ -220,18 +235,22 @@ fn predicted(c: &Caller, file: &Path) -> Observed {
 #[derive(Clone, Debug)]
 struct FileValue {
     xattr: Option<Vec<u8>>,
+    /// The program's bytes when it is not a plain copy of `cat` (an ELF variant).
+    program: Option<Vec<u8>>,
     mode: u32,
     owner: (u32, u32),
 }
 
 /// Modes and owners for the random test, with how often each is picked (percent).
-const SHAPES: [(u64, u32, (u32, u32), &str); 6] = [
-    (45, 0o755, (0, 0), "plain"),
+const SHAPES: [(u64, u32, (u32, u32), &str); 7] = [
+    (40, 0o755, (0, 0), "plain"),
     (25, 0o4755, (0, 0), "setuid-root"),
     (8, 0o4755, (NOBODY, NOBODY), "setuid-nobody"),
     (8, 0o2755, (0, NOBODY), "setgid-nogroup"),
     (8, 0o2755, (0, 4343), "setgid-4343"),
     (6, 0o750, (0, 0), "0750 root:root"),
+    // Executable but not readable by others: the kernel runs it for nobody.
+    (5, 0o711, (0, 0), "0711"),
 ];
 
 pub(super) fn v2(permitted: u64, inheritable: u64, effective: bool) -> Vec<u8> {
@@ -257,7 +276,14 @@ fn copy_cat(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn make_file(dir: &Path, name: &str, v: &FileValue) -> PathBuf {
-    let p = copy_cat(dir, name);
+    let p = match &v.program {
+        None => copy_cat(dir, name),
+        Some(bytes) => {
+            let p = dir.join(name);
+            write_exec(&p, bytes);
+            p
+        }
+    };
     // chown before setxattr: a chown removes security.capability (killpriv), and
     // before chmod: it clears set-ID bits.
     std::os::unix::fs::chown(&p, Some(v.owner.0), Some(v.owner.1)).unwrap();
@@ -266,6 +292,79 @@ fn make_file(dir: &Path, name: &str, v: &FileValue) -> PathBuf {
         set_raw_xattr(&p, x).unwrap();
     }
     p
+}
+
+/// ELF variants of `cat` for the random test, each with what the kernel's ELF loader
+/// makes of it: (name, bytes). `dir` receives the program loaders they name.
+fn elf_variants(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let cat = std::fs::read("/bin/cat").unwrap();
+    let patch = |at: usize, b: &[u8]| {
+        let mut e = cat.clone();
+        e[at..at + b.len()].copy_from_slice(b);
+        e
+    };
+    let ph = interp_phdr(&cat);
+    let interp_off = u64::from_le_bytes(cat[ph + 8..ph + 16].try_into().unwrap()) as usize;
+    let ld_text = dir.join("ld-text");
+    write_exec(&ld_text, &[b'x'; 100]);
+    let ld_0700 = dir.join("ld-0700");
+    cp(Path::new(&loader_of(&cat)), &ld_0700);
+    std::fs::set_permissions(&ld_0700, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let bytes = |p: &Path| p.as_os_str().as_encoded_bytes().to_vec();
+    vec![
+        ("elf-other-machine", patch(18, &183u16.to_le_bytes())),
+        ("elf-class-byte-32", patch(4, &[1])),
+        ("elf-loader-name-cut", cat[..interp_off + 4].to_vec()),
+        (
+            "elf-loader-missing",
+            with_loader(&cat, b"/lib/ld-musl-x86_64.so.1-fcap"),
+        ),
+        ("elf-loader-text", with_loader(&cat, &bytes(&ld_text))),
+        ("elf-loader-0700", with_loader(&cat, &bytes(&ld_0700))),
+    ]
+}
+
+/// The program loader (PT_INTERP) a 64-bit ELF names.
+fn loader_of(elf: &[u8]) -> String {
+    let ph = interp_phdr(elf);
+    let off = u64::from_le_bytes(elf[ph + 8..ph + 16].try_into().unwrap()) as usize;
+    let len = u64::from_le_bytes(elf[ph + 32..ph + 40].try_into().unwrap()) as usize;
+    String::from_utf8(elf[off..off + len - 1].to_vec()).unwrap()
+}
+
+/// Where the random test's files live: the temp dir, a nosuid tmpfs, and a directory
+/// of a fresh tmpfs mounted over a noexec,nosuid one (which must not count).
+struct Places {
+    dirs: [PathBuf; 3],
+    // Unmounted in this order on drop: the over-mount before what it hides.
+    _mounts: Vec<Mounted>,
+}
+
+impl Places {
+    fn new(dir: &Path) -> Places {
+        let mount = |opts: &str, at: &Path| {
+            std::fs::create_dir_all(at).unwrap();
+            let st = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+                .arg(at)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mount {opts} {}", at.display());
+            Mounted(at.to_path_buf())
+        };
+        let nosuid = dir.join("nosuid");
+        let ns = mount("mode=755,nosuid", &nosuid);
+        let m1 = dir.join("m1");
+        let lower = mount("mode=755", &m1);
+        let hidden = mount("mode=755,noexec,nosuid", &m1.join("sub"));
+        let upper = mount("mode=755", &m1);
+        std::fs::create_dir(m1.join("sub")).unwrap();
+        std::fs::set_permissions(m1.join("sub"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Places {
+            dirs: [dir.to_path_buf(), nosuid, m1.join("sub")],
+            _mounts: vec![upper, hidden, lower, ns],
+        }
+    }
 }
 
 fn describe(v: &FileValue) -> String {
@@ -278,8 +377,15 @@ fn describe(v: &FileValue) -> String {
         },
     };
     format!(
-        "{caps}, mode {:04o}, owner {}:{}",
-        v.mode, v.owner.0, v.owner.1
+        "{caps}, mode {:04o}, owner {}:{}{}",
+        v.mode,
+        v.owner.0,
+        v.owner.1,
+        if v.program.is_some() {
+            ", an ELF variant"
+        } else {
+            ""
+        }
     )
 }
 
@@ -340,32 +446,46 @@ fn random_callers_and_files_match_the_kernel() {
     let per_file = 15;
     let files = cases.div_ceil(per_file);
     let dir = tempdir();
-    // Zero-length values are written offline (setxattr refuses them): one such file
-    // per shape, made once, stands in whenever the roll asks for one.
-    let names: Vec<String> = (0..SHAPES.len()).map(|i| format!("empty{i}")).collect();
-    let empties = OfflineFs::new(
-        &SHAPES
+    let places = Places::new(dir.path());
+    let variants = elf_variants(dir.path());
+    // Values getxattr hides, written offline (setxattr refuses them): a zero-length
+    // one (exec fails), a v1 value and a v2 value with an unknown flag bit (exec
+    // grants them). One file per shape and value, made once, stands in whenever the
+    // roll asks for one.
+    let v1: &[u8] = &[1, 0, 0, 1, 1, 0x20, 0, 0, 0, 0, 0, 0];
+    let mut flagged = v2(1 << 13 | 1, 0, true);
+    flagged[0] |= 0x10;
+    let hidden: [(&str, &[u8]); 3] = [("empty", &[]), ("v1", v1), ("flagged", &flagged)];
+    let names: Vec<(usize, usize, String)> = (0..SHAPES.len())
+        .flat_map(|i| (0..hidden.len()).map(move |h| (i, h, format!("{}{i}", hidden[h].0))))
+        .collect();
+    let offline = OfflineFs::new(
+        &names
             .iter()
-            .zip(&names)
-            .map(|(s, name)| OfflineFile {
+            .map(|(i, h, name)| OfflineFile {
                 name,
                 src: Path::new("/bin/cat"),
-                mode: s.1,
-                owner: s.2,
-                value: Some(&[]),
+                mode: SHAPES[*i].1,
+                owner: SHAPES[*i].2,
+                value: Some(hidden[*h].1),
             })
             .collect::<Vec<_>>(),
         "",
     );
     let mut seen_outcomes = std::collections::BTreeMap::<String, usize>::new();
+    let mut seen_kinds = std::collections::BTreeMap::<&str, usize>::new();
     let mut done = 0;
     for k in 0..files {
         let roll = rng.next() % 100;
+        let mut hidden_value = None;
         let xattr = match roll {
             0..=9 => None,
             10..=16 => Some(v2(0, 0, false)),
-            17..=19 => Some(Vec::new()),
-            20..=26 => {
+            17..=22 => {
+                hidden_value = Some((rng.next() % hidden.len() as u64) as usize);
+                None
+            }
+            23..=29 => {
                 // A namespaced value: rootid 1000 is nobody's namespace root here.
                 let mut v = v2(rng.subset(&pool, 35), rng.subset(&pool, 25), rng.chance(50));
                 v[3] = 3;
@@ -387,18 +507,29 @@ fn random_callers_and_files_match_the_kernel() {
                 hit
             })
             .unwrap_or(&SHAPES[0]);
+        let variant = rng.chance(25).then(|| rng.pick(&variants));
         let value = FileValue {
             xattr,
+            program: variant.map(|v| v.1.clone()),
             mode: shape.1,
             owner: shape.2,
         };
-        let file = match &value.xattr {
-            Some(x) if x.is_empty() => {
-                let i = SHAPES.iter().position(|s| s == shape).unwrap_or(0);
-                empties.path(&names[i])
-            }
-            _ => make_file(dir.path(), &format!("f{k}"), &value),
+        let place = match rng.next() % 10 {
+            0 => &places.dirs[1],
+            1 | 2 => &places.dirs[2],
+            _ => &places.dirs[0],
         };
+        let (file, what) = match hidden_value {
+            Some(h) => {
+                let i = SHAPES.iter().position(|s| s == shape).unwrap_or(0);
+                (offline.path(&format!("{}{i}", hidden[h].0)), hidden[h].0)
+            }
+            None => (
+                make_file(place, &format!("f{k}"), &value),
+                variant.map_or("cat", |v| v.0),
+            ),
+        };
+        *seen_kinds.entry(what).or_default() += 1;
         for _ in 0..per_file.min(cases - done) {
             let root = rng.chance(35);
             let inh = rng.subset(&caller_pool, 30);
@@ -416,7 +547,7 @@ fn random_callers_and_files_match_the_kernel() {
                 &c,
                 &file,
                 &format!(
-                    "file {} ({}), case {done}, FCAP_VERIFY_SEED={seed}",
+                    "file {} ({}, {what}), case {done}, FCAP_VERIFY_SEED={seed}",
                     file.display(),
                     describe(&value)
                 ),
@@ -425,7 +556,7 @@ fn random_callers_and_files_match_the_kernel() {
             done += 1;
         }
     }
-    eprintln!("{done} cases, outcomes: {seen_outcomes:?}");
+    eprintln!("{done} cases, outcomes: {seen_outcomes:?}, files: {seen_kinds:?}");
     assert_eq!(done, cases);
     // A run that never saw a failing exec would test only half of the model.
     assert!(seen_outcomes.get("ok").copied().unwrap_or(0) > cases / 4);
@@ -1448,7 +1579,7 @@ fn elf_programs_and_loaders_match_the_kernel() {
     let noexec = mount_tmpfs(d.path(), "mode=755,noexec");
     let loader = |name: &str, bytes: &[u8], mode: u32| {
         let p = d.path().join(name);
-        std::fs::write(&p, bytes).unwrap();
+        write_exec(&p, bytes);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
         p
     };
@@ -1460,8 +1591,7 @@ fn elf_programs_and_loaders_match_the_kernel() {
     arm[18..20].copy_from_slice(&183u16.to_le_bytes());
     let ld_arm = loader("ld-arm", &arm, 0o755);
     let ld_noexec = noexec.0.join("ld");
-    std::fs::write(&ld_noexec, &ld).unwrap();
-    std::fs::set_permissions(&ld_noexec, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_exec(&ld_noexec, &ld);
     let path_of = |p: &Path| p.as_os_str().as_encoded_bytes().to_vec();
 
     let patch = |at: usize, b: &[u8]| {
