@@ -279,6 +279,7 @@ fn derive(
                 no_new_privs: p.no_new_privs,
                 untrusted_tracer: false,
                 shared_fs: false,
+                userns: None,
             };
             (c, Some(r))
         }
@@ -896,6 +897,10 @@ fn to_json(
             "no_new_privs": c.no_new_privs,
             "noroot": c.noroot,
             "untrusted_tracer": c.untrusted_tracer,
+            "user_namespace": c.userns.as_ref().map(|ns| serde_json::json!({
+                "uid_map": ns.uid_map,
+                "gid_map": ns.gid_map,
+            })),
             "notes": who.notes,
         },
         "reasons": reasons,

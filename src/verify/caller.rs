@@ -7,7 +7,7 @@
 //! the kernel gave that shell: its ambient set for a non-root user (or root under
 //! SECBIT_NOROOT), `bounding ∪ inheritable` for root.
 
-use super::model::Caller;
+use super::model::{Caller, UserNs};
 use super::runtime::engine::{self, Engine};
 use crate::caps::{self, CapSet};
 use crate::users;
@@ -200,7 +200,86 @@ fn from_status(s: &Status, noroot: bool) -> Caller {
         no_new_privs: s.no_new_privs,
         untrusted_tracer: s.tracer != 0 && !tracer_trusted(s.tracer),
         shared_fs: false,
+        userns: None,
     }
+}
+
+/// Parse a `uid_map` or `gid_map`: lines of three numbers.
+pub fn parse_id_map(text: &str) -> Option<Vec<[u32; 3]>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Vec<u32> = l
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            <[u32; 3]>::try_from(v).ok()
+        })
+        .collect()
+}
+
+/// The user namespace of process `pid`, when it is not ours: its maps as they read
+/// from here (the second column in our ids), and whether its parent is ours.
+fn user_namespace(pid: u32, notes: &mut Vec<String>) -> Option<UserNs> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = format!("/proc/{pid}/ns/user");
+    let theirs = std::fs::metadata(&ns).ok()?;
+    let ours = std::fs::metadata("/proc/self/ns/user").ok()?;
+    if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
+        return None;
+    }
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{f}"))
+            .ok()
+            .and_then(|t| parse_id_map(&t))
+            .unwrap_or_default()
+    };
+    let u = UserNs {
+        uid_map: read("uid_map"),
+        gid_map: read("gid_map"),
+        nested: parent_is_not(&ns, &ours),
+    };
+    let show = |m: &[[u32; 3]]| {
+        if m.is_empty() {
+            "nothing".to_string()
+        } else {
+            m.iter()
+                .map(|[i, o, n]| format!("{i}-{} -> {o}-{}", i + (n - 1), o + (n - 1)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    notes.push(format!(
+        "process {pid} runs in another user namespace: its uids {} and gids {} (ids here); set-ID bits and DAC override count only over files whose owner and group are mapped there, and its root is uid 0 there",
+        show(&u.uid_map),
+        show(&u.gid_map)
+    ));
+    if u.nested {
+        notes.push("that user namespace is nested below another one than verify's: the roots of the namespaces in between (which a namespaced file capability may name) are not modelled".to_string());
+    }
+    Some(u)
+}
+
+/// Whether the parent of the user namespace at `ns` (`NS_GET_PARENT`) differs from
+/// the one `ours` describes.
+fn parent_is_not(ns: &str, ours: &std::fs::Metadata) -> bool {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::MetadataExt;
+    const NS_GET_PARENT: libc::c_ulong = 0xb702;
+    let Ok(f) = std::fs::File::open(ns) else {
+        return false;
+    };
+    // SAFETY: NS_GET_PARENT takes no argument and returns a new fd or -1.
+    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_PARENT) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the fd was just returned to us and is owned by nobody else.
+    let parent = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    parent
+        .metadata()
+        .is_ok_and(|m| (m.dev(), m.ino()) != (ours.dev(), ours.ino()))
 }
 
 /// Build the caller the request describes.
@@ -210,6 +289,7 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
     if let Some(pid) = req.pid {
         let s = read_status(&pid.to_string())?;
         let mut c = from_status(&s, req.noroot);
+        c.userns = user_namespace(pid, &mut notes);
         notes.push(format!(
             "securebits of another process cannot be read (not in /proc/{pid}/status); SECBIT_NOROOT is assumed {}",
             if req.noroot { "set (--noroot)" } else { "clear" }
@@ -290,6 +370,7 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
         no_new_privs,
         untrusted_tracer: false,
         shared_fs: false,
+        userns: None,
     };
     let who = match (&name, req.user.is_some()) {
         (Some(n), _) => format!("user {n} (uid {uid})"),
@@ -371,6 +452,21 @@ mod tests {
     const STATUS: &str = "Name:\tsh\nUid:\t1000\t1001\t1002\t1003\nGid:\t50\t51\t52\t53\nGroups:\t4 24 27 \n\
 CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000000\n\
 CapBnd:\t000001fffeffffff\nCapAmb:\t0000000000000400\nNoNewPrivs:\t1\nTracerPid:\t77\n";
+
+    #[test]
+    fn id_maps_are_parsed() {
+        assert_eq!(
+            parse_id_map("         0     100000      65536\n      65536 4242 1\n"),
+            Some(vec![[0, 100000, 65536], [65536, 4242, 1]])
+        );
+        assert_eq!(parse_id_map(""), Some(vec![]));
+        assert_eq!(parse_id_map("0 1\n"), None);
+        assert_eq!(parse_id_map("0 x 1\n"), None);
+        // Our own namespace is not another one.
+        let mut notes = Vec::new();
+        assert_eq!(user_namespace(std::process::id(), &mut notes), None);
+        assert!(notes.is_empty());
+    }
 
     #[test]
     fn proc_status_is_parsed() {

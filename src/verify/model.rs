@@ -50,12 +50,81 @@ pub struct Caller {
     pub untrusted_tracer: bool,
     /// The fs_struct is shared with another process (`LSM_UNSAFE_SHARE`).
     pub shared_fs: bool,
+    /// The caller's user namespace, when it is not verify's own (None: the same).
+    pub userns: Option<UserNs>,
 }
+
+/// A user namespace as its `uid_map` and `gid_map` show it to verify: lines of
+/// (first id inside, first id here, count). Every uid and gid elsewhere in the model
+/// is as seen here (the kernel's kuid, when verify runs in the initial namespace).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserNs {
+    pub uid_map: Vec<[u32; 3]>,
+    pub gid_map: Vec<[u32; 3]>,
+    /// The namespace's parent is not verify's own (nested namespaces): the roots of
+    /// the namespaces in between are not known here.
+    pub nested: bool,
+}
+
+impl UserNs {
+    /// The id inside the namespace for `id` here (`from_kuid`), if mapped.
+    pub fn inside(map: &[[u32; 3]], id: u32) -> Option<u32> {
+        map.iter()
+            .find(|[_, out, n]| id >= *out && u64::from(id) < u64::from(*out) + u64::from(*n))
+            .and_then(|[inside, out, _]| inside.checked_add(id - out))
+    }
+
+    /// The id here for `id` inside the namespace (`make_kuid`), if mapped.
+    pub fn outside(map: &[[u32; 3]], id: u32) -> Option<u32> {
+        map.iter()
+            .find(|[inside, _, n]| {
+                id >= *inside && u64::from(id) < u64::from(*inside) + u64::from(*n)
+            })
+            .and_then(|[inside, out, _]| out.checked_add(id - inside))
+    }
+}
+
+/// `INVALID_UID`: no process has it, so it stands for "no root" in comparisons.
+const NO_UID: u32 = u32::MAX;
 
 impl Caller {
     /// `in_group_p`: the fs gid or a supplementary group.
     pub fn in_group(&self, gid: u32) -> bool {
         gid == self.fsgid || self.groups.contains(&gid)
+    }
+
+    /// The uid (as seen here) that the exec rules treat as root: uid 0 of the caller's
+    /// user namespace (`make_kuid(user_ns, 0)`), or None when that namespace maps no
+    /// uid 0.
+    pub fn root_uid(&self) -> Option<u32> {
+        match &self.userns {
+            None => Some(0),
+            Some(ns) => UserNs::outside(&ns.uid_map, 0),
+        }
+    }
+
+    /// Whether the inode's owner and group both have ids in the caller's user
+    /// namespace: set-ID bits (`bprm_fill_uid`) and the DAC override capabilities
+    /// (`privileged_wrt_inode_uidgid`) count only then.
+    pub fn maps_owner(&self, ino: &Inode) -> bool {
+        match &self.userns {
+            None => true,
+            Some(ns) => {
+                UserNs::inside(&ns.uid_map, ino.uid).is_some()
+                    && UserNs::inside(&ns.gid_map, ino.gid).is_some()
+            }
+        }
+    }
+
+    /// `rootid_owns_currentns`: a v3 value with this rootid (a uid here) applies when
+    /// the rootid is uid 0 in the caller's namespace or an ancestor; verify's own
+    /// namespace is taken as the initial one, whose root is uid 0.
+    pub fn owns_rootid(&self, rootid: u32) -> bool {
+        rootid == 0
+            || self
+                .userns
+                .as_ref()
+                .is_some_and(|ns| UserNs::inside(&ns.uid_map, rootid) == Some(0))
     }
 }
 
@@ -262,6 +331,11 @@ fn may_exec(c: &Caller, ino: &Inode, dir: bool) -> bool {
     };
     if bits & 1 != 0 {
         return true;
+    }
+    // The capabilities count only over an inode whose owner and group are mapped in
+    // the caller's user namespace (capable_wrt_inode_uidgid).
+    if !c.maps_owner(ino) {
+        return false;
     }
     if dir {
         c.effective.has(CAP_DAC_OVERRIDE) || c.effective.has(CAP_DAC_READ_SEARCH)
@@ -593,7 +667,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
     }
     let valid = CapSet::all();
     let x = c.bounding;
-    let root = 0u32;
+    let root = c.root_uid().unwrap_or(NO_UID);
 
     // mnt_may_suid: a nosuid mount hides set-ID bits and file capabilities alike.
     let suid_ok = !node.nosuid;
@@ -620,7 +694,16 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
     let mut egid = c.egid;
     let setuid = ino.mode & S_ISUID != 0;
     let setgid = ino.mode & S_ISGID != 0 && ino.mode & S_IXGRP != 0;
-    if suid_ok && (setuid || setgid) {
+    if suid_ok && (setuid || setgid) && !c.maps_owner(&ino) {
+        o.why(
+            "setid-unmapped",
+            None,
+            format!(
+                "the file's owner {}:{} is not mapped in the caller's user namespace: the kernel ignores its set-user/group-ID bits",
+                ino.uid, ino.gid
+            ),
+        );
+    } else if suid_ok && (setuid || setgid) {
         if c.no_new_privs {
             o.why(
                 "setid-ignored",
@@ -687,7 +770,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                 // A v3 value shows a non-zero rootid only when that uid is not the
                 // root of our user namespace or an ancestor (cap_inode_getsecurity
                 // hands matching values back as v2).
-                Ok(fc) if fc.rootid.is_some_and(|r| r != 0) => o.why(
+                Ok(fc) if fc.rootid.is_some_and(|r| !c.owns_rootid(r)) => o.why(
                     "foreign-rootid",
                     None,
                     format!(
@@ -697,6 +780,15 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                     ),
                 ),
                 Ok(mut fc) => {
+                    if let Some(r) = fc.rootid.filter(|r| *r != 0) {
+                        o.why(
+                            "namespace-rootid",
+                            None,
+                            format!(
+                                "the value is namespaced (v3) with rootid {r}, which is uid 0 of the caller's user namespace: it applies"
+                            ),
+                        );
+                    }
                     fc.permitted = fc.permitted & valid;
                     fc.inheritable = fc.inheritable & valid;
                     fcaps = Some(fc);
@@ -806,7 +898,9 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
             if euid == root {
                 fe = true;
             }
-            let who = if c.euid == root && c.uid == root {
+            let who = if c.euid == root && c.uid == root && c.userns.is_some() {
+                format!("the caller is root of its user namespace (uid {root} here)")
+            } else if c.euid == root && c.uid == root {
                 "the caller is root".to_string()
             } else if euid == root && c.euid != root {
                 "the file is setuid-root".to_string()

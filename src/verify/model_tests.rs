@@ -40,6 +40,7 @@ fn user() -> Caller {
         no_new_privs: false,
         untrusted_tracer: false,
         shared_fs: false,
+        userns: None,
     }
 }
 
@@ -724,4 +725,73 @@ fn caps_the_caller_held_but_loses_are_explained() {
     let p = run(&c, plain());
     sets(&p, CapSet::EMPTY, CapSet::EMPTY, CapSet::EMPTY);
     assert!(has_reason(&p, "caller-lost", Some(RAW)), "{p:#?}");
+}
+
+/// `c` in a user namespace with these uid and gid maps.
+fn in_userns(mut c: Caller, map: &[[u32; 3]]) -> Caller {
+    c.userns = Some(UserNs {
+        uid_map: map.to_vec(),
+        gid_map: map.to_vec(),
+        nested: false,
+    });
+    c
+}
+
+#[test]
+fn a_user_namespace_maps_root_set_id_owners_dac_override_and_rootids() {
+    // `unshare --user --map-root-user` by uid 4242: root inside is 4242 here.
+    let ns_root = in_userns(user(), &[[0, 4242, 1]]);
+    let mut ns_root = ns_root;
+    ns_root.permitted = bnd();
+    ns_root.effective = bnd();
+    assert_eq!(ns_root.root_uid(), Some(4242));
+    // A setuid-root file: owner 0 is unmapped, the bits are ignored, and the caller
+    // is root of its namespace.
+    let p = run(&ns_root, mode(plain(), 0o4755, 0, 0));
+    sets(&p, bnd(), bnd(), CapSet::EMPTY);
+    assert_eq!(p.euid, 4242);
+    assert!(has_reason(&p, "setid-unmapped", None), "{p:#?}");
+    // CAP_DAC_OVERRIDE does not reach a file of an unmapped owner.
+    let p = run(&ns_root, mode(plain(), 0o700, 0, 0));
+    assert_eq!(p.outcome, Outcome::Fail(libc::EACCES), "{p:#?}");
+    let p = run(&ns_root, mode(plain(), 0o700, 4242, 4242));
+    assert_eq!(p.outcome, Outcome::Ok, "{p:#?}");
+    // A v3 value whose rootid is root of the namespace applies to a non-root user
+    // there; another rootid does not.
+    let inside = in_userns(
+        Caller {
+            uid: 101_000,
+            euid: 101_000,
+            fsuid: 101_000,
+            ..user()
+        },
+        &[[0, 100_000, 65536]],
+    );
+    let v3 = |rootid: u32| {
+        let mut f = FileCaps::from_text("cap_net_raw=ep", None).unwrap();
+        f.rootid = Some(rootid);
+        file(Xattr::Value(f.encode()))
+    };
+    let p = run(&inside, v3(100_000));
+    sets(&p, s(&[RAW]), s(&[RAW]), CapSet::EMPTY);
+    assert!(has_reason(&p, "namespace-rootid", None), "{p:#?}");
+    let p = run(&inside, v3(200_000));
+    sets(&p, CapSet::EMPTY, CapSet::EMPTY, CapSet::EMPTY);
+    assert!(has_reason(&p, "foreign-rootid", None), "{p:#?}");
+    // A namespace without uid 0 has no root at all.
+    let rootless = in_userns(
+        Caller {
+            uid: 100_000,
+            euid: 100_000,
+            fsuid: 100_000,
+            ..user()
+        },
+        &[[1000, 100_000, 10]],
+    );
+    assert_eq!(rootless.root_uid(), None);
+    let p = run(&rootless, plain());
+    sets(&p, CapSet::EMPTY, CapSet::EMPTY, CapSet::EMPTY);
+    assert_eq!(UserNs::inside(&[[1000, 100_000, 10]], 100_009), Some(1009));
+    assert_eq!(UserNs::inside(&[[1000, 100_000, 10]], 100_010), None);
+    assert_eq!(UserNs::outside(&[[0, u32::MAX - 1, 2]], 1), Some(u32::MAX));
 }

@@ -20,4 +20,5 @@ mod text_oracle;
 mod tour;
 mod verify;
 mod verify_elf;
+mod verify_userns;
 mod write;

@@ -128,6 +128,7 @@ impl Process {
             no_new_privs: self.no_new_privs,
             untrusted_tracer: false,
             shared_fs: false,
+            userns: None,
         })
     }
 
