@@ -280,6 +280,7 @@ fn derive(
                 untrusted_tracer: false,
                 shared_fs: false,
                 userns: None,
+                own_ns: None,
             };
             (c, Some(r))
         }

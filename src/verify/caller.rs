@@ -7,7 +7,7 @@
 //! the kernel gave that shell: its ambient set for a non-root user (or root under
 //! SECBIT_NOROOT), `bounding ∪ inheritable` for root.
 
-use super::model::{Caller, UserNs};
+use super::model::{Caller, OwnNs, UserNs};
 use super::runtime::engine::{self, Engine};
 use crate::caps::{self, CapSet};
 use crate::users;
@@ -201,7 +201,34 @@ fn from_status(s: &Status, noroot: bool) -> Caller {
         untrusted_tracer: s.tracer != 0 && !tracer_trusted(s.tracer),
         shared_fs: false,
         userns: None,
+        own_ns: None,
     }
+}
+
+/// verify's own user namespace, when it is not the initial one (verify runs inside
+/// a container or `unshare --user`): its maps and the overflow ids.
+fn own_namespace() -> Option<OwnNs> {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/self/{f}"))
+            .ok()
+            .and_then(|t| parse_id_map(&t))
+    };
+    let overflow = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(65534)
+    };
+    let uid_map = read("uid_map")?;
+    if uid_map == [[0, 0, u32::MAX]] {
+        return None;
+    }
+    Some(OwnNs {
+        uid_map,
+        gid_map: read("gid_map")?,
+        overflow_uid: overflow("overflowuid"),
+        overflow_gid: overflow("overflowgid"),
+    })
 }
 
 /// Parse a `uid_map` or `gid_map`: lines of three numbers.
@@ -290,6 +317,9 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
         let s = read_status(&pid.to_string())?;
         let mut c = from_status(&s, req.noroot);
         c.userns = user_namespace(pid, &mut notes);
+        if c.userns.is_none() {
+            c.own_ns = own_namespace();
+        }
         notes.push(format!(
             "securebits of another process cannot be read (not in /proc/{pid}/status); SECBIT_NOROOT is assumed {}",
             if req.noroot { "set (--noroot)" } else { "clear" }
@@ -303,7 +333,8 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
         });
     }
     if !req.simulates() {
-        let c = from_status(&own, own_noroot());
+        let mut c = from_status(&own, own_noroot());
+        c.own_ns = own_namespace();
         return Ok(Described {
             user_name: users::user_name(c.uid),
             caller: c,
@@ -371,6 +402,7 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
         untrusted_tracer: false,
         shared_fs: false,
         userns: None,
+        own_ns: own_namespace(),
     };
     let who = match (&name, req.user.is_some()) {
         (Some(n), _) => format!("user {n} (uid {uid})"),

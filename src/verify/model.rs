@@ -52,6 +52,51 @@ pub struct Caller {
     pub shared_fs: bool,
     /// The caller's user namespace, when it is not verify's own (None: the same).
     pub userns: Option<UserNs>,
+    /// verify's own user namespace when it is not the initial one and the caller
+    /// shares it (verify run inside a container or `unshare --user`).
+    pub own_ns: Option<OwnNs>,
+}
+
+/// verify's own user namespace seen from inside: which ids its `uid_map` and
+/// `gid_map` map (inside, parent's, count), and the overflow ids `stat` shows for an
+/// owner with no mapping here (`/proc/sys/kernel/overflowuid`, 65534).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnNs {
+    pub uid_map: Vec<[u32; 3]>,
+    pub gid_map: Vec<[u32; 3]>,
+    pub overflow_uid: u32,
+    pub overflow_gid: u32,
+}
+
+impl OwnNs {
+    /// Whether an owner `stat` showed as `id` has a mapping here: any id but the
+    /// overflow one does; the overflow id does not when the map leaves it out, and
+    /// cannot be told apart from a mapped one when the map covers it (None).
+    fn mapped(map: &[[u32; 3]], overflow: u32, id: u32) -> Option<bool> {
+        if id != overflow {
+            Some(true)
+        } else if UserNs::outside(map, id).is_some() {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
+    pub fn maps(&self, ino: &Inode) -> Option<bool> {
+        match (
+            Self::mapped(&self.uid_map, self.overflow_uid, ino.uid),
+            Self::mapped(&self.gid_map, self.overflow_gid, ino.gid),
+        ) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// The parent namespace's uid for `uid` of this one.
+    pub fn parent_uid(&self, uid: u32) -> Option<u32> {
+        UserNs::outside(&self.uid_map, uid)
+    }
 }
 
 /// A user namespace as its `uid_map` and `gid_map` show it to verify: lines of
@@ -106,25 +151,37 @@ impl Caller {
     /// Whether the inode's owner and group both have ids in the caller's user
     /// namespace: set-ID bits (`bprm_fill_uid`) and the DAC override capabilities
     /// (`privileged_wrt_inode_uidgid`) count only then.
-    pub fn maps_owner(&self, ino: &Inode) -> bool {
-        match &self.userns {
-            None => true,
-            Some(ns) => {
+    /// None: verify runs in the caller's namespace, where an unmapped owner shows
+    /// as the overflow id, and the namespace maps that id too: fcap cannot tell.
+    pub fn maps_owner(&self, ino: &Inode) -> Option<bool> {
+        match (&self.userns, &self.own_ns) {
+            (Some(ns), _) => Some(
                 UserNs::inside(&ns.uid_map, ino.uid).is_some()
-                    && UserNs::inside(&ns.gid_map, ino.gid).is_some()
-            }
+                    && UserNs::inside(&ns.gid_map, ino.gid).is_some(),
+            ),
+            (None, Some(own)) => own.maps(ino),
+            (None, None) => Some(true),
         }
     }
 
     /// `rootid_owns_currentns`: a v3 value with this rootid (a uid here) applies when
     /// the rootid is uid 0 in the caller's namespace or an ancestor; verify's own
     /// namespace is taken as the initial one, whose root is uid 0.
+    ///
+    /// Inside a namespace (verify's own), getxattr shows a value whose rootid is the
+    /// root of an ancestor as v3 with that root's id here when the id is mapped here:
+    /// the value applies when that id is the parent namespace's root.
     pub fn owns_rootid(&self, rootid: u32) -> bool {
         rootid == 0
             || self
                 .userns
                 .as_ref()
                 .is_some_and(|ns| UserNs::inside(&ns.uid_map, rootid) == Some(0))
+            || (self.userns.is_none()
+                && self
+                    .own_ns
+                    .as_ref()
+                    .is_some_and(|ns| ns.parent_uid(rootid) == Some(0)))
     }
 }
 
@@ -321,7 +378,7 @@ fn list(s: CapSet) -> String {
 
 /// `generic_permission` for MAY_EXEC on a regular file, or search on a directory,
 /// with the DAC override capabilities (`capable_wrt_inode_uidgid`).
-fn may_exec(c: &Caller, ino: &Inode, dir: bool) -> bool {
+fn may_exec(c: &Caller, ino: &Inode, dir: bool) -> Option<bool> {
     let bits = if c.fsuid == ino.uid {
         ino.mode >> 6
     } else if c.in_group(ino.gid) {
@@ -330,19 +387,32 @@ fn may_exec(c: &Caller, ino: &Inode, dir: bool) -> bool {
         ino.mode
     };
     if bits & 1 != 0 {
-        return true;
+        return Some(true);
     }
-    // The capabilities count only over an inode whose owner and group are mapped in
-    // the caller's user namespace (capable_wrt_inode_uidgid).
-    if !c.maps_owner(ino) {
-        return false;
-    }
-    if dir {
+    let capable = if dir {
         c.effective.has(CAP_DAC_OVERRIDE) || c.effective.has(CAP_DAC_READ_SEARCH)
     } else {
         // CAP_DAC_OVERRIDE grants exec only when some execute bit is set.
         c.effective.has(CAP_DAC_OVERRIDE) && ino.mode & 0o111 != 0
+    };
+    if !capable {
+        return Some(false);
     }
+    // The capabilities count only over an inode whose owner and group are mapped in
+    // the caller's user namespace (capable_wrt_inode_uidgid).
+    c.maps_owner(ino)
+}
+
+/// Why fcap cannot answer for an inode whose owner shows as the overflow id.
+fn overflow_owner(what: &str, ino: &Inode, o: &mut Out) {
+    o.why(
+        "owner-unknown",
+        None,
+        format!(
+            "{what} shows owner {}:{}, the id every owner unmapped in this user namespace shows as, and the namespace also maps that id: fcap cannot tell whether the caller's capabilities (or the set-ID bits) apply to it",
+            ino.uid, ino.gid
+        ),
+    );
 }
 
 fn fail(
@@ -410,7 +480,16 @@ fn may_open_exec(c: &Caller, node: &Node, what: &str, o: &mut Out) -> Result<Ino
         return Err(errno);
     };
     for (d, dino) in &node.dirs {
-        if dino.mode & S_IFMT == S_IFDIR && !may_exec(c, dino, true) {
+        let searchable = may_exec(c, dino, true);
+        if searchable.is_none() {
+            overflow_owner(
+                &format!("directory '{}'", crate::output::escape_path(d)),
+                dino,
+                o,
+            );
+            return Err(UNKNOWN);
+        }
+        if dino.mode & S_IFMT == S_IFDIR && searchable == Some(false) {
             o.why(
                 "no-search-permission",
                 None,
@@ -449,7 +528,12 @@ fn may_open_exec(c: &Caller, node: &Node, what: &str, o: &mut Out) -> Result<Ino
         );
         return Err(libc::EACCES);
     }
-    if !may_exec(c, &ino, false) {
+    let executable = may_exec(c, &ino, false);
+    if executable.is_none() {
+        overflow_owner(&format!("{what} '{}'", node.shown()), &ino, o);
+        return Err(UNKNOWN);
+    }
+    if executable == Some(false) {
         o.why(
             "no-exec-permission",
             None,
@@ -694,7 +778,11 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
     let mut egid = c.egid;
     let setuid = ino.mode & S_ISUID != 0;
     let setgid = ino.mode & S_ISGID != 0 && ino.mode & S_IXGRP != 0;
-    if suid_ok && (setuid || setgid) && !c.maps_owner(&ino) {
+    if suid_ok && (setuid || setgid) && c.maps_owner(&ino).is_none() {
+        overflow_owner(&format!("'{}'", node.shown()), &ino, &mut o);
+        return unknown(c, fi, o);
+    }
+    if suid_ok && (setuid || setgid) && c.maps_owner(&ino) == Some(false) {
         o.why(
             "setid-unmapped",
             None,
@@ -785,7 +873,7 @@ pub fn predict(c: &Caller, chain: &[Node]) -> Prediction {
                             "namespace-rootid",
                             None,
                             format!(
-                                "the value is namespaced (v3) with rootid {r}, which is uid 0 of the caller's user namespace: it applies"
+                                "the value is namespaced (v3) with rootid {r}, which is uid 0 of the caller's user namespace or of its parent: it applies"
                             ),
                         );
                     }

@@ -41,6 +41,7 @@ fn user() -> Caller {
         untrusted_tracer: false,
         shared_fs: false,
         userns: None,
+        own_ns: None,
     }
 }
 
@@ -794,4 +795,56 @@ fn a_user_namespace_maps_root_set_id_owners_dac_override_and_rootids() {
     assert_eq!(UserNs::inside(&[[1000, 100_000, 10]], 100_009), Some(1009));
     assert_eq!(UserNs::inside(&[[1000, 100_000, 10]], 100_010), None);
     assert_eq!(UserNs::outside(&[[0, u32::MAX - 1, 2]], 1), Some(u32::MAX));
+}
+
+/// verify run inside the caller's user namespace (issue 11 items 7 and 8): an owner
+/// with no mapping shows as the overflow id, measured with namespaces whose maps a
+/// root parent writes.
+#[test]
+fn inside_a_user_namespace() {
+    let own = |map: Vec<[u32; 3]>| OwnNs {
+        uid_map: map.clone(),
+        gid_map: map,
+        overflow_uid: 65534,
+        overflow_gid: 65534,
+    };
+    let inside = |c: Caller, map| Caller {
+        own_ns: Some(own(map)),
+        ..c
+    };
+    // Only root mapped (0 → 100000): a root-owned file shows as 65534, unmapped.
+    let root_only = inside(root(), vec![[0, 100_000, 1]]);
+    let p = run(&root_only, mode(plain(), 0o4755, 65534, 65534));
+    assert_eq!((p.outcome, p.euid), (Outcome::Ok, 0));
+    assert!(has_reason(&p, "setid-unmapped", None));
+    assert_eq!(
+        p.effective,
+        bnd(),
+        "the namespace's root keeps its capabilities"
+    );
+    // CAP_DAC_OVERRIDE does not reach an unmapped owner's 0700 file.
+    let p = run(&root_only, mode(plain(), 0o700, 65534, 65534));
+    assert_eq!(p.outcome, Outcome::Fail(libc::EACCES));
+    // 65536 ids mapped: 65534 is both the overflow id and a mapped one.
+    let wide = inside(root(), vec![[0, 100_000, 65536]]);
+    let p = run(&wide, mode(plain(), 0o4755, 65534, 65534));
+    assert_eq!(p.outcome, Outcome::Unknown);
+    assert!(has_reason(&p, "owner-unknown", None));
+    assert_eq!(run(&wide, mode(plain(), 0o4755, 0, 0)).euid, 0);
+    // Host root is uid 1000 inside: getxattr shows a v2 value as v3 with rootid
+    // 1000, and the kernel applies it (the parent namespace's root owns it).
+    let host_root_inside = inside(user(), vec![[0, 100_000, 1000], [1000, 0, 1]]);
+    let v3 = FileCaps::from_text("cap_net_raw=ep", Some(1000))
+        .unwrap()
+        .encode();
+    let p = run(&host_root_inside, file(Xattr::Value(v3.clone())));
+    assert_eq!(p.permitted, s(&[13]));
+    assert!(has_reason(&p, "namespace-rootid", None));
+    // The same value where 1000 is not the parent's root stays foreign.
+    let p = run(
+        &inside(user(), vec![[0, 100_000, 65536]]),
+        file(Xattr::Value(v3)),
+    );
+    assert_eq!(p.permitted, CapSet::EMPTY);
+    assert!(has_reason(&p, "foreign-rootid", None));
 }

@@ -129,6 +129,7 @@ impl Process {
             untrusted_tracer: false,
             shared_fs: false,
             userns: None,
+            own_ns: None,
         })
     }
 
