@@ -216,21 +216,7 @@ fn runc_spec_default_with_a_capped_entrypoint_matches_runc() {
 #[test]
 fn random_process_sections_and_files_match_runc() {
     let b = Bundle::new();
-    let seed = std::env::var("FCAP_RUNC_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    let cases: usize = std::env::var("FCAP_RUNC_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
-    eprintln!("runc differential test: FCAP_RUNC_SEED={seed} FCAP_RUNC_CASES={cases}");
-    let mut rng = SplitMix(seed);
+    let (seed, cases, mut rng) = random_run("FCAP_RUNC", "runc differential test", 300);
     // Few capabilities, so the sets overlap often; cap_sys_resource (24) is outside
     // this machine's bounding set, so runc itself lacks it.
     let pool = [0u32, 5, 10, 13, 21];

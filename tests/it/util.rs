@@ -441,6 +441,27 @@ pub fn offline_file(value: &[u8], opts: &str) -> (OfflineFs, PathBuf) {
     (fs, p)
 }
 
+/// The seed and case count of a random differential test, from `{PREFIX}_SEED` and
+/// `{PREFIX}_CASES` (a fresh seed and `default_cases` when unset), printed so that a
+/// failing run can be replayed.
+pub fn random_run(prefix: &str, what: &str, default_cases: usize) -> (u64, usize, SplitMix) {
+    let seed = std::env::var(format!("{prefix}_SEED"))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let cases = std::env::var(format!("{prefix}_CASES"))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_cases);
+    eprintln!("{what}: {prefix}_SEED={seed} {prefix}_CASES={cases}");
+    (seed, cases, SplitMix(seed))
+}
+
 /// splitmix64: small, seeded, reproducible; the random differential tests' source of
 /// cases (verify against capsh, verify against runc).
 pub struct SplitMix(pub u64);

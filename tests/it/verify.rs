@@ -127,9 +127,9 @@ pub(super) fn parse_output(out: &[u8]) -> Observed {
     }
 }
 
-/// Build the caller for real and let it exec `file`.
-fn real(c: &Caller, file: &Path) -> Observed {
-    let r = run(capsh_cmd(c, file));
+/// What a real exec run reported: the program's own status on success, else the
+/// errno named in the exec'ing tool's message.
+fn observed(r: &Run) -> Observed {
     if r.code() == 0 {
         return parse_output(&r.out.stdout);
     }
@@ -158,6 +158,12 @@ fn real(c: &Caller, file: &Path) -> Observed {
         ambient: 0,
         secure: None,
     }
+}
+
+/// Build the caller for real and let it exec `file`.
+fn real(c: &Caller, file: &Path) -> Observed {
+    let r = run(capsh_cmd(c, file));
+    observed(&r)
 }
 
 /// The same caller described to fcap.
@@ -418,21 +424,7 @@ fn assert_same(c: &Caller, file: &Path, what: &str) -> Observed {
 #[test]
 fn random_callers_and_files_match_the_kernel() {
     require_root();
-    let seed = std::env::var("FCAP_VERIFY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    let cases: usize = std::env::var("FCAP_VERIFY_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    eprintln!("verify differential test: FCAP_VERIFY_SEED={seed} FCAP_VERIFY_CASES={cases}");
-    let mut rng = SplitMix(seed);
+    let (seed, cases, mut rng) = random_run("FCAP_VERIFY", "verify differential test", 1000);
     let bounding = this_bounding();
     // A few capabilities, so that file, caller and drop sets overlap often. File
     // values may name capabilities outside this machine's bounding set (here
@@ -664,34 +656,7 @@ fn real_in_userns(c: &NsCaller, file: &Path) -> Observed {
     }
     cmd.arg(file);
     let r = run(cmd);
-    if r.code() == 0 {
-        return parse_output(&r.out.stdout);
-    }
-    let err = r.stderr();
-    let exec = [
-        ("Operation not permitted", "eperm"),
-        ("Invalid argument", "einval"),
-        ("Numerical result out of range", "erange"),
-        ("Permission denied", "eacces"),
-        ("Too many levels", "eloop"),
-        ("not found", "enoent"),
-        ("No such file", "enoent"),
-        ("Exec format error", "enoexec"),
-        ("Input/output error", "eio"),
-        ("corrupted shared library", "elibbad"),
-        ("Text file busy", "etxtbsy"),
-    ]
-    .iter()
-    .find(|(m, _)| err.contains(m))
-    .map(|(_, code)| code.to_string())
-    .unwrap_or_else(|| panic!("`{}` failed in an unexpected way:\n{err}", r.cmd));
-    Observed {
-        exec,
-        permitted: 0,
-        effective: 0,
-        ambient: 0,
-        secure: None,
-    }
+    observed(&r)
 }
 
 /// `fcap verify --json FILE` run in the namespace as the caller itself.

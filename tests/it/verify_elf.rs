@@ -245,21 +245,7 @@ fn build(cat: &[u8], l: &Layout, v: Variant, d: &Path, rng: &mut SplitMix) -> Ve
 #[test]
 fn elf_headers_and_interpreters_match_the_kernel() {
     require_root();
-    let seed = std::env::var("FCAP_VERIFY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    let cases: usize = std::env::var("FCAP_VERIFY_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
-    eprintln!("ELF differential test: FCAP_VERIFY_SEED={seed} FCAP_VERIFY_CASES={cases}");
-    let mut rng = SplitMix(seed);
+    let (seed, cases, mut rng) = random_run("FCAP_VERIFY", "ELF differential test", 120);
     let cat = std::fs::read("/bin/cat").unwrap();
     let l = layout(&cat);
     let ld = PathBuf::from(

@@ -240,23 +240,7 @@ fn a_caller_in_a_user_namespace_matches_the_kernel() {
 #[test]
 fn random_user_namespace_callers_match_the_kernel() {
     require_root();
-    let seed = std::env::var("FCAP_VERIFY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    let cases: usize = std::env::var("FCAP_VERIFY_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    eprintln!(
-        "user namespace differential test: FCAP_VERIFY_SEED={seed} FCAP_VERIFY_CASES={cases}"
-    );
-    let mut rng = SplitMix(seed);
+    let (seed, cases, mut rng) = random_run("FCAP_VERIFY", "user namespace differential test", 60);
     let d = tempdir();
     // Maps (uid and gid alike) with the ids a caller may take inside.
     let maps: [(&str, &[u32]); 5] = [
