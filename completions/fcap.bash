@@ -123,7 +123,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__check)
-            opts="-x -h -V --system --config-dir --root --one-file-system --exclude --json --allow-empty --color --help --version"
+            opts="-x -h -V --system --config-dir --root --one-file-system --exclude --image --platform --json --allow-empty --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,14 @@ _fcap() {
                     return 0
                     ;;
                 --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -365,12 +373,20 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__read)
-            opts="-r -v -x -L -l -h -V --recursive --verbose --rootid --one-file-system --dereference --exclude --json --long --color --help --version"
+            opts="-r -v -x -L -l -h -V --image --platform --recursive --verbose --rootid --one-file-system --dereference --exclude --json --long --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --exclude)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -39,6 +39,8 @@ complete -c fcap -n "__fish_fcap_needs_command" -f -a "check" -d 'Compare files 
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "list" -d 'List every capability with what it allows'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fcap -n "__fish_fcap_using_subcommand read" -l image -d 'Read the files of a container image instead of the host\'s: a docker save tarball, an OCI layout (directory or tar) or a layer tar (plain, gzip, zstd), as IMAGE or IMAGE:TAG. Implies -r; nothing is unpacked and no root is needed' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand read" -l platform -d 'With --image, the platform to pick when the image has several (OS/ARCH[/VARIANT]; default: this machine\'s)' -r
 complete -c fcap -n "__fish_fcap_using_subcommand read" -l exclude -d 'With -r, leave out entries matching this glob (repeatable). Without a \'/\', it matches names at any depth (node_modules, \'*.so\'); with one, whole paths (/usr/share/doc). \'*\' stops at \'/\', \'**\' does not; an excluded directory is not entered' -r
 complete -c fcap -n "__fish_fcap_using_subcommand read" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
@@ -121,6 +123,8 @@ complete -c fcap -n "__fish_fcap_using_subcommand apply" -s V -l version -d 'Pri
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l config-dir -d 'The system manifest directory used by --system' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l root -d 'Also scan DIR (repeatable) and report files with capabilities that no manifest lists: the CI gate "no new privileged binaries"' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l exclude -d 'With --root, leave out entries matching this glob (as for \'fcap read -r\')' -r
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l image -d 'Check the files of a container image instead of the host\'s (see \'fcap read --image\'); --root then names directories inside the image' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand check" -l platform -d 'With --image, the platform to pick when the image has several' -r
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"

@@ -52,6 +52,8 @@ pub enum Found {
 pub struct Entry {
     pub path: PathBuf,
     pub found: Found,
+    /// For an image: the layer (0-based) that wrote the file.
+    pub layer: Option<usize>,
 }
 
 /// Options of a recursive scan.
@@ -179,7 +181,7 @@ impl Pattern {
         Pattern { glob, whole_path }
     }
 
-    fn matches(&self, path: &[u8], name: &[u8]) -> bool {
+    pub fn matches(&self, path: &[u8], name: &[u8]) -> bool {
         glob_match(&self.glob, if self.whole_path { path } else { name })
     }
 }
@@ -239,13 +241,18 @@ pub fn walk(
                 emit(Entry {
                     path: root,
                     found: Found::NotRegular,
+                    layer: None,
                 });
             }
             return;
         }
         let found = read_caps(&root);
         if opts.verbose || !matches!(found, Found::File(None)) {
-            emit(Entry { path: root, found });
+            emit(Entry {
+                path: root,
+                found,
+                layer: None,
+            });
         }
         return;
     }
@@ -325,7 +332,7 @@ pub fn dirents(mut recs: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
 
 /// How many workers: one per core the process may use (at most 16), or
 /// `FCAP_SCAN_THREADS` (for benchmarks and machines shared with other work).
-fn threads() -> usize {
+pub fn threads() -> usize {
     std::env::var("FCAP_SCAN_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -537,6 +544,7 @@ impl<'a, 'b> Worker<'a, 'b> {
         self.out.entries.push(Entry {
             path: to_path(path),
             found,
+            layer: None,
         });
     }
 

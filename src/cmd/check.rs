@@ -20,7 +20,8 @@ use crate::scan::{self, Found, Pattern, WalkOpts};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use crate::tree::Tree;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Compare files with manifests; exit 1 on any drift.
@@ -46,6 +47,15 @@ pub struct CheckArgs {
     /// With --root, leave out entries matching this glob (as for 'fcap read -r').
     #[arg(long, value_name = "PATTERN", requires = "root")]
     pub exclude: Vec<OsString>,
+
+    /// Check the files of a container image instead of the host's (see 'fcap read
+    /// --image'); --root then names directories inside the image.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<PathBuf>,
+
+    /// With --image, the platform to pick when the image has several.
+    #[arg(long, value_name = "PLATFORM", requires = "image")]
+    pub platform: Option<String>,
 
     /// Print JSON Lines: one object per difference.
     #[arg(long)]
@@ -86,11 +96,25 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             args.sources.describe(&files)
         );
     }
+    let tree = match &args.image {
+        Some(image) => {
+            let want = crate::image::apply::Want {
+                symlinks: true,
+                paths: entries
+                    .iter()
+                    .filter_map(|e| crate::image::apply::clean(e.path.as_os_str().as_bytes()).ok())
+                    .collect(),
+                ..Default::default()
+            };
+            Tree::image(image, args.platform.as_deref(), &want)?
+        }
+        None => Tree::Host,
+    };
     let mut drift = false;
     // (device, inode) of every listed file that exists, for --root.
     let mut listed: HashSet<(u64, u64)> = HashSet::new();
     for e in &entries {
-        let meta = match crate::openpath::symlink_metadata(&e.path) {
+        let meta = match tree.stat(&e.path) {
             Ok(m) => m,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 drift = true;
@@ -106,11 +130,11 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 continue;
             }
         };
-        listed.insert((meta.dev(), meta.ino()));
+        listed.insert(meta.id);
         // A symlink, directory or device never carries capabilities the kernel uses:
         // reading its attribute finds none, which is drift unless "none" is listed.
-        let actual = if meta.is_file() {
-            match scan::read_caps(&e.path) {
+        let actual = if meta.is_file {
+            match tree.read_caps(&e.path) {
                 Found::File(c) => c,
                 Found::Unreadable(err) => {
                     fail(anyhow::anyhow!("{err:#} (listed at {})", e.source));
@@ -133,13 +157,12 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     for root in &args.root {
         let mut hits = Vec::new();
-        scan::walk(root, &opts, &mut |e| hits.push(e), &mut fail);
+        tree.walk(root, &opts, &mut |e| hits.push(e), &mut fail);
         scan::sort(&mut hits);
         for hit in hits {
             match hit.found {
                 Found::File(Some(c)) => {
-                    let known = crate::openpath::symlink_metadata(&hit.path)
-                        .is_ok_and(|m| listed.contains(&(m.dev(), m.ino())));
+                    let known = tree.stat(&hit.path).is_ok_and(|m| listed.contains(&m.id));
                     if !known {
                         drift = true;
                         print(&Drift::Unexpected(hit.path, c), args.json, out)?;
@@ -159,8 +182,16 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     })
 }
 
+/// A value as a manifest line spells it: with its rootid, so two values that differ
+/// only there do not print the same.
 fn text(c: Option<&FileCaps>) -> String {
-    c.map_or_else(|| "none".to_string(), |c| c.to_text())
+    match c {
+        None => "none".to_string(),
+        Some(c) => {
+            let line = manifest::line(Path::new(""), c);
+            line.trim_start().to_string()
+        }
+    }
 }
 
 fn print(d: &Drift, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {

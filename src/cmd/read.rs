@@ -10,6 +10,7 @@ use crate::filecaps::FileCaps;
 use crate::manifest;
 use crate::output::{escape_path, shell_word};
 use crate::scan::{self, Entry, Found, Pattern, Progress, WalkOpts};
+use crate::tree::Tree;
 use colored::Colorize;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,9 +24,21 @@ use std::time::{Duration, Instant};
 (\\n, \\t, \\r, \\\\, \\xHH); ordinary names print exactly as getcap prints them."
 )]
 pub struct ReadArgs {
-    /// Files or (with -r) directories to read.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or (with -r) directories to read. With --image, paths inside the image
+    /// (default: all of it).
+    #[arg(required_unless_present = "image", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Read the files of a container image instead of the host's: a docker save
+    /// tarball, an OCI layout (directory or tar) or a layer tar (plain, gzip, zstd),
+    /// as IMAGE or IMAGE:TAG. Implies -r; nothing is unpacked and no root is needed.
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["dereference", "one_file_system"])]
+    pub image: Option<PathBuf>,
+
+    /// With --image, the platform to pick when the image has several
+    /// (OS/ARCH[/VARIANT]; default: this machine's).
+    #[arg(long, value_name = "PLATFORM", requires = "image")]
+    pub platform: Option<String>,
 
     /// Walk directories recursively (never following symlinks; output sorted by path).
     #[arg(short, long)]
@@ -92,8 +105,23 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         exclude: args.exclude.iter().map(|p| Pattern::new(p)).collect(),
         progress: std::io::stderr().is_terminal().then(Default::default),
     };
-    for path in &args.paths {
-        if args.recursive {
+    let tree = match &args.image {
+        Some(image) => {
+            let want = crate::image::apply::Want {
+                all: args.verbose,
+                ..Default::default()
+            };
+            Tree::image(image, args.platform.as_deref(), &want)?
+        }
+        None => Tree::Host,
+    };
+    let whole = [PathBuf::from("/")];
+    let paths = match (&tree, args.paths.is_empty()) {
+        (Tree::Image(_), true) => &whole[..],
+        _ => &args.paths[..],
+    };
+    for path in paths {
+        if args.recursive || matches!(tree, Tree::Image(_)) {
             let mut entries = Vec::new();
             let root = if args.dereference {
                 deref(path, &mut fail)
@@ -103,7 +131,7 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             let Some(root) = root else { continue };
             std::thread::scope(|s| {
                 let shower = opts.progress.as_ref().map(|p| s.spawn(|| show_progress(p)));
-                scan::walk(&root, &opts, &mut |e| entries.push(e), &mut fail);
+                tree.walk(&root, &opts, &mut |e| entries.push(e), &mut fail);
                 if let (Some(p), Some(h)) = (&opts.progress, shower) {
                     p.done.store(true, Ordering::Release);
                     // Wake it now rather than at its next tick.
@@ -113,7 +141,7 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             // Only the hits are sorted (and, with -v, everything listed).
             scan::sort(&mut entries);
             for e in entries {
-                render(&e, &style, args.verbose, out, &mut fail)?;
+                render(&e, &style, args.verbose, &tree, out, &mut fail)?;
             }
         } else {
             named(path, args, &style, out, &mut fail)?;
@@ -237,6 +265,7 @@ fn named(
         } else {
             Found::NotRegular
         },
+        layer: None,
     };
     if let Style::Json = style {
         // A dangling link's target is its text; a live one's the file it leads to.
@@ -246,7 +275,7 @@ fn named(
             (true, true) => std::fs::read_link(path).ok().map(|t| escape_path(&t)),
         };
         match &entry.found {
-            Found::Unreadable(_) => render(&entry, style, args.verbose, out, fail)?,
+            Found::Unreadable(_) => render(&entry, style, args.verbose, &Tree::Host, out, fail)?,
             Found::File(c) => writeln!(out, "{}", json_line(&shown, c.as_ref(), true, None))?,
             Found::NotRegular => {
                 writeln!(out, "{}", json_line(&shown, None, false, target.as_deref()))?
@@ -254,7 +283,7 @@ fn named(
         }
         return Ok(());
     }
-    render(&entry, style, args.verbose, out, fail)?;
+    render(&entry, style, args.verbose, &Tree::Host, out, fail)?;
     if is_link && !follow {
         out.flush()?;
         if read_path == path {
@@ -295,6 +324,7 @@ fn render(
     e: &Entry,
     style: &Style,
     verbose: bool,
+    tree: &Tree,
     out: &mut dyn Write,
     fail: &mut dyn FnMut(anyhow::Error),
 ) -> anyhow::Result<()> {
@@ -308,7 +338,11 @@ fn render(
         Found::NotRegular => {
             if verbose {
                 match style {
-                    Style::Json => writeln!(out, "{}", json_line(&path, None, false, None))?,
+                    Style::Json => writeln!(
+                        out,
+                        "{}",
+                        with_layer(json_line(&path, None, false, None), e, tree)
+                    )?,
                     _ => writeln!(out, "{path} (Not a regular file)")?,
                 }
             }
@@ -327,10 +361,29 @@ fn render(
             writeln!(out, "{}", manifest::line(&e.path, c))?
         }
         (Style::Getcap { rootid: false }, Some(c)) => writeln!(out, "{path} {c}")?,
-        (Style::Json, c) => writeln!(out, "{}", json_line(&path, c.as_ref(), true, None))?,
+        (Style::Json, c) => writeln!(
+            out,
+            "{}",
+            with_layer(json_line(&path, c.as_ref(), true, None), e, tree)
+        )?,
         (Style::Long, Some(c)) => long(&path, c, out)?,
     }
     Ok(())
+}
+
+/// For a file of an image, the layer that wrote it: its index in the manifest, its
+/// digest, and the `created_by` of its history entry (the Dockerfile line).
+fn with_layer(mut v: serde_json::Value, e: &Entry, tree: &Tree) -> serde_json::Value {
+    if let (Tree::Image(t), Some(i)) = (tree, e.layer)
+        && let Some(l) = t.image.resolved.layers.get(i)
+    {
+        v["layer"] = serde_json::json!({
+            "index": i,
+            "digest": l.digest,
+            "created_by": l.created_by,
+        });
+    }
+    v
 }
 
 /// The JSON Lines object for one file. Every record has every field: `caps` is null

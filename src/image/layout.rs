@@ -1,0 +1,784 @@
+//! Finding an image's layers: what IMAGE is (an OCI layout directory, a `docker
+//! save` or `oci-archive` tarball, or a single layer tar), which manifest the
+//! user means (tag, platform, nested indexes), its config and its layer blobs.
+//!
+//! Blobs inside a tarball are read in place: the archive is indexed once by its
+//! headers (seeking over the data), then each blob is a byte range of the file.
+
+use super::tar;
+use anyhow::{Context, anyhow, bail};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Indexes may nest (containerd writes index → index → manifests); deeper than this
+/// is refused as a loop or an attack.
+const MAX_DEPTH: usize = 8;
+/// A JSON document (index, manifest, config) larger than this is refused.
+const MAX_JSON: u64 = 16 << 20;
+
+/// Where the bytes of a blob live.
+#[derive(Clone, Debug)]
+pub enum Bytes {
+    /// A file of its own (an OCI layout directory, or a layer tar given directly).
+    File(PathBuf),
+    /// A range of the image tarball.
+    Range { offset: u64, len: u64 },
+}
+
+/// What the digest of a layer covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashOf {
+    /// The blob as stored (OCI descriptors).
+    Stored,
+    /// The uncompressed tar (a legacy `docker save`'s `rootfs.diff_ids`).
+    Uncompressed,
+}
+
+/// One layer to apply.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// 0-based, in the manifest's order.
+    pub index: usize,
+    /// `sha256:<hex>` when known.
+    pub digest: Option<String>,
+    /// How messages name it: the digest, or its path in the archive.
+    pub label: String,
+    pub bytes: Bytes,
+    pub expected: Option<([u8; 32], HashOf)>,
+    pub size: Option<u64>,
+    pub created_by: Option<String>,
+}
+
+/// The chosen image.
+#[derive(Debug)]
+pub struct Resolved {
+    pub layers: Vec<Layer>,
+    /// The config's `User` (empty when unset).
+    pub user: Option<String>,
+    /// The config's `Entrypoint` + `Cmd`, for messages.
+    pub entrypoint: Vec<String>,
+    /// Which image it is, for messages ("capped", "linux/arm64"…).
+    pub chosen: String,
+}
+
+/// The bytes an image is read from.
+pub enum Store {
+    Dir(PathBuf),
+    Archive {
+        path: PathBuf,
+        file: File,
+        members: HashMap<String, (u64, u64)>,
+    },
+}
+
+impl Store {
+    /// A member (archive path relative to the top, `/`-separated) as bytes.
+    pub fn locate(&self, name: &str) -> Option<Bytes> {
+        match self {
+            Store::Dir(d) => {
+                let p = d.join(name);
+                p.is_file().then_some(Bytes::File(p))
+            }
+            Store::Archive { members, .. } => members
+                .get(name)
+                .map(|&(offset, len)| Bytes::Range { offset, len }),
+        }
+    }
+
+    /// A reader over some bytes of the image.
+    pub fn open(&self, b: &Bytes) -> io::Result<Box<dyn Read + Send>> {
+        match (self, b) {
+            (_, Bytes::File(p)) => Ok(Box::new(File::open(p)?)),
+            (Store::Archive { path, .. }, Bytes::Range { offset, len }) => {
+                let mut f = File::open(path)?;
+                f.seek(SeekFrom::Start(*offset))?;
+                Ok(Box::new(f.take(*len)))
+            }
+            (Store::Dir(_), Bytes::Range { .. }) => Err(io::Error::other("no archive")),
+        }
+    }
+
+    fn read_small(&self, b: &Bytes, what: &str) -> anyhow::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut r = self
+            .open(b)
+            .with_context(|| format!("cannot open {what}"))?;
+        (&mut r)
+            .take(MAX_JSON + 1)
+            .read_to_end(&mut out)
+            .with_context(|| format!("cannot read {what}"))?;
+        if out.len() as u64 > MAX_JSON {
+            bail!(
+                "{what} is larger than {} MiB: not an image document",
+                MAX_JSON >> 20
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Where a tar's members are: the archive is read header by header, seeking over
+/// the data. Only names an image can use are remembered, so a large rootfs tarball
+/// given as an image costs no memory per entry.
+fn index_archive(path: &Path, file: &File) -> Result<HashMap<String, (u64, u64)>, tar::Error> {
+    struct Seeker<'a> {
+        f: &'a File,
+        pos: u64,
+    }
+    impl Read for Seeker<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.f.read_at(buf, self.pos)?;
+            self.pos += n as u64;
+            Ok(n)
+        }
+    }
+    impl tar::Skip for Seeker<'_> {
+        fn skip(&mut self, n: u64) -> io::Result<u64> {
+            let len = self.f.metadata()?.len();
+            let by = n.min(len.saturating_sub(self.pos));
+            self.pos += by;
+            Ok(by)
+        }
+    }
+    let _ = path;
+    let mut r = tar::Reader::new(Seeker { f: file, pos: 0 });
+    let mut members = HashMap::new();
+    let mut links = Vec::new();
+    while let Some(h) = r.next_entry()? {
+        let Some(name) = member_name(&h.name) else {
+            continue;
+        };
+        let useful = name.ends_with(".json")
+            || name.ends_with(".tar")
+            || name.starts_with("blobs/")
+            || name == "oci-layout"
+            || name == "repositories";
+        if !useful {
+            continue;
+        }
+        match h.kind {
+            tar::Kind::Regular => {
+                members.insert(name, (r.offset, h.size));
+            }
+            tar::Kind::Symlink => {
+                // skopeo makes <v1id>/layer.tar a symlink to ../<diffid>.tar.
+                let dir = Path::new(&name).parent().unwrap_or(Path::new(""));
+                let target = String::from_utf8_lossy(&h.link).into_owned();
+                if let Some(t) = member_name(dir.join(target).as_os_str().as_encoded_bytes()) {
+                    links.push((name, t));
+                }
+            }
+            tar::Kind::HardLink => {
+                if let Some(t) = member_name(&h.link) {
+                    links.push((name, t));
+                }
+            }
+            _ => {}
+        }
+    }
+    // A link may lead to a link: follow a few steps.
+    for _ in 0..4 {
+        for (name, target) in &links {
+            if let Some(&m) = members.get(target) {
+                members.entry(name.clone()).or_insert(m);
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// A member name as a clean relative path ("./a/../b" → "b"); None if it climbs out.
+fn member_name(raw: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(raw).ok()?;
+    let mut parts: Vec<&str> = Vec::new();
+    for c in s.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// What IMAGE turned out to be.
+pub enum Opened {
+    /// An image with manifests (OCI layout or `docker save`).
+    Image(Store),
+    /// One layer tar, plain or compressed.
+    Layer(PathBuf),
+}
+
+/// Split `IMAGE[:TAG]`: the whole string when it names a file, else at its last ':'.
+pub fn split_tag(arg: &Path) -> (PathBuf, Option<String>) {
+    if arg.exists() {
+        return (arg.to_path_buf(), None);
+    }
+    let s = arg.as_os_str().as_encoded_bytes();
+    if let Some(i) = s.iter().rposition(|&c| c == b':') {
+        let (p, t) = (&s[..i], &s[i + 1..]);
+        let p = PathBuf::from(String::from_utf8_lossy(p).into_owned());
+        if !t.is_empty() && !t.contains(&b'/') && p.exists() {
+            return (p, Some(String::from_utf8_lossy(t).into_owned()));
+        }
+    }
+    (arg.to_path_buf(), None)
+}
+
+/// Look at IMAGE and say what it is.
+pub fn open(path: &Path) -> anyhow::Result<Opened> {
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("{}", crate::error::strerror(&e)))?;
+    if meta.is_dir() {
+        if path.join("index.json").is_file() || path.join("manifest.json").is_file() {
+            return Ok(Opened::Image(Store::Dir(path.to_path_buf())));
+        }
+        bail!(
+            "a directory without index.json or manifest.json: not an OCI image layout (a root filesystem directory is read with 'fcap read -r DIR')"
+        );
+    }
+    if !meta.is_file() {
+        bail!("not a regular file or directory (save the image to a file first)");
+    }
+    let file = File::open(path).map_err(|e| anyhow!("{}", crate::error::strerror(&e)))?;
+    let mut magic = [0u8; 4];
+    let n = file.read_at(&mut magic, 0).unwrap_or(0);
+    if super::Compression::sniff(&magic[..n]) != super::Compression::None {
+        return Ok(Opened::Layer(path.to_path_buf()));
+    }
+    let members = index_archive(path, &file).map_err(|e| anyhow!("{e}"))?;
+    if members.contains_key("manifest.json") || members.contains_key("index.json") {
+        return Ok(Opened::Image(Store::Archive {
+            path: path.to_path_buf(),
+            file,
+            members,
+        }));
+    }
+    Ok(Opened::Layer(path.to_path_buf()))
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// `sha256:<hex>` → the blob's path and its expected hash.
+fn parse_digest(d: &str) -> anyhow::Result<(String, [u8; 32])> {
+    let hex = d.strip_prefix("sha256:").ok_or_else(|| {
+        anyhow!("digest {d:?} is not sha256:<64 hex digits> (the only algorithm fcap checks)")
+    })?;
+    let h = hex32(hex).ok_or_else(|| anyhow!("digest {d:?} is not sha256:<64 hex digits>"))?;
+    Ok((format!("blobs/sha256/{hex}"), h))
+}
+
+/// A small blob by digest, checked.
+fn blob(store: &Store, digest: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    let (name, want) = parse_digest(digest).with_context(|| what.to_string())?;
+    let b = store
+        .locate(&name)
+        .ok_or_else(|| anyhow!("{what} {digest} is missing (no {name})"))?;
+    let data = store.read_small(&b, &format!("{what} {digest}"))?;
+    if Sha256::digest(&data).as_slice() != want {
+        bail!("{what} {digest}: its content does not match its digest (corrupt or tampered)");
+    }
+    Ok(data)
+}
+
+fn json(data: &[u8], what: &str) -> anyhow::Result<Value> {
+    serde_json::from_slice(data).map_err(|e| anyhow!("{what} is not valid JSON: {e}"))
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// One image the archive holds.
+#[derive(Clone, Debug)]
+struct Candidate {
+    manifest: String,
+    tags: Vec<String>,
+    platform: Option<String>,
+}
+
+/// The host's platform, in OCI's words.
+pub fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        a => a,
+    };
+    format!("linux/{arch}")
+}
+
+fn platform_of(p: &Value) -> Option<String> {
+    let os = str_of(p, "os")?;
+    let arch = str_of(p, "architecture")?;
+    Some(match str_of(p, "variant") {
+        Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
+        _ => format!("{os}/{arch}"),
+    })
+}
+
+/// Whether `have` satisfies the asked `want` (`os/arch` matches any variant).
+fn platform_matches(have: &str, want: &str) -> bool {
+    have == want || have.strip_prefix(want).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Walk an index (and the indexes it names) for manifests.
+fn walk_index(
+    store: &Store,
+    index: &Value,
+    what: &str,
+    tags: &[String],
+    depth: usize,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<Candidate>,
+) -> anyhow::Result<()> {
+    if depth > MAX_DEPTH {
+        bail!("{what}: indexes nest more than {MAX_DEPTH} deep");
+    }
+    let list = index
+        .get("manifests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| anyhow!("{what} has no manifests[] list"))?;
+    for d in list {
+        let digest =
+            str_of(d, "digest").ok_or_else(|| anyhow!("{what}: a descriptor without a digest"))?;
+        let media = str_of(d, "mediaType").unwrap_or("");
+        let ann = d.get("annotations");
+        let mut here: Vec<String> = tags.to_vec();
+        for key in [
+            "org.opencontainers.image.ref.name",
+            "io.containerd.image.name",
+        ] {
+            if let Some(t) = ann.and_then(|a| str_of(a, key)) {
+                here.push(t.to_string());
+            }
+        }
+        let nested =
+            media.ends_with("image.index.v1+json") || media.ends_with("manifest.list.v2+json");
+        if nested {
+            if !seen.insert(digest.to_string()) {
+                bail!("{what}: index {digest} refers to itself (a loop)");
+            }
+            let sub = json(&blob(store, digest, "index")?, &format!("index {digest}"))?;
+            walk_index(
+                store,
+                &sub,
+                &format!("index {digest}"),
+                &here,
+                depth + 1,
+                seen,
+                out,
+            )?;
+            continue;
+        }
+        out.push(Candidate {
+            manifest: digest.to_string(),
+            tags: here,
+            platform: d.get("platform").and_then(platform_of),
+        });
+    }
+    Ok(())
+}
+
+fn tag_matches(tags: &[String], want: &str) -> bool {
+    tags.iter().any(|t| {
+        t == want
+            || t.rsplit_once(':').is_some_and(|(_, tag)| tag == want)
+            || t.rsplit_once(':').is_some_and(|(name, _)| name == want)
+    })
+}
+
+fn describe(c: &Candidate) -> String {
+    let tags = if c.tags.is_empty() {
+        "untagged".to_string()
+    } else {
+        c.tags.join(", ")
+    };
+    match &c.platform {
+        Some(p) => format!("{tags} ({p})"),
+        None => tags,
+    }
+}
+
+/// Pick the one candidate the user means.
+fn choose(
+    mut cands: Vec<Candidate>,
+    tag: Option<&str>,
+    platform: Option<&str>,
+    config_platform: &mut dyn FnMut(&Candidate) -> Option<String>,
+) -> anyhow::Result<Candidate> {
+    let all: Vec<String> = cands.iter().map(describe).collect();
+    let listing = || all.join("; ");
+    if cands.is_empty() {
+        bail!("the image lists no manifests");
+    }
+    if let Some(t) = tag {
+        cands.retain(|c| tag_matches(&c.tags, t));
+        if cands.is_empty() {
+            bail!("no image tagged {t:?}; it has: {}", listing());
+        }
+    }
+    // Entries without a platform in the index: the config says.
+    for c in &mut cands {
+        if c.platform.is_none() {
+            c.platform = config_platform(c);
+        }
+    }
+    let want = platform.map(str::to_string);
+    if let Some(w) = &want {
+        cands.retain(|c| {
+            c.platform
+                .as_deref()
+                .is_some_and(|p| platform_matches(p, w))
+        });
+        if cands.is_empty() {
+            bail!("no image for platform {w}; it has: {}", listing());
+        }
+    } else if cands.len() > 1 {
+        let host = host_platform();
+        let on_host: Vec<_> = cands
+            .iter()
+            .filter(|c| {
+                c.platform
+                    .as_deref()
+                    .is_some_and(|p| platform_matches(p, &host))
+            })
+            .cloned()
+            .collect();
+        if !on_host.is_empty() && on_host.len() < cands.len() {
+            cands = on_host;
+        }
+    }
+    // The same manifest listed twice (two tags) is one image.
+    cands.dedup_by(|a, b| a.manifest == b.manifest);
+    if cands.len() > 1 {
+        let these: Vec<String> = cands.iter().map(describe).collect();
+        bail!(
+            "it holds {} images: {}; pick one with IMAGE:TAG or --platform OS/ARCH[/VARIANT]",
+            cands.len(),
+            these.join("; ")
+        );
+    }
+    cands
+        .pop()
+        .ok_or_else(|| anyhow!("the image lists no manifests"))
+}
+
+/// Resolve the image the user asked for to its layers and config.
+pub fn resolve(
+    store: &Store,
+    tag: Option<&str>,
+    platform: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    if store.locate("index.json").is_some() {
+        return resolve_oci(store, tag, platform);
+    }
+    resolve_legacy(store, tag, platform)
+}
+
+fn resolve_oci(
+    store: &Store,
+    tag: Option<&str>,
+    platform: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    let b = store
+        .locate("index.json")
+        .ok_or_else(|| anyhow!("index.json is missing"))?;
+    let index = json(&store.read_small(&b, "index.json")?, "index.json")?;
+    let mut cands = Vec::new();
+    walk_index(
+        store,
+        &index,
+        "index.json",
+        &[],
+        0,
+        &mut HashSet::new(),
+        &mut cands,
+    )?;
+    // Docker 25+ keeps manifest.json beside the layout: its RepoTags name images too.
+    if let Some(b) = store.locate("manifest.json")
+        && let Ok(m) = json(&store.read_small(&b, "manifest.json")?, "manifest.json")
+        && let Some(list) = m.as_array()
+    {
+        for e in list {
+            let Some(cfg) = str_of(e, "Config") else {
+                continue;
+            };
+            let tags: Vec<String> = e
+                .get("RepoTags")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Match the manifest whose config is this blob.
+            for c in &mut cands {
+                if let Ok(mdata) = blob(store, &c.manifest, "manifest")
+                    && let Ok(mv) = json(&mdata, "manifest")
+                    && let Some(cd) = mv.get("config").and_then(|c| str_of(c, "digest"))
+                    && cfg.ends_with(cd.trim_start_matches("sha256:"))
+                {
+                    c.tags.extend(tags.iter().cloned());
+                }
+            }
+        }
+    }
+    let mut config_platform = |c: &Candidate| -> Option<String> {
+        let m = json(&blob(store, &c.manifest, "manifest").ok()?, "manifest").ok()?;
+        let cd = str_of(m.get("config")?, "digest")?;
+        let cfg = json(&blob(store, cd, "config").ok()?, "config").ok()?;
+        platform_of(&cfg)
+    };
+    let chosen = choose(cands, tag, platform, &mut config_platform)?;
+    let what = format!("manifest {}", chosen.manifest);
+    let m = json(&blob(store, &chosen.manifest, "manifest")?, &what)?;
+    if m.get("manifests").is_some() {
+        bail!("{what} is an index where a manifest was expected");
+    }
+    let cd = m
+        .get("config")
+        .and_then(|c| str_of(c, "digest"))
+        .ok_or_else(|| anyhow!("{what} has no config digest"))?;
+    let config = json(&blob(store, cd, "config")?, &format!("config {cd}"))?;
+    let list = m
+        .get("layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| anyhow!("{what} has no layers[] list"))?;
+    let history = history(&config);
+    let mut layers = Vec::new();
+    for (i, l) in list.iter().enumerate() {
+        let d = str_of(l, "digest").ok_or_else(|| anyhow!("{what}: layer {i} has no digest"))?;
+        let (name, want) = parse_digest(d).with_context(|| format!("{what}: layer {i}"))?;
+        let bytes = store
+            .locate(&name)
+            .ok_or_else(|| anyhow!("layer {d} is missing (no {name})"))?;
+        layers.push(Layer {
+            index: i,
+            digest: Some(d.to_string()),
+            label: format!("layer {d}"),
+            bytes,
+            expected: Some((want, HashOf::Stored)),
+            size: l.get("size").and_then(Value::as_u64),
+            created_by: history.get(i).cloned().flatten(),
+        });
+    }
+    Ok(Resolved {
+        layers,
+        user: user_of(&config),
+        entrypoint: entrypoint_of(&config),
+        chosen: describe(&chosen),
+    })
+}
+
+fn resolve_legacy(
+    store: &Store,
+    tag: Option<&str>,
+    platform: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    let b = store
+        .locate("manifest.json")
+        .ok_or_else(|| anyhow!("neither index.json nor manifest.json: not an image"))?;
+    let m = json(&store.read_small(&b, "manifest.json")?, "manifest.json")?;
+    let list = m
+        .as_array()
+        .ok_or_else(|| anyhow!("manifest.json is not a list of images"))?;
+    let mut cands = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let cfg =
+            str_of(e, "Config").ok_or_else(|| anyhow!("manifest.json: image {i} has no Config"))?;
+        cands.push(Candidate {
+            manifest: i.to_string(),
+            tags: e
+                .get("RepoTags")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            platform: None,
+        });
+        let _ = cfg;
+    }
+    let config_of = |i: usize| -> anyhow::Result<Value> {
+        let cfg = str_of(&list[i], "Config").unwrap_or("");
+        let name = member_name(cfg.as_bytes())
+            .ok_or_else(|| anyhow!("manifest.json: Config {cfg:?} climbs out of the archive"))?;
+        let b = store
+            .locate(&name)
+            .ok_or_else(|| anyhow!("config {cfg} named by manifest.json is missing"))?;
+        json(
+            &store.read_small(&b, &format!("config {cfg}"))?,
+            &format!("config {cfg}"),
+        )
+    };
+    let mut config_platform = |c: &Candidate| -> Option<String> {
+        platform_of(&config_of(c.manifest.parse().ok()?).ok()?)
+    };
+    let chosen = choose(cands, tag, platform, &mut config_platform)?;
+    let i: usize = chosen.manifest.parse().unwrap_or(0);
+    let config = config_of(i)?;
+    let diff_ids: Vec<Option<[u8; 32]>> = config
+        .get("rootfs")
+        .and_then(|r| r.get("diff_ids"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    d.as_str()
+                        .and_then(|d| d.strip_prefix("sha256:"))
+                        .and_then(hex32)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = list[i]
+        .get("Layers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| anyhow!("manifest.json: image {i} has no Layers list"))?;
+    let history = history(&config);
+    let mut layers = Vec::new();
+    for (n, p) in paths.iter().enumerate() {
+        let p = p
+            .as_str()
+            .ok_or_else(|| anyhow!("manifest.json: layer {n} is not a path"))?;
+        let name = member_name(p.as_bytes())
+            .ok_or_else(|| anyhow!("manifest.json: layer {p:?} climbs out of the archive"))?;
+        let bytes = store
+            .locate(&name)
+            .ok_or_else(|| anyhow!("layer {p} named by manifest.json is missing"))?;
+        // Docker 25+ names blobs by their digest; older ones check the diff_id.
+        let (digest, expected) = match name.strip_prefix("blobs/sha256/").and_then(hex32) {
+            Some(h) => (
+                Some(format!("sha256:{}", &name[13..])),
+                Some((h, HashOf::Stored)),
+            ),
+            None => {
+                let d = diff_ids.get(n).copied().flatten();
+                (
+                    d.map(|h| format!("sha256:{}", hex(&h))),
+                    d.map(|h| (h, HashOf::Uncompressed)),
+                )
+            }
+        };
+        layers.push(Layer {
+            index: n,
+            digest,
+            label: format!("layer {p}"),
+            bytes,
+            expected,
+            size: None,
+            created_by: history.get(n).cloned().flatten(),
+        });
+    }
+    if !diff_ids.is_empty() && diff_ids.len() != layers.len() {
+        bail!(
+            "manifest.json lists {} layers but the config's rootfs.diff_ids has {}",
+            layers.len(),
+            diff_ids.len()
+        );
+    }
+    Ok(Resolved {
+        layers,
+        user: user_of(&config),
+        entrypoint: entrypoint_of(&config),
+        chosen: describe(&chosen),
+    })
+}
+
+pub fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `created_by` of each layer: the n-th history entry that made a layer.
+fn history(config: &Value) -> Vec<Option<String>> {
+    config
+        .get("history")
+        .and_then(Value::as_array)
+        .map(|h| {
+            h.iter()
+                .filter(|e| {
+                    !e.get("empty_layer")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                })
+                .map(|e| str_of(e, "created_by").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn user_of(config: &Value) -> Option<String> {
+    config
+        .get("config")
+        .and_then(|c| str_of(c, "User"))
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+}
+
+fn entrypoint_of(config: &Value) -> Vec<String> {
+    let list = |k: &str| -> Vec<String> {
+        config
+            .get("config")
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut e = list("Entrypoint");
+    e.extend(list("Cmd"));
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_never_climb_out() {
+        assert_eq!(member_name(b"./a/../b.json").as_deref(), Some("b.json"));
+        assert_eq!(
+            member_name(b"/blobs//sha256/x").as_deref(),
+            Some("blobs/sha256/x")
+        );
+        assert_eq!(member_name(b"../x"), None);
+    }
+
+    #[test]
+    fn platforms_and_tags() {
+        assert!(platform_matches("linux/arm/v7", "linux/arm"));
+        assert!(!platform_matches("linux/arm64", "linux/arm"));
+        assert!(platform_matches("linux/arm/v7", "linux/arm/v7"));
+        let t = vec!["docker.io/library/web:1.2".to_string()];
+        assert!(tag_matches(&t, "1.2"));
+        assert!(tag_matches(&t, "docker.io/library/web:1.2"));
+        assert!(!tag_matches(&t, "1.3"));
+    }
+}

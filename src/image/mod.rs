@@ -1,0 +1,283 @@
+//! Container images as a source of files: `docker save` tarballs (legacy and
+//! Docker 25+), OCI layouts (a directory or a tar), and single layer tars (plain,
+//! gzip, zstd), read without root and without unpacking.
+//!
+//! [`layout`] finds the layers, [`tar`] reads them, [`apply`] applies them in
+//! order the way a runtime builds the container's root filesystem. Every layer is
+//! streamed once: read, checked against its digest, decompressed and parsed, in
+//! parallel across layers; nothing is written to disk.
+
+pub mod apply;
+pub mod layout;
+pub mod tar;
+
+use anyhow::anyhow;
+use apply::{Kept, Shared, Want};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How a layer is compressed, by its first bytes (as moby's `DetectCompression`):
+/// never by a file name or media type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn sniff(b: &[u8]) -> Compression {
+        if b.starts_with(&[0x1f, 0x8b, 0x08]) {
+            return Compression::Gzip;
+        }
+        if b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            return Compression::Zstd;
+        }
+        // A zstd skippable frame: magic 0x184D2A50..5F, little-endian.
+        if b.len() >= 4 && b[1..4] == [0x2a, 0x4d, 0x18] && b[0] & 0xf0 == 0x50 {
+            return Compression::Zstd;
+        }
+        Compression::None
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::None => "tar",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// An image, opened and resolved to the layers of one manifest.
+pub struct Image {
+    /// IMAGE as the user wrote it (for messages).
+    pub name: PathBuf,
+    store: Option<layout::Store>,
+    pub resolved: layout::Resolved,
+}
+
+/// The final root filesystem, as far as a scan kept it: image-absolute paths.
+pub struct Snapshot {
+    pub files: BTreeMap<Vec<u8>, Kept>,
+    seen: apply::Seen,
+    /// Paths the scan was asked to keep whatever they are: for these, `files` is
+    /// the whole answer.
+    asked: std::collections::HashSet<Vec<u8>>,
+}
+
+impl Snapshot {
+    /// Whether some non-directory entry was ever at `path` (for one we did not keep;
+    /// see [`apply::Seen`]).
+    pub fn exists(&self, path: &[u8]) -> bool {
+        self.files.contains_key(path) || (!self.asked.contains(path) && self.seen.contains(path))
+    }
+}
+
+/// A layer's bytes with their SHA-256 computed as they pass.
+struct Hashed<R> {
+    r: R,
+    h: Option<Sha256>,
+    n: u64,
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(buf)?;
+        if let Some(h) = &mut self.h {
+            h.update(&buf[..n]);
+        }
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> tar::Skip for Hashed<R> {}
+
+fn hashed<R>(r: R, on: bool) -> Hashed<R> {
+    Hashed {
+        r,
+        h: on.then(Sha256::new),
+        n: 0,
+    }
+}
+
+impl Image {
+    /// Open `IMAGE[:TAG]` and pick the image (`platform`: `os/arch[/variant]`).
+    pub fn open(arg: &Path, platform: Option<&str>) -> anyhow::Result<Image> {
+        let (path, tag) = layout::split_tag(arg);
+        let at = |e: anyhow::Error| anyhow!("{}: {e:#}", crate::error::quote(arg));
+        if let Some(p) = platform
+            && p.split('/').count() < 2
+        {
+            return Err(anyhow!(
+                "--platform {p:?}: expected OS/ARCH or OS/ARCH/VARIANT (for example linux/amd64)"
+            ));
+        }
+        match layout::open(&path).map_err(at)? {
+            layout::Opened::Image(store) => {
+                let resolved = layout::resolve(&store, tag.as_deref(), platform).map_err(at)?;
+                Ok(Image {
+                    name: arg.to_path_buf(),
+                    store: Some(store),
+                    resolved,
+                })
+            }
+            layout::Opened::Layer(p) => {
+                if let Some(t) = tag {
+                    return Err(at(anyhow!(
+                        "a single layer tar has no tags (asked for {t:?})"
+                    )));
+                }
+                let label = format!("layer {}", p.display());
+                Ok(Image {
+                    name: arg.to_path_buf(),
+                    store: None,
+                    resolved: layout::Resolved {
+                        layers: vec![layout::Layer {
+                            index: 0,
+                            digest: None,
+                            label,
+                            bytes: layout::Bytes::File(p),
+                            expected: None,
+                            size: None,
+                            created_by: None,
+                        }],
+                        user: None,
+                        entrypoint: Vec::new(),
+                        chosen: "a single layer".into(),
+                    },
+                })
+            }
+        }
+    }
+
+    /// Apply every layer, keeping what `want` asks for.
+    pub fn scan(&self, want: &Want) -> anyhow::Result<Snapshot> {
+        let layers = &self.resolved.layers;
+        let sh = Shared::new(want);
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<Option<Result<apply::LayerOut, String>>>> =
+            Mutex::new((0..layers.len()).map(|_| None).collect());
+        let workers = crate::scan::threads().min(layers.len()).max(1);
+        let result = std::thread::scope(|s| -> Result<(), String> {
+            let work = || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= layers.len() || sh.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let r = self.read_layer(&layers[i], &sh);
+                    if r.is_err() {
+                        sh.stop.store(true, Ordering::Relaxed);
+                    }
+                    done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                    sh.notify();
+                }
+            };
+            for _ in 0..workers {
+                s.spawn(work);
+            }
+            // This thread merges, in layer order.
+            for (i, layer) in layers.iter().enumerate() {
+                let out = {
+                    let mut g = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if let Some(r) = done.lock().unwrap_or_else(|e| e.into_inner())[i].take() {
+                            break r;
+                        }
+                        g = sh.wake.wait(g).unwrap_or_else(|e| e.into_inner());
+                    }
+                };
+                let out = out.map_err(|e| format!("{}: {e}", layer.label));
+                let merged = out.and_then(|o| {
+                    apply::merge(&sh, i, o).map_err(|e| format!("{}: {e}", layer.label))
+                });
+                if let Err(e) = merged {
+                    sh.stop.store(true, Ordering::Relaxed);
+                    sh.notify();
+                    return Err(e);
+                }
+            }
+            Ok(())
+        });
+        result.map_err(|e| anyhow!("{}: {e}", crate::error::quote(&self.name)))?;
+        let files = sh.state.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok(Snapshot {
+            files,
+            seen: sh.seen,
+            asked: want.paths.union(&want.heads).cloned().collect(),
+        })
+    }
+
+    /// Stream one layer: read, hash, decompress, parse; then check the digest.
+    fn read_layer(&self, layer: &layout::Layer, sh: &Shared) -> Result<apply::LayerOut, String> {
+        let raw = match &self.store {
+            Some(s) => s.open(&layer.bytes),
+            None => match &layer.bytes {
+                layout::Bytes::File(p) => {
+                    std::fs::File::open(p).map(|f| Box::new(f) as Box<dyn Read + Send>)
+                }
+                layout::Bytes::Range { .. } => Err(io::Error::other("no archive")),
+            },
+        }
+        .map_err(|e| format!("cannot open it: {}", crate::error::strerror(&e)))?;
+        let hash_of = layer.expected.map(|(_, h)| h);
+        let mut br = BufReader::with_capacity(
+            1 << 17,
+            hashed(raw, hash_of == Some(layout::HashOf::Stored)),
+        );
+        let comp = Compression::sniff(br.fill_buf().map_err(|e| crate::error::strerror(&e))?);
+        let unpacked = hash_of == Some(layout::HashOf::Uncompressed);
+        let io_err = |e: io::Error| -> String {
+            match comp {
+                Compression::None => crate::error::strerror(&e),
+                c => format!("{} data: {e}", c.name()),
+            }
+        };
+        let (out, tail_hash) = {
+            let dec: Box<dyn Read + Send + '_> = match comp {
+                Compression::None => Box::new(&mut br),
+                Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut br)),
+                Compression::Zstd => Box::new(
+                    zstd::stream::read::Decoder::with_buffer(&mut br)
+                        .map_err(|e| format!("zstd: {e}"))?,
+                ),
+            };
+            let mut tr = tar::Reader::new(hashed(dec, unpacked));
+            let out = apply::read_layer(&mut tr, layer.index, sh)?;
+            let mut rest = tr.into_inner();
+            // What follows the end of the archive still counts for the digest and
+            // must decompress cleanly.
+            io::copy(&mut rest, &mut io::sink()).map_err(io_err)?;
+            (out, rest.h.map(|h| h.finalize()))
+        };
+        io::copy(&mut br, &mut io::sink()).map_err(|e| crate::error::strerror(&e))?;
+        let raw = br.into_inner();
+        if let Some(want) = layer.size
+            && want != raw.n
+        {
+            return Err(format!(
+                "{} bytes where the manifest says {want}: corrupt or tampered",
+                raw.n
+            ));
+        }
+        if let Some((want, how)) = layer.expected {
+            let got = match how {
+                layout::HashOf::Stored => raw.h.map(|h| h.finalize()),
+                layout::HashOf::Uncompressed => tail_hash,
+            };
+            if got.is_some_and(|g| g.as_slice() != want) {
+                return Err(format!(
+                    "content does not match its digest sha256:{} (corrupt or tampered)",
+                    layout::hex(&want)
+                ));
+            }
+        }
+        Ok(out)
+    }
+}

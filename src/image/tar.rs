@@ -1,0 +1,702 @@
+//! A streaming tar reader for layer tars and image archives: ustar, GNU (`L`/`K`
+//! long names, old sparse files) and POSIX pax (`x` and `g` records), as Go's
+//! `archive/tar` reads them, because moby, containerd and umoci write and read
+//! layers with it.
+//!
+//! It keeps nothing of an entry but its header: data is skipped (or, for the few
+//! files `verify` needs, its first bytes are read), so memory does not depend on
+//! the archive. Special records are bounded (1 MiB, Go's `maxSpecialFileSize`):
+//! an absurd pax size is an error, never an allocation.
+//!
+//! Like Go's reader, an archive may end at an entry boundary without the two zero
+//! blocks, and the last entry may lack its padding (umoci 0.4.7's `insert` writes
+//! such layers, umoci #436): data cut short is still an error.
+
+use std::io::{self, Read};
+
+const BLOCK: usize = 512;
+/// The largest pax or GNU long-name record we accept.
+const MAX_SPECIAL: u64 = 1 << 20;
+
+/// The capability attribute's pax record names.
+const SCHILY_CAP: &[u8] = b"SCHILY.xattr.security.capability";
+const LIBARCHIVE_CAP: &[u8] = b"LIBARCHIVE.xattr.security.capability";
+/// containerd before PR #2873 (2018) wrote this misspelling; its own reader of the
+/// time applied it, so old images carry it.
+const MISSPELT_CAP: &[u8] = b"SCHILY.xattrs.security.capability";
+
+/// What an entry is (its typeflag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Regular,
+    HardLink,
+    Symlink,
+    Dir,
+    /// Devices, fifos and anything else that is not one of the above.
+    Other,
+}
+
+/// Where a capability value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CapRecord {
+    /// `SCHILY.xattr.security.capability` (or containerd's old misspelling): what
+    /// moby and containerd apply.
+    Schily(Vec<u8>),
+    /// Only `LIBARCHIVE.xattr.security.capability` (bsdtar): a container never gets it.
+    LibarchiveOnly(Vec<u8>),
+    /// A LIBARCHIVE record that is not base64.
+    BadBase64,
+}
+
+/// One entry's header, after pax and GNU records were applied.
+#[derive(Clone, Debug)]
+pub struct Header {
+    /// The name as written (not cleaned).
+    pub name: Vec<u8>,
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    /// A link's target.
+    pub link: Vec<u8>,
+    pub cap: Option<CapRecord>,
+}
+
+/// Why an archive cannot be read.
+#[derive(Debug)]
+pub enum Error {
+    Io(io::Error),
+    /// The archive ends inside a header or an entry's data.
+    Truncated(String),
+    /// A header or record that is not what the format says.
+    Malformed(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{}", crate::error::strerror(e)),
+            Error::Truncated(at) => write!(f, "truncated tar: the data ends inside {at}"),
+            Error::Malformed(why) => write!(f, "not a valid tar: {why}"),
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+/// A byte stream the reader can skip over: by reading (a decompressor), or by
+/// seeking (an archive file, whose blobs need not be read to be indexed).
+pub trait Skip: Read {
+    fn skip(&mut self, n: u64) -> io::Result<u64>
+    where
+        Self: Sized,
+    {
+        io::copy(&mut Read::take(&mut *self, n), &mut io::sink())
+    }
+}
+
+impl Skip for &[u8] {}
+impl Skip for Box<dyn Read + Send + '_> {}
+
+/// Reads entries one after the other from any byte stream.
+pub struct Reader<R> {
+    r: R,
+    /// Bytes of the current entry's data (and padding) not yet consumed.
+    unread: u64,
+    pad: u64,
+    /// The name of the last header, for messages.
+    last: Vec<u8>,
+    globals: Pax,
+    done: bool,
+    /// How many bytes have been consumed.
+    pub offset: u64,
+}
+
+/// The pax keys we use.
+#[derive(Clone, Default, Debug)]
+struct Pax {
+    path: Option<Vec<u8>>,
+    linkpath: Option<Vec<u8>>,
+    size: Option<u64>,
+    uid: Option<u64>,
+    gid: Option<u64>,
+    schily: Option<Vec<u8>>,
+    libarchive: Option<Vec<u8>>,
+    bad_base64: bool,
+}
+
+impl<R: Skip> Reader<R> {
+    pub fn new(r: R) -> Reader<R> {
+        Reader {
+            r,
+            unread: 0,
+            pad: 0,
+            last: Vec::new(),
+            globals: Pax::default(),
+            done: false,
+            offset: 0,
+        }
+    }
+
+    /// The stream under the reader (to drain what follows the archive).
+    pub fn into_inner(self) -> R {
+        self.r
+    }
+
+    /// The next entry, or `None` at the end of the archive.
+    pub fn next_entry(&mut self) -> Result<Option<Header>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        self.skip_rest()?;
+        let mut local = Pax::default();
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        loop {
+            let mut block = [0u8; BLOCK];
+            match self.fill(&mut block)? {
+                0 => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                BLOCK => {}
+                _ => return Err(Error::Truncated(self.after("a header"))),
+            }
+            if block.iter().all(|&b| b == 0) {
+                // One zero block ends the archive for us (Go stops at the first,
+                // then checks the second; what follows is not entries).
+                self.done = true;
+                return Ok(None);
+            }
+            let h = raw_header(&block).map_err(|why| Error::Malformed(self.after(&why)))?;
+            match h.flag {
+                b'x' | b'g' | b'L' | b'K' => {
+                    if h.size > MAX_SPECIAL {
+                        return Err(Error::Malformed(self.after(&format!(
+                            "a {} record of {} bytes (the limit is {MAX_SPECIAL})",
+                            special_name(h.flag),
+                            h.size
+                        ))));
+                    }
+                    let data = self.read_special(h.size)?;
+                    match h.flag {
+                        b'x' => parse_pax(&data, &mut local).map_err(|w| {
+                            Error::Malformed(self.after(&format!("pax record: {w}")))
+                        })?,
+                        b'g' => parse_pax(&data, &mut self.globals).map_err(|w| {
+                            Error::Malformed(self.after(&format!("global pax record: {w}")))
+                        })?,
+                        b'L' => long_name = Some(cut_nul(&data).to_vec()),
+                        _ => long_link = Some(cut_nul(&data).to_vec()),
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let mut name = long_name.take().unwrap_or(h.name);
+            let mut link = long_link.take().unwrap_or(h.link);
+            let pick = |l: &Option<Vec<u8>>, g: &Option<Vec<u8>>| l.clone().or_else(|| g.clone());
+            if let Some(p) = pick(&local.path, &self.globals.path) {
+                name = p;
+            }
+            if let Some(l) = pick(&local.linkpath, &self.globals.linkpath) {
+                link = l;
+            }
+            let size = local.size.or(self.globals.size).unwrap_or(h.size);
+            let kind = match h.flag {
+                b'0' | 0 | b'7' | b'S' => Kind::Regular,
+                b'1' => Kind::HardLink,
+                b'2' => Kind::Symlink,
+                b'5' | b'D' => Kind::Dir,
+                // Old tars mark a directory by a trailing slash on a regular entry.
+                _ => Kind::Other,
+            };
+            let kind = if kind == Kind::Regular && h.flag == 0 && name.ends_with(b"/") {
+                Kind::Dir
+            } else {
+                kind
+            };
+            if h.flag == b'S' && h.gnu_extended {
+                self.skip_sparse_extensions()?;
+            }
+            let schily = local.schily.take().or_else(|| self.globals.schily.clone());
+            let libarchive = local
+                .libarchive
+                .take()
+                .or_else(|| self.globals.libarchive.clone());
+            let cap = match (schily, libarchive) {
+                (Some(v), _) => Some(CapRecord::Schily(v)),
+                (None, Some(v)) => Some(CapRecord::LibarchiveOnly(v)),
+                (None, None) if local.bad_base64 || self.globals.bad_base64 => {
+                    Some(CapRecord::BadBase64)
+                }
+                (None, None) => None,
+            };
+            // Hard links, symlinks and directories have no data whatever the size
+            // field says (Go's reader ignores it for them too).
+            let data = match kind {
+                Kind::HardLink | Kind::Symlink | Kind::Dir if h.flag != b'D' => 0,
+                _ => size,
+            };
+            self.unread = data;
+            self.pad = pad_of(data);
+            self.last.clone_from(&name);
+            return Ok(Some(Header {
+                name,
+                kind,
+                mode: h.mode,
+                uid: local.uid.or(self.globals.uid).unwrap_or(h.uid),
+                gid: local.gid.or(self.globals.gid).unwrap_or(h.gid),
+                size,
+                link,
+                cap,
+            }));
+        }
+    }
+
+    /// Up to `max` first bytes of the current entry's data (the rest is skipped by
+    /// the next call to [`Reader::next_entry`]).
+    pub fn head(&mut self, max: usize) -> Result<Vec<u8>, Error> {
+        let want = self.unread.min(max as u64) as usize;
+        let mut buf = vec![0u8; want];
+        let got = self.fill(&mut buf)?;
+        if got < want {
+            return Err(Error::Truncated(self.after("its data")));
+        }
+        self.unread -= want as u64;
+        Ok(buf)
+    }
+
+    /// Skip the rest of the current entry's data and its padding.
+    fn skip_rest(&mut self) -> Result<(), Error> {
+        let n = self.unread;
+        if n > 0 {
+            let got = self.skip(n)?;
+            if got < n {
+                return Err(Error::Truncated(self.after("its data")));
+            }
+            self.unread = 0;
+        }
+        if self.pad > 0 {
+            let pad = self.pad;
+            self.pad = 0;
+            // The last entry's padding may be missing (umoci #436): an end there
+            // is the end of the archive.
+            if self.skip(pad)? < pad {
+                self.done = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_special(&mut self, size: u64) -> Result<Vec<u8>, Error> {
+        let mut data = vec![0u8; size as usize];
+        if self.fill(&mut data)? < data.len() {
+            return Err(Error::Truncated(self.after("a pax or long-name record")));
+        }
+        let pad = pad_of(size);
+        if self.skip(pad)? < pad {
+            return Err(Error::Truncated(self.after("a pax or long-name record")));
+        }
+        Ok(data)
+    }
+
+    fn skip_sparse_extensions(&mut self) -> Result<(), Error> {
+        loop {
+            let mut block = [0u8; BLOCK];
+            if self.fill(&mut block)? < BLOCK {
+                return Err(Error::Truncated(self.after("a sparse header")));
+            }
+            if block[504] == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Read as much of `buf` as the stream has; fewer bytes only at its end.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.r.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        self.offset += got as u64;
+        Ok(got)
+    }
+
+    fn skip(&mut self, n: u64) -> Result<u64, Error> {
+        let got = self.r.skip(n)?;
+        self.offset += got;
+        Ok(got)
+    }
+
+    fn after(&self, what: &str) -> String {
+        if self.last.is_empty() {
+            format!("{what} at byte {}", self.offset)
+        } else {
+            format!(
+                "{what} after entry {}",
+                crate::output::escape_bytes(&self.last)
+            )
+        }
+    }
+}
+
+fn special_name(flag: u8) -> &'static str {
+    match flag {
+        b'x' => "pax",
+        b'g' => "global pax",
+        _ => "GNU long-name",
+    }
+}
+
+fn pad_of(size: u64) -> u64 {
+    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
+}
+
+fn cut_nul(b: &[u8]) -> &[u8] {
+    b.iter().position(|&c| c == 0).map_or(b, |i| &b[..i])
+}
+
+struct RawHeader {
+    name: Vec<u8>,
+    link: Vec<u8>,
+    flag: u8,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    size: u64,
+    gnu_extended: bool,
+}
+
+/// Decode one 512-byte header block.
+fn raw_header(b: &[u8; BLOCK]) -> Result<RawHeader, String> {
+    let sum =
+        number(&b[148..156]).map_err(|_| "a header with an unreadable checksum".to_string())?;
+    let unsigned: u64 = b
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(c)
+            }
+        })
+        .sum();
+    let signed: i64 = b
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(c as i8)
+            }
+        })
+        .sum();
+    if sum != unsigned && sum as i64 != signed {
+        return Err("a header whose checksum does not match (not a tar, or corrupt)".into());
+    }
+    let field = |r: std::ops::Range<usize>, what: &str| {
+        number(&b[r]).map_err(|_| format!("a header with an unreadable {what} field"))
+    };
+    let ustar = &b[257..263] == b"ustar\0";
+    let mut name = cut_nul(&b[0..100]).to_vec();
+    if ustar {
+        let prefix = cut_nul(&b[345..500]);
+        if !prefix.is_empty() {
+            let mut full = prefix.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(&name);
+            name = full;
+        }
+    }
+    let gnu = &b[257..265] == b"ustar  \0";
+    Ok(RawHeader {
+        name,
+        link: cut_nul(&b[157..257]).to_vec(),
+        flag: b[156],
+        mode: (field(100..108, "mode")? & 0o7777) as u32,
+        uid: field(108..116, "uid")?,
+        gid: field(116..124, "gid")?,
+        size: field(124..136, "size")?,
+        gnu_extended: gnu && b[482] != 0,
+    })
+}
+
+/// A numeric header field: octal text (NUL or space ended) or GNU base-256.
+fn number(f: &[u8]) -> Result<u64, ()> {
+    if f.first().is_some_and(|&c| c & 0x80 != 0) {
+        // Base-256: big-endian, the top bit of the first byte is the marker; a
+        // negative value (0xff) is not an id or a size.
+        if f[0] == 0xff {
+            return Err(());
+        }
+        let mut v: u64 = u64::from(f[0] & 0x7f);
+        for &c in &f[1..] {
+            v = v
+                .checked_mul(256)
+                .ok_or(())?
+                .checked_add(u64::from(c))
+                .ok_or(())?;
+        }
+        return Ok(v);
+    }
+    let t: &[u8] = {
+        let s = f
+            .iter()
+            .position(|&c| c != b' ' && c != 0)
+            .unwrap_or(f.len());
+        let f = &f[s..];
+        let e = f
+            .iter()
+            .position(|&c| c == b' ' || c == 0)
+            .unwrap_or(f.len());
+        &f[..e]
+    };
+    if t.is_empty() {
+        return Ok(0);
+    }
+    let mut v: u64 = 0;
+    for &c in t {
+        if !(b'0'..=b'7').contains(&c) {
+            return Err(());
+        }
+        v = v.checked_mul(8).ok_or(())? + u64::from(c - b'0');
+    }
+    Ok(v)
+}
+
+/// Parse pax records (`LEN KEY=VALUE\n`, LEN counting the whole record) into `p`.
+fn parse_pax(mut data: &[u8], p: &mut Pax) -> Result<(), String> {
+    while !data.is_empty() {
+        if data.iter().all(|&c| c == 0) {
+            break;
+        }
+        let sp = data
+            .iter()
+            .position(|&c| c == b' ')
+            .ok_or("a record without a length")?;
+        let len: usize = std::str::from_utf8(&data[..sp])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or("a record whose length is not a number")?;
+        if len <= sp + 1 || len > data.len() || data[len - 1] != b'\n' {
+            return Err("a record whose length does not match its text".into());
+        }
+        let rec = &data[sp + 1..len - 1];
+        data = &data[len..];
+        let eq = rec
+            .iter()
+            .position(|&c| c == b'=')
+            .ok_or("a record without '='")?;
+        let (key, value) = (&rec[..eq], &rec[eq + 1..]);
+        let num = || -> Result<u64, String> {
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "{} is not a number",
+                        String::from_utf8_lossy(key).into_owned()
+                    )
+                })
+        };
+        match key {
+            b"path" | b"GNU.sparse.name" => p.path = Some(value.to_vec()),
+            b"linkpath" => p.linkpath = Some(value.to_vec()),
+            b"size" => p.size = Some(num()?),
+            b"uid" => p.uid = Some(num()?),
+            b"gid" => p.gid = Some(num()?),
+            k if k == SCHILY_CAP || k == MISSPELT_CAP => p.schily = Some(value.to_vec()),
+            k if k == LIBARCHIVE_CAP => match base64(value) {
+                Some(v) => p.libarchive = Some(v),
+                None => p.bad_base64 = true,
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Decode base64 (standard alphabet, padding optional: libarchive writes none).
+pub fn base64(text: &[u8]) -> Option<Vec<u8>> {
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    // Leftover bits must be zero padding, and a lone sixth of a byte is not base64.
+    if bits >= 6 || acc & ((1 << bits) - 1) != 0 {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &str, flag: u8, size: u64) -> [u8; BLOCK] {
+        let mut b = [0u8; BLOCK];
+        b[..name.len()].copy_from_slice(name.as_bytes());
+        b[100..107].copy_from_slice(b"0000755");
+        b[108..115].copy_from_slice(b"0000000");
+        b[116..123].copy_from_slice(b"0000000");
+        b[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+        b[136..147].copy_from_slice(b"00000000000");
+        b[156] = flag;
+        b[257..263].copy_from_slice(b"ustar\0");
+        b[263..265].copy_from_slice(b"00");
+        b[148..156].copy_from_slice(b"        ");
+        let sum: u32 = b.iter().map(|&c| u32::from(c)).sum();
+        b[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        b
+    }
+
+    fn pax(records: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, v) in records {
+            let body = 1 + k.len() + 1 + v.len() + 1;
+            let mut len = body + 1;
+            while format!("{len}").len() + body != len {
+                len = format!("{len}").len() + body;
+            }
+            out.extend(format!("{len} {k}=").as_bytes());
+            out.extend(*v);
+            out.push(b'\n');
+        }
+        out
+    }
+
+    fn entry(out: &mut Vec<u8>, name: &str, flag: u8, data: &[u8]) {
+        out.extend(header(name, flag, data.len() as u64));
+        out.extend(data);
+        out.resize(out.len() + pad_of(data.len() as u64) as usize, 0);
+    }
+
+    #[test]
+    fn pax_capability_records_and_long_names() {
+        let mut t = Vec::new();
+        let cap = [
+            0u8, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        entry(
+            &mut t,
+            "PaxHeaders/a",
+            b'x',
+            &pax(&[("SCHILY.xattr.security.capability", &cap)]),
+        );
+        entry(&mut t, "usr/bin/a", b'0', b"hello");
+        entry(
+            &mut t,
+            "PaxHeaders/b",
+            b'x',
+            &pax(&[(
+                "LIBARCHIVE.xattr.security.capability",
+                b"AAAAAgAgAAAAAAAAAAAAAAAAAAA",
+            )]),
+        );
+        entry(&mut t, "usr/bin/b", b'0', b"");
+        let long = "d/".repeat(80) + "f";
+        entry(&mut t, "././@LongLink", b'L', long.as_bytes());
+        entry(&mut t, "short", b'0', b"x");
+        // No end blocks, no padding after the last entry: Go's reader accepts it.
+        t.truncate(t.len() - 511);
+        let mut r = Reader::new(&t[..]);
+        let a = r.next_entry().unwrap().unwrap();
+        assert_eq!(a.name, b"usr/bin/a");
+        assert_eq!(a.cap, Some(CapRecord::Schily(cap.to_vec())));
+        assert_eq!(r.head(3).unwrap(), b"hel");
+        let b = r.next_entry().unwrap().unwrap();
+        assert_eq!(b.cap, Some(CapRecord::LibarchiveOnly(cap.to_vec())));
+        let c = r.next_entry().unwrap().unwrap();
+        assert_eq!(c.name, long.as_bytes());
+        assert!(c.cap.is_none());
+        assert!(r.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_archives_are_errors_not_panics() {
+        let mut t = Vec::new();
+        entry(&mut t, "a", b'0', &[7u8; 2000]);
+        // Cut inside the data.
+        let mut r = Reader::new(&t[..1000]);
+        r.next_entry().unwrap().unwrap();
+        assert!(matches!(r.next_entry(), Err(Error::Truncated(_))));
+        // A corrupt header.
+        let mut bad = t.clone();
+        bad[10] ^= 0xff;
+        assert!(matches!(
+            Reader::new(&bad[..]).next_entry(),
+            Err(Error::Malformed(_))
+        ));
+        // A header cut short.
+        assert!(matches!(
+            Reader::new(&t[..100]).next_entry(),
+            Err(Error::Truncated(_))
+        ));
+        // An absurd pax size.
+        let mut p = header("PaxHeaders/x", b'x', 1 << 30).to_vec();
+        p.extend([0u8; 512]);
+        assert!(matches!(
+            Reader::new(&p[..]).next_entry(),
+            Err(Error::Malformed(_))
+        ));
+        // A pax record whose length lies.
+        let mut q = Vec::new();
+        entry(&mut q, "PaxHeaders/x", b'x', b"99 path=a\n");
+        entry(&mut q, "a", b'0', b"");
+        assert!(matches!(
+            Reader::new(&q[..]).next_entry(),
+            Err(Error::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn base64_as_libarchive_writes_it() {
+        assert_eq!(base64(b"aGVsbG8").unwrap(), b"hello");
+        assert_eq!(base64(b"aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64(b"").unwrap(), b"");
+        assert!(base64(b"a").is_none());
+        assert!(base64(b"a$b=").is_none());
+    }
+
+    #[test]
+    fn numbers_octal_and_base256() {
+        assert_eq!(number(b"0000755\0"), Ok(0o755));
+        assert_eq!(number(b"  755 \0"), Ok(0o755));
+        assert_eq!(number(b"\0\0\0\0"), Ok(0));
+        assert_eq!(number(&[0x80, 0, 0, 0, 0, 0, 0x01, 0x00]), Ok(256));
+        assert!(number(b"12a").is_err());
+        assert!(number(&[0xff; 8]).is_err());
+    }
+}

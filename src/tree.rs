@@ -1,0 +1,311 @@
+//! One view of "a tree of files with capabilities" for `read -r`, `check` and
+//! `verify`: the host's filesystem, or the root filesystem an image's layers make.
+//!
+//! The commands keep their rules (output lines, JSON, manifest comparison, the exec
+//! model) and ask this view for entries; only where the facts come from differs.
+
+use crate::error::at_path;
+use crate::filecaps::FileCaps;
+use crate::image::apply::{Kept, Want};
+use crate::image::tar::{CapRecord, Kind};
+use crate::image::{Image, Snapshot};
+use crate::scan::{self, Entry, Found, WalkOpts};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Where files come from.
+pub enum Tree {
+    Host,
+    Image(Box<ImageTree>),
+}
+
+/// An image and what a scan kept of its final root filesystem.
+pub struct ImageTree {
+    pub image: Image,
+    pub snap: Snapshot,
+}
+
+/// A file as `check` needs it: an identity (hard links share one) and whether it
+/// is a regular file.
+pub struct Stat {
+    pub id: (u64, u64),
+    pub is_file: bool,
+}
+
+/// How many symlinks a path lookup follows before it gives up (the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+impl Tree {
+    /// Open an image and apply its layers, keeping what `want` asks for.
+    pub fn image(arg: &Path, platform: Option<&str>, want: &Want) -> anyhow::Result<Tree> {
+        let image = Image::open(arg, platform)?;
+        let snap = image.scan(want)?;
+        Ok(Tree::Image(Box::new(ImageTree { image, snap })))
+    }
+
+    /// Every entry at or under `root` worth reporting (see [`scan::walk`]), in no
+    /// particular order.
+    pub fn walk(
+        &self,
+        root: &Path,
+        opts: &WalkOpts,
+        emit: &mut dyn FnMut(Entry),
+        fail: &mut dyn FnMut(anyhow::Error),
+    ) {
+        match self {
+            Tree::Host => scan::walk(root, opts, emit, fail),
+            Tree::Image(t) => t.walk(root, opts, emit, fail),
+        }
+    }
+
+    /// What is at `path` (not following a final symlink).
+    pub fn stat(&self, path: &Path) -> io::Result<Stat> {
+        match self {
+            Tree::Host => {
+                let m = crate::openpath::symlink_metadata(path)?;
+                Ok(Stat {
+                    id: (m.dev(), m.ino()),
+                    is_file: m.is_file(),
+                })
+            }
+            Tree::Image(t) => t.stat(path),
+        }
+    }
+
+    /// The capabilities of the regular file at `path`.
+    pub fn read_caps(&self, path: &Path) -> Found {
+        match self {
+            Tree::Host => scan::read_caps(path),
+            Tree::Image(t) => match t.lookup(path) {
+                Ok(Some((p, k))) => t.found(&p, k),
+                Ok(None) => Found::File(None),
+                Err(e) => Found::Unreadable(at_path(path, crate::error::strerror(&e))),
+            },
+        }
+    }
+
+    /// How messages name where a path is: "" for the host, " in IMAGE" for an image.
+    pub fn place(&self) -> String {
+        match self {
+            Tree::Host => String::new(),
+            Tree::Image(t) => format!(" in {}", crate::error::quote(&t.image.name)),
+        }
+    }
+}
+
+impl ImageTree {
+    /// The entry at `path`, symlinks in the directories on the way resolved inside
+    /// the image (never on the host). `Ok(None)`: nothing kept there (an existing
+    /// file we did not keep has no capabilities).
+    pub fn lookup(&self, path: &Path) -> io::Result<Option<(Vec<u8>, &Kept)>> {
+        let real = self.resolve(path.as_os_str().as_bytes(), false)?;
+        Ok(self.snap.files.get(&real).map(|k| (real, k)))
+    }
+
+    /// `path` with every symlink on the way replaced by its target (the final one
+    /// too when `follow`), relative targets taken from the link's directory and
+    /// absolute ones from the image root.
+    pub fn resolve(&self, path: &[u8], follow: bool) -> io::Result<Vec<u8>> {
+        let mut todo: Vec<Vec<u8>> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .map(<[u8]>::to_vec)
+            .rev()
+            .collect();
+        let mut at: Vec<u8> = Vec::new();
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            match &c[..] {
+                b"." => continue,
+                b".." => {
+                    let cut = at.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                    at.truncate(cut);
+                    continue;
+                }
+                _ => {}
+            }
+            let mut next = at.clone();
+            next.push(b'/');
+            next.extend_from_slice(&c);
+            let last = todo.is_empty();
+            match self.snap.files.get(&next) {
+                Some(k) if k.kind == Kind::Symlink && (!last || follow) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                    }
+                    if k.link.starts_with(b"/") {
+                        at.clear();
+                    }
+                    todo.extend(
+                        k.link
+                            .split(|&b| b == b'/')
+                            .filter(|c| !c.is_empty())
+                            .map(<[u8]>::to_vec)
+                            .rev(),
+                    );
+                }
+                Some(k) if !last && k.kind != Kind::Dir => {
+                    return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+                }
+                _ => at = next,
+            }
+        }
+        if at.is_empty() {
+            at.push(b'/');
+        }
+        Ok(at)
+    }
+
+    fn stat(&self, path: &Path) -> io::Result<Stat> {
+        let real = self.resolve(path.as_os_str().as_bytes(), false)?;
+        let id = |p: &[u8]| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            p.hash(&mut h);
+            (0, h.finish())
+        };
+        match self.snap.files.get(&real) {
+            Some(k) => {
+                let inode =
+                    if k.kind == Kind::HardLink || !k.link.is_empty() && k.kind == Kind::Regular {
+                        &k.link[..]
+                    } else {
+                        &real[..]
+                    };
+                Ok(Stat {
+                    id: id(inode),
+                    is_file: k.kind == Kind::Regular || k.kind == Kind::HardLink,
+                })
+            }
+            // Not kept: it has no capabilities; whether it exists at all, the scan's
+            // record of every path answers.
+            None if self.snap.exists(&real) => Ok(Stat {
+                id: id(&real),
+                is_file: true,
+            }),
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+
+    /// The entry for one kept file, as a host scan would report it.
+    pub fn found(&self, path: &[u8], k: &Kept) -> Found {
+        if !matches!(k.kind, Kind::Regular | Kind::HardLink) {
+            return Found::NotRegular;
+        }
+        let shown = Path::new(std::ffi::OsStr::from_bytes(path));
+        match &k.cap {
+            None => Found::File(None),
+            Some(CapRecord::Schily(v) | CapRecord::LibarchiveOnly(v)) => {
+                match FileCaps::decode(v) {
+                    Ok(c) => Found::File(Some(c)),
+                    Err(e) => Found::Unreadable(at_path(shown, format!("{e}{}", self_place(self)))),
+                }
+            }
+            Some(CapRecord::BadBase64) => Found::Unreadable(at_path(
+                shown,
+                format!(
+                    "its LIBARCHIVE.xattr.security.capability record is not base64{}",
+                    self_place(self)
+                ),
+            )),
+        }
+    }
+
+    fn walk(
+        &self,
+        root: &Path,
+        opts: &WalkOpts,
+        emit: &mut dyn FnMut(Entry),
+        fail: &mut dyn FnMut(anyhow::Error),
+    ) {
+        let root = match self.resolve(root.as_os_str().as_bytes(), false) {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(at_path(
+                    root,
+                    format!("{}{}", crate::error::strerror(&e), self_place(self)),
+                ));
+            }
+        };
+        let pre = if root == b"/" {
+            root.clone()
+        } else {
+            [&root[..], b"/"].concat()
+        };
+        let under = self
+            .snap
+            .files
+            .range(root.clone()..)
+            .take_while(|(p, _)| **p == root || p.starts_with(&pre));
+        let mut excluded: Option<Vec<u8>> = None;
+        for (p, k) in under {
+            if let Some(x) = &excluded {
+                if p.starts_with(x) {
+                    continue;
+                }
+                excluded = None;
+            }
+            let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);
+            if opts.exclude.iter().any(|x| x.matches(p, name)) {
+                excluded = Some([&p[..], b"/"].concat());
+                continue;
+            }
+            // Parents excluded by a whole-path pattern are not always kept entries.
+            if !opts.exclude.is_empty() && self.parent_excluded(p, &root, opts) {
+                continue;
+            }
+            let found = self.found(p, k);
+            if opts.verbose || !matches!(found, Found::File(None) | Found::NotRegular) {
+                self.warn_about(p, k);
+                emit(Entry {
+                    path: PathBuf::from(std::ffi::OsStr::from_bytes(p)),
+                    found,
+                    layer: Some(k.layer),
+                });
+            }
+        }
+    }
+
+    fn parent_excluded(&self, p: &[u8], root: &[u8], opts: &WalkOpts) -> bool {
+        let mut at = p;
+        while let Some(i) = at.iter().rposition(|&b| b == b'/') {
+            at = &at[..i];
+            if at.len() <= root.len() {
+                return false;
+            }
+            let name = at.rsplit(|&b| b == b'/').next().unwrap_or(at);
+            if opts.exclude.iter().any(|x| x.matches(at, name)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// What a runtime would do differently from what the tar says.
+    fn warn_about(&self, p: &[u8], k: &Kept) {
+        let shown = crate::output::escape_bytes(p);
+        match &k.cap {
+            Some(CapRecord::LibarchiveOnly(_)) => crate::error::warn(&format!(
+                "{shown}: the capability is only in a LIBARCHIVE.xattr pax record (bsdtar); moby and containerd apply only SCHILY.xattr records, so a container would not get it"
+            )),
+            Some(CapRecord::Schily(v)) => {
+                if let Ok(FileCaps {
+                    rootid: Some(r), ..
+                }) = FileCaps::decode(v)
+                {
+                    crate::error::warn(&format!(
+                        "{shown}: a v3 value bound to rootid {r}: it applies only in a user namespace whose root is uid {r} on the host (moby rewrites v3 to v2 when it builds a layer; containerd and umoci keep it)"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn self_place(t: &ImageTree) -> String {
+    format!(" in {}", crate::error::quote(&t.image.name))
+}
