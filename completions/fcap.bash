@@ -443,12 +443,20 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__verify)
-            opts="-h -V --oci-config --k8s --container --unit --compose --service --docker-args --runtime --explain-caller --user --pid --inheritable --ambient --bounding --drop --no-new-privs --noroot --profile --require --json --color --help --version"
+            opts="-h -V --image --platform --oci-config --k8s --container --unit --compose --service --docker-args --runtime --explain-caller --user --pid --inheritable --ambient --bounding --drop --no-new-privs --noroot --profile --require --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --oci-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

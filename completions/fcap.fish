@@ -81,6 +81,8 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSO
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l image -d 'Verify PATH inside this container image (see \'fcap read --image\'; PATH defaults to the image\'s entrypoint): its owner, mode, capabilities and `#!` lines come from the image, symlinks are followed inside it, --user is looked up in its /etc/passwd and defaults to its User, and the caller is a Docker container\'s process (--profile docker) unless told otherwise' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l platform -d 'With --image, the platform to pick when the image has several' -r
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l oci-config -d 'The caller is the `process` section of this OCI runtime config (a bundle\'s config.json), applied as runc applies it; PATH defaults to `args[0]` in the bundle\'s root' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l k8s -d 'The caller is a container of this Kubernetes manifest (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob; multi-document YAML), as the kubelet and --runtime start it' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l container -d 'The container to use when the manifest has several' -r

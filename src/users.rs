@@ -23,20 +23,36 @@ pub fn lookup(who: &str) -> anyhow::Result<User> {
 
 /// [`lookup`] against other files (tests, or an image's root).
 pub fn lookup_in(who: &str, passwd: &Path, group: &Path) -> anyhow::Result<User> {
+    let passwd_text = std::fs::read_to_string(passwd).unwrap_or_default();
+    let group_text = std::fs::read_to_string(group).unwrap_or_default();
+    lookup_text(
+        who,
+        &passwd_text,
+        &group_text,
+        &passwd.display().to_string(),
+    )
+}
+
+/// [`lookup`] in the text of account files (an image's); `where_` names the passwd
+/// file in messages.
+pub fn lookup_text(
+    who: &str,
+    passwd: &str,
+    group_text: &str,
+    where_: &str,
+) -> anyhow::Result<User> {
     let numeric = who.parse::<u32>().ok();
-    let entry = passwd_entry(Some(who), numeric, passwd);
+    let entry = passwd_line(Some(who), numeric, passwd);
     let (name, uid, gid) = match (entry, numeric) {
         (Some((n, u, g)), _) => (Some(n), u, g),
         // A uid with no account: its own number as primary group, no extras.
         (None, Some(u)) => (None, u, u),
         (None, None) => anyhow::bail!(
-            "unknown user '{who}': not in {} (use a numeric uid for accounts that exist only elsewhere)",
-            passwd.display()
+            "unknown user '{who}': not in {where_} (use a numeric uid for accounts that exist only elsewhere)"
         ),
     };
     let mut groups = Vec::new();
     if let Some(n) = &name {
-        let group_text = std::fs::read_to_string(group).unwrap_or_default();
         // group: name:x:gid:member,member
         for l in group_text.lines() {
             let f: Vec<&str> = l.split(':').collect();
@@ -60,6 +76,37 @@ pub fn lookup_in(who: &str, passwd: &Path, group: &Path) -> anyhow::Result<User>
     })
 }
 
+/// A container's `USER` (`user[:group]`, names or numbers) in an image's account
+/// files, as runc resolves it: a name must be there, numbers always work.
+pub fn lookup_spec(spec: &str, passwd: &str, group: &str, place: &str) -> anyhow::Result<User> {
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let mut user = lookup_text(u, passwd, group, &format!("/etc/passwd{place}"))?;
+    if let Some(g) = g {
+        user.gid = group_text(g, group, &format!("/etc/group{place}"))?;
+        user.groups.retain(|x| *x != user.gid);
+    }
+    Ok(user)
+}
+
+/// A group by name or number in a group file's text.
+pub fn group_text(who: &str, text: &str, where_: &str) -> anyhow::Result<u32> {
+    if let Ok(g) = who.parse::<u32>() {
+        return Ok(g);
+    }
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[0] == who)
+                .then(|| f[2].parse::<u32>().ok())
+                .flatten()
+        })
+        .ok_or_else(|| anyhow::anyhow!("unknown group '{who}': not in {where_}"))
+}
+
 /// The name of user `uid`, if `/etc/passwd` has one (no group file is read).
 pub fn user_name(uid: u32) -> Option<String> {
     passwd_entry(None, Some(uid), Path::new("/etc/passwd")).map(|(name, _, _)| name)
@@ -69,6 +116,10 @@ pub fn user_name(uid: u32) -> Option<String> {
 /// (name, uid, primary gid).
 fn passwd_entry(name: Option<&str>, uid: Option<u32>, passwd: &Path) -> Option<(String, u32, u32)> {
     let text = std::fs::read_to_string(passwd).ok()?;
+    passwd_line(name, uid, &text)
+}
+
+fn passwd_line(name: Option<&str>, uid: Option<u32>, text: &str) -> Option<(String, u32, u32)> {
     text.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         if f.len() < 4 || l.starts_with('#') {

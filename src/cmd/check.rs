@@ -17,10 +17,10 @@ use crate::filecaps::FileCaps;
 use crate::manifest::{self, Entry};
 use crate::output::escape_path;
 use crate::scan::{self, Found, Pattern, WalkOpts};
+use crate::tree::Tree;
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::Write;
-use crate::tree::Tree;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 

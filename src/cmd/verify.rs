@@ -41,8 +41,20 @@ capability is not effective, 2 an error.")]
 pub struct VerifyArgs {
     /// The program that would be executed (with a descriptor: its entrypoint by
     /// default).
-    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s", "compose", "docker_args", "unit"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["oci_config", "k8s", "compose", "docker_args", "unit", "image"])]
     pub path: Option<PathBuf>,
+
+    /// Verify PATH inside this container image (see 'fcap read --image'; PATH
+    /// defaults to the image's entrypoint): its owner, mode, capabilities and `#!`
+    /// lines come from the image, symlinks are followed inside it, --user is looked up
+    /// in its /etc/passwd and defaults to its User, and the caller is a Docker
+    /// container's process (--profile docker) unless told otherwise.
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["pid", "unit"])]
+    pub image: Option<PathBuf>,
+
+    /// With --image, the platform to pick when the image has several.
+    #[arg(long, value_name = "PLATFORM", requires = "image")]
+    pub platform: Option<String>,
 
     /// The caller is the `process` section of this OCI runtime config (a bundle's
     /// config.json), applied as runc applies it; PATH defaults to `args[0]` in the
@@ -516,7 +528,11 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         noroot: args.noroot,
         profile: args.profile,
         runtime: args.runtime,
+        accounts: None,
     };
+    if let Some(image) = &args.image {
+        return run_image(args, req, image, out);
+    }
     let (desc, who, path, root) = match &args.oci_config {
         Some(f) => {
             let (d, w, p, r) = from_oci(f, args.path.as_ref())?;
@@ -584,8 +600,114 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             n.dirs.retain(|(d, _)| d.starts_with(&root));
         }
     }
-    let p = match desc.as_ref().and_then(|d| d.refusal.as_ref()) {
-        None => model::predict(&who.caller, &chain),
+    answer(args, out, desc.as_ref(), &who, &path, &chain)
+}
+
+/// `verify --image`: the same answer, with the file facts and the accounts taken
+/// from the image.
+fn run_image(
+    args: &VerifyArgs,
+    mut req: Request,
+    name: &Path,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let image = crate::image::Image::open(name, args.platform.as_deref())?;
+    let place = format!(" in {}", crate::error::quote(name));
+    let descriptor = match &args.oci_config {
+        Some(f) => {
+            let text =
+                std::fs::read_to_string(f).map_err(|e| crate::error::io_at_path(f, &e, false))?;
+            let args0 = oci::parse(&text)
+                .map_err(|e| crate::error::at_path(f, e))?
+                .process
+                .args
+                .first()
+                .cloned();
+            let given = args.path.clone().or(args0.map(PathBuf::from));
+            let (d, w, _, _) = from_oci(f, given.as_ref().or(Some(&PathBuf::from("/"))))?;
+            Some((d, w))
+        }
+        None => container_descriptor(args)?,
+    };
+    let from_descriptor = descriptor
+        .as_ref()
+        .and_then(|(d, _)| d.process.args.first().cloned());
+    let entrypoint = image.resolved.entrypoint.first().cloned();
+    let program = match (&args.path, from_descriptor, entrypoint) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(a), _) => PathBuf::from(a),
+        (None, None, Some(e)) => PathBuf::from(e),
+        (None, None, None) => anyhow::bail!(
+            "{}: the image config has no Entrypoint or Cmd: name the file to verify",
+            crate::error::quote(name)
+        ),
+    };
+    let g = crate::verify::image::gather(image, &program, None)?;
+    let (desc, who) = match descriptor {
+        Some((d, w)) => (Some(d), w),
+        None => {
+            let mut notes = Vec::new();
+            if req.user.is_none() {
+                match &g.tree.image.resolved.user {
+                    Some(u) => {
+                        notes.push(format!("user {u}: the image config's User"));
+                        req.user = Some(u.clone());
+                    }
+                    None => {
+                        notes.push("user root: the image config sets no User".to_string());
+                        req.user = Some("0".to_string());
+                    }
+                }
+            }
+            if req.profile.is_none() {
+                notes.push(
+                    "caller: a Docker container's process (--profile docker); --profile, --k8s, --compose, --docker-args or --oci-config describe another"
+                        .to_string(),
+                );
+                req.profile = Some(Profile::Docker);
+            }
+            req.accounts = Some(caller::Accounts {
+                passwd: String::from_utf8_lossy(g.passwd.as_deref().unwrap_or_default())
+                    .into_owned(),
+                group: String::from_utf8_lossy(g.group.as_deref().unwrap_or_default()).into_owned(),
+                place: place.clone(),
+            });
+            let mut w = caller::build(&req)?;
+            w.notes.extend(notes);
+            (None, w)
+        }
+    };
+    if args.explain_caller {
+        let Some(d) = &desc else {
+            anyhow::bail!(
+                "--explain-caller needs a descriptor: --oci-config, --k8s, --compose, --docker-args or --unit"
+            );
+        };
+        explain(out, d, &who, &g.program)?;
+        return Ok(Exit::Success);
+    }
+    let first = &g.chain[0];
+    if first.inode.is_none() && first.lookup_errno != Some(libc::ENAMETOOLONG) {
+        let e = std::io::Error::from_raw_os_error(first.lookup_errno.unwrap_or(libc::ENOENT));
+        return Err(crate::error::at_path(
+            &g.program,
+            format!("{}{place}", crate::error::strerror(&e)),
+        ));
+    }
+    answer(args, out, desc.as_ref(), &who, &g.program, &g.chain)
+}
+
+/// Predict, then print the answer and pick the exit status.
+fn answer(
+    args: &VerifyArgs,
+    out: &mut dyn Write,
+    desc: Option<&Descriptor>,
+    who: &Described,
+    path: &Path,
+    chain: &[Node],
+) -> anyhow::Result<Exit> {
+    let p = match desc.and_then(|d| d.refusal.as_ref()) {
+        None => model::predict(&who.caller, chain),
         Some(r) => refused(&who.caller, r),
     };
     let missing = args
@@ -596,12 +718,12 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             Outcome::Fail(_) | Outcome::Unknown => r,
         })
         .unwrap_or(CapSet::EMPTY);
-    let fixes = match (&desc, args.require) {
-        (Some(d), Some(r)) if !missing.is_empty() => shortest_fixes(d, &chain, r, missing)?,
+    let fixes = match (desc, args.require) {
+        (Some(d), Some(r)) if !missing.is_empty() => shortest_fixes(d, chain, r, missing)?,
         _ => Vec::new(),
     };
     if args.json {
-        let mut v = to_json(args, &path, &chain, &who, desc.as_ref(), &p, missing);
+        let mut v = to_json(args, path, chain, who, desc, &p, missing);
         if args.require.is_some() && desc.is_some() {
             v["fixes"] = fixes
                 .iter()
@@ -617,10 +739,10 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
         writeln!(out, "{v}")?;
     } else {
-        if let Some(d) = &desc {
+        if let Some(d) = desc {
             descriptor_lines(out, d)?;
         }
-        human(out, args, &path, &chain, &who, &p, missing)?;
+        human(out, args, path, chain, who, &p, missing)?;
         if !fixes.is_empty() {
             writeln!(out, "\n{}", "fix (each re-verified):".bold())?;
             for (i, (_, text)) in fixes.iter().enumerate() {
@@ -870,6 +992,7 @@ fn to_json(
         .collect();
     let mut v = serde_json::json!({
         "path": escape_path(path),
+        "image": args.image.as_deref().map(escape_path),
         "file": chain[0].shown(),
         "symlink_target": chain[0].symlink_target().map(|r| escape_path(r)),
         "interpreter": interpreter(chain, p).map(Node::shown),
@@ -965,6 +1088,9 @@ fn human(
             escape_path(r)
         )?,
         None => writeln!(out, "{}        {}", bold("file:"), escape_path(path))?,
+    }
+    if let Some(i) = &args.image {
+        writeln!(out, "{}       {}", bold("image:"), escape_path(i))?;
     }
     for n in chain.iter().take(p.final_node + 1).skip(1) {
         let target = n

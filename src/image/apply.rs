@@ -17,7 +17,7 @@
 //!   entries, whichever comes first in the tar.
 
 use super::tar::{self, CapRecord, Kind};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, RwLock};
@@ -55,10 +55,16 @@ pub struct Want {
     pub dirs: bool,
     /// These paths whatever they are (`check`'s listed files).
     pub paths: HashSet<Vec<u8>>,
-    /// These paths with their first `head_len` bytes.
-    pub heads: HashSet<Vec<u8>>,
-    pub head_len: usize,
+    /// These paths with (at most) this many first bytes.
+    pub heads: HashMap<Vec<u8>, usize>,
+    /// Every executable regular file with this many first bytes (0: none), until
+    /// [`HEAD_BUDGET`] bytes are kept: `verify` then finds a program, its `#!`
+    /// interpreters and its ELF loader in one pass over the image.
+    pub exec_heads: usize,
 }
+
+/// The most bytes of executables' heads one scan keeps.
+pub const HEAD_BUDGET: usize = 64 << 20;
 
 impl Want {
     fn keeps(&self, path: &[u8], h: &tar::Header) -> bool {
@@ -68,7 +74,16 @@ impl Want {
             || (self.symlinks && h.kind == Kind::Symlink)
             || (self.dirs && h.kind == Kind::Dir)
             || self.paths.contains(path)
-            || self.heads.contains(path)
+            || self.heads.contains_key(path)
+            || self.exec_heads(h) > 0
+    }
+
+    fn exec_heads(&self, h: &tar::Header) -> usize {
+        if h.kind == Kind::Regular && h.mode & 0o111 != 0 {
+            self.exec_heads
+        } else {
+            0
+        }
     }
 }
 
@@ -201,6 +216,8 @@ pub struct Shared<'a> {
     pub wake: Condvar,
     pub stop: AtomicBool,
     pub seen: Seen,
+    /// Bytes of executables' heads still to keep.
+    budget: AtomicUsize,
 }
 
 impl Shared<'_> {
@@ -213,6 +230,7 @@ impl Shared<'_> {
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
             seen: Seen::new(),
+            budget: AtomicUsize::new(HEAD_BUDGET),
         }
     }
 
@@ -304,8 +322,22 @@ pub fn read_layer<R: tar::Skip>(
         if !sh.want.keeps(&path, &h) {
             continue;
         }
-        let head = if sh.want.heads.contains(&path) && h.kind == Kind::Regular {
-            Some(r.head(sh.want.head_len).map_err(|e| e.to_string())?)
+        let asked = sh.want.heads.get(&path).copied().unwrap_or(0);
+        let mut len = asked.max(sh.want.exec_heads(&h));
+        if asked == 0 && len > 0 {
+            // Executables' heads share a budget; asked-for heads do not.
+            let cost = len.min(usize::try_from(h.size).unwrap_or(usize::MAX));
+            let spent = sh
+                .budget
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    b.checked_sub(cost)
+                });
+            if spent.is_err() {
+                len = 0;
+            }
+        }
+        let head = if len > 0 && h.kind == Kind::Regular {
+            Some(r.head(len).map_err(|e| e.to_string())?)
         } else {
             None
         };

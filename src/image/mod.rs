@@ -210,7 +210,12 @@ impl Image {
         Ok(Snapshot {
             files,
             seen: sh.seen,
-            asked: want.paths.union(&want.heads).cloned().collect(),
+            asked: want
+                .paths
+                .iter()
+                .chain(want.heads.keys())
+                .cloned()
+                .collect(),
         })
     }
 

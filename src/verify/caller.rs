@@ -70,6 +70,17 @@ pub struct Request {
     pub profile: Option<Profile>,
     /// The engine a profile's container runs on (`--runtime`).
     pub runtime: Option<Engine>,
+    /// Resolve `user` in these account files (an image's) instead of the host's.
+    pub accounts: Option<Accounts>,
+}
+
+/// An image's `/etc/passwd` and `/etc/group`, and how messages name where they are.
+#[derive(Clone, Debug, Default)]
+pub struct Accounts {
+    pub passwd: String,
+    pub group: String,
+    /// " in 'IMAGE'".
+    pub place: String,
 }
 
 impl Request {
@@ -346,7 +357,10 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
     // A simulated fresh process.
     let (uid, gid, groups, name) = match &req.user {
         Some(u) => {
-            let u = users::lookup(u)?;
+            let u = match &req.accounts {
+                Some(a) => users::lookup_spec(u, &a.passwd, &a.group, &a.place)?,
+                None => users::lookup(u)?,
+            };
             (u.uid, u.gid, u.groups, u.name)
         }
         None => (

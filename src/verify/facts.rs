@@ -116,8 +116,15 @@ pub fn read_xattr(path: &Path, follow: bool) -> Xattr {
 /// of a file's content goes through [`Content::read_at`], bounded by what the kernel
 /// itself reads (the first [`BINPRM_BUF_SIZE`] bytes, the ELF program headers, the
 /// loader's name).
-pub struct Content {
-    file: std::fs::File,
+pub enum Content {
+    File(std::fs::File),
+    /// The first bytes of a file in an image (all of it when `size` fits), as a
+    /// scan kept them: a read past them asks for more ([`Content::wanted`]).
+    Kept {
+        head: Vec<u8>,
+        size: u64,
+        wanted: std::cell::Cell<u64>,
+    },
 }
 
 /// Why a file's content is out of reach.
@@ -154,20 +161,37 @@ impl Content {
         if !file.metadata().is_ok_and(|m| m.is_file()) {
             return Err(NoContent::NotRegular);
         }
-        Ok(Content { file })
+        Ok(Content::File(file))
+    }
+
+    /// How many first bytes a read asked for that a kept head does not hold (0: none).
+    pub fn wanted(&self) -> u64 {
+        match self {
+            Content::File(_) => 0,
+            Content::Kept { wanted, .. } => wanted.get(),
+        }
     }
 
     /// Up to `len` bytes at `offset` (fewer at the end of the file), as the kernel's
     /// `kernel_read` would return them; `len` is bounded by the callers.
     pub fn read_at(&self, offset: u64, len: usize) -> Vec<u8> {
         use std::os::unix::fs::FileExt;
+        let file = match self {
+            Content::File(f) => f,
+            Content::Kept { head, size, wanted } => {
+                let end = offset.saturating_add(len as u64).min(*size);
+                if end > head.len() as u64 {
+                    wanted.set(wanted.get().max(end));
+                }
+                let from = (offset as usize).min(head.len());
+                let to = (end as usize).clamp(from, head.len());
+                return head[from..to].to_vec();
+            }
+        };
         let mut buf = vec![0u8; len];
         let mut got = 0;
         while got < len {
-            match self
-                .file
-                .read_at(&mut buf[got..], offset.saturating_add(got as u64))
-            {
+            match file.read_at(&mut buf[got..], offset.saturating_add(got as u64)) {
                 Ok(0) => break,
                 Ok(k) => got += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -197,7 +221,7 @@ fn machines() -> &'static [(u16, Class)] {
 
 /// The header layout a loader reads: `elf64_hdr`/`elf64_phdr` or the 32-bit ones.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
+pub enum Class {
     B64,
     B32,
 }
@@ -246,7 +270,7 @@ fn program_headers(c: &Content, hdr: &[u8], class: Class) -> Option<Vec<u8>> {
 /// What `load_elf_binary` finds in the named file before the credentials are computed
 /// (everything it can refuse happens before `begin_new_exec`): the header checks, the
 /// program headers, and PT_INTERP, the program loader it opens next.
-fn elf_check(c: &Content, head: &[u8], mounts: &[Mount]) -> ElfCheck {
+fn elf_check(c: &Content, head: &[u8], files: &dyn Files) -> ElfCheck {
     // bprm->buf: the first bytes, zero-padded.
     let mut hdr = head.to_vec();
     hdr.resize(BINPRM_BUF_SIZE, 0);
@@ -306,7 +330,7 @@ fn elf_check(c: &Content, head: &[u8], mounts: &[Mount]) -> ElfCheck {
         let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
         use std::os::unix::ffi::OsStringExt;
         let path = PathBuf::from(std::ffi::OsString::from_vec(name[..end].to_vec()));
-        return ElfCheck::Loader(Box::new(node(&path, mounts, Role::Loader(class))));
+        return ElfCheck::Loader(Box::new(files.node(&path, Role::Loader(class))));
     }
     ElfCheck::Static
 }
@@ -354,14 +378,32 @@ fn binfmt_misc_handlers() -> bool {
 /// Which file of the exec a node is: the named file or a `#!` interpreter (its
 /// content decides the format), or an ELF program's loader (read as one).
 #[derive(Clone, Copy)]
-enum Role {
+pub enum Role {
     Program,
     Loader(Class),
 }
 
-/// Facts about one file the kernel opens.
-fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
-    let mut n = Node {
+/// Where verify finds the facts of the files the kernel opens: the running
+/// system, or a container image's root filesystem ([`crate::tree::ImageTree`]).
+pub trait Files {
+    /// Facts about one file the kernel opens.
+    fn node(&self, path: &Path, role: Role) -> Node;
+}
+
+/// The running system, through its mount table.
+pub struct Host {
+    pub mounts: Vec<Mount>,
+}
+
+impl Files for Host {
+    fn node(&self, path: &Path, role: Role) -> Node {
+        node(path, self, role)
+    }
+}
+
+/// A node with nothing known yet.
+pub fn blank(path: &Path) -> Node {
+    Node {
         path: path.to_path_buf(),
         resolved: None,
         symlink: false,
@@ -376,7 +418,27 @@ fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
         xattr: Xattr::Absent,
         elf: ElfCheck::None,
         open_for_writing: false,
-    };
+    }
+}
+
+/// What the first bytes of a program (or a loader) say, read through `c`.
+pub fn content_facts(n: &mut Node, c: &Content, role: Role, files: &dyn Files) {
+    match role {
+        Role::Program => {
+            let head = c.read_at(0, BINPRM_BUF_SIZE);
+            n.kind = kind_of(&head);
+            if n.kind == Kind::Elf {
+                n.elf = elf_check(c, &head, files);
+            }
+        }
+        Role::Loader(class) => n.elf = loader_check(c, class),
+    }
+}
+
+/// Facts about one file the kernel opens, from the running system.
+fn node(path: &Path, host: &Host, role: Role) -> Node {
+    let mounts = &host.mounts[..];
+    let mut n = blank(path);
     // getname() refuses a name that does not fit in PATH_MAX with its NUL, before
     // any lookup.
     if path.as_os_str().len() >= PATH_MAX as usize {
@@ -418,17 +480,10 @@ fn node(path: &Path, mounts: &[Mount], role: Role) -> Node {
         n.fs = Some(name.to_string());
     }
     // Read only what the kernel reads, and only where reading is harmless.
-    match (Content::open(&real, &md, magic), role) {
-        (Ok(c), Role::Program) => {
-            let head = c.read_at(0, BINPRM_BUF_SIZE);
-            n.kind = kind_of(&head);
-            if n.kind == Kind::Elf {
-                n.elf = elf_check(&c, &head, mounts);
-            }
-        }
-        (Ok(c), Role::Loader(class)) => n.elf = loader_check(&c, class),
-        (Err(NoContent::Denied), _) => n.kind = Kind::Unreadable,
-        (Err(_), _) => {}
+    match Content::open(&real, &md, magic) {
+        Ok(c) => content_facts(&mut n, &c, role, host),
+        Err(NoContent::Denied) => n.kind = Kind::Unreadable,
+        Err(_) => {}
     }
     if md.is_file() && matches!(role, Role::Program) {
         // NFS serves only MAC labels under security.* (nfs4_xattr_get_nfs4_label):
@@ -569,8 +624,15 @@ fn mount_holding<'a>(mounts: &'a [Mount], real: &Path, follow: bool) -> Option<&
 /// kernel resolves it against the caller's. An ELF program carries its loader's facts
 /// ([`ElfCheck::Loader`]).
 pub fn gather(path: &Path) -> Vec<Node> {
-    let mounts = crate::fsinfo::mounts().unwrap_or_default();
-    let mut chain = vec![node(path, &mounts, Role::Program)];
+    let host = Host {
+        mounts: crate::fsinfo::mounts().unwrap_or_default(),
+    };
+    gather_in(&host, path)
+}
+
+/// [`gather`] from any source of files.
+pub fn gather_in(files: &dyn Files, path: &Path) -> Vec<Node> {
+    let mut chain = vec![files.node(path, Role::Program)];
     // One file past the kernel's depth: it opens that interpreter before it
     // gives up, so a missing one is ENOENT rather than ELOOP.
     while chain.len() <= MAX_REWRITES + 1 {
@@ -581,7 +643,7 @@ pub fn gather(path: &Path) -> Vec<Node> {
         if last.inode.is_none() {
             break;
         }
-        let next = node(&interpreter.clone(), &mounts, Role::Program);
+        let next = files.node(&interpreter.clone(), Role::Program);
         chain.push(next);
     }
     chain

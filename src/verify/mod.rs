@@ -12,5 +12,6 @@
 
 pub mod caller;
 pub mod facts;
+pub mod image;
 pub mod model;
 pub mod runtime;

@@ -20,5 +20,6 @@ mod text_oracle;
 mod tour;
 mod verify;
 mod verify_elf;
+mod verify_image;
 mod verify_userns;
 mod write;

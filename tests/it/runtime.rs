@@ -103,7 +103,7 @@ pub struct Observed {
 }
 
 impl Observed {
-    fn parse(status: &str) -> Observed {
+    pub fn parse(status: &str) -> Observed {
         let field = |k: &str| -> &str {
             status
                 .lines()
@@ -121,7 +121,7 @@ impl Observed {
     }
 
     /// The same sets from `verify --json`.
-    fn predicted(v: &serde_json::Value) -> Observed {
+    pub fn predicted(v: &serde_json::Value) -> Observed {
         let bits = |k: &str| {
             v[k].as_array()
                 .unwrap()
