@@ -9,7 +9,7 @@ use super::tar;
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 /// Indexes may nest (containerd writes index → index → manifests); deeper than this
 /// is refused as a loop or an attack.
 const MAX_DEPTH: usize = 8;
+/// How many nested indexes one image may name in all: an index may list the same
+/// nested index many times (one per tag), but a fan-out at every level must not
+/// multiply into millions of reads.
+const MAX_INDEXES: usize = 1024;
 /// A JSON document (index, manifest, config) larger than this is refused.
 const MAX_JSON: u64 = 16 << 20;
 
@@ -72,7 +76,7 @@ pub enum Store {
     Archive {
         path: PathBuf,
         file: File,
-        members: HashMap<String, (u64, u64)>,
+        members: Members,
     },
 }
 
@@ -122,10 +126,16 @@ impl Store {
     }
 }
 
+/// Archive member name → (offset, length) of its data.
+type Members = HashMap<String, (u64, u64)>;
+
 /// Where a tar's members are: the archive is read header by header, seeking over
 /// the data. Only names an image can use are remembered, so a large rootfs tarball
 /// given as an image costs no memory per entry.
-fn index_archive(path: &Path, file: &File) -> Result<HashMap<String, (u64, u64)>, tar::Error> {
+///
+/// A tar error comes back with the members indexed before it, so the caller can
+/// tell an image archive damaged in the middle from a layer tar.
+fn index_archive(path: &Path, file: &File) -> (Members, Option<tar::Error>) {
     struct Seeker<'a> {
         f: &'a File,
         pos: u64,
@@ -149,7 +159,16 @@ fn index_archive(path: &Path, file: &File) -> Result<HashMap<String, (u64, u64)>
     let mut r = tar::Reader::new(Seeker { f: file, pos: 0 });
     let mut members = HashMap::new();
     let mut links = Vec::new();
-    while let Some(h) = r.next_entry()? {
+    let mut failed = None;
+    loop {
+        let h = match r.next_entry() {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
         let Some(name) = member_name(&h.name) else {
             continue;
         };
@@ -189,7 +208,25 @@ fn index_archive(path: &Path, file: &File) -> Result<HashMap<String, (u64, u64)>
             }
         }
     }
-    Ok(members)
+    (members, failed)
+}
+
+/// Whether these archive members are an image's (a `docker save` or `oci-archive`
+/// tarball): the names only such archives have at their top.
+fn image_like(members: &Members) -> Option<&str> {
+    let hex = |s: &str| s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit());
+    members
+        .keys()
+        .map(String::as_str)
+        .filter(|k| {
+            matches!(
+                *k,
+                "manifest.json" | "index.json" | "oci-layout" | "repositories"
+            ) || k.strip_prefix("blobs/sha256/").is_some_and(hex)
+                || k.strip_suffix("/layer.tar").is_some_and(hex)
+                || k.strip_suffix(".tar").is_some_and(hex)
+        })
+        .min()
 }
 
 /// A member name as a clean relative path ("./a/../b" → "b"); None if it climbs out.
@@ -246,19 +283,34 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
     if !meta.is_file() {
         bail!("not a regular file or directory (save the image to a file first)");
     }
+    if meta.len() == 0 {
+        bail!("an empty file: neither an image nor a layer tar");
+    }
     let file = File::open(path).map_err(|e| anyhow!("{}", crate::error::strerror(&e)))?;
     let mut magic = [0u8; 4];
     let n = file.read_at(&mut magic, 0).unwrap_or(0);
     if super::Compression::sniff(&magic[..n]) != super::Compression::None {
         return Ok(Opened::Layer(path.to_path_buf()));
     }
-    let members = index_archive(path, &file).map_err(|e| anyhow!("{e}"))?;
+    let (members, failed) = index_archive(path, &file);
+    if let Some(e) = failed {
+        // A layer tar: reading it as a layer says the same, naming it as a layer.
+        let Some(seen) = image_like(&members) else {
+            return Ok(Opened::Layer(path.to_path_buf()));
+        };
+        bail!("an image archive (it has {seen}) that is not a valid tar past that: {e}");
+    }
     if members.contains_key("manifest.json") || members.contains_key("index.json") {
         return Ok(Opened::Image(Store::Archive {
             path: path.to_path_buf(),
             file,
             members,
         }));
+    }
+    if let Some(seen) = image_like(&members) {
+        bail!(
+            "an image archive (it has {seen}) without manifest.json or index.json: nothing says which layers make the image, or in which order"
+        );
     }
     Ok(Opened::Layer(path.to_path_buf()))
 }
@@ -339,6 +391,15 @@ fn platform_matches(have: &str, want: &str) -> bool {
     have == want || have.strip_prefix(want).is_some_and(|r| r.starts_with('/'))
 }
 
+/// Where a walk through nested indexes is.
+#[derive(Default)]
+struct Walk {
+    /// The nested indexes above the one being read.
+    ancestors: Vec<String>,
+    /// How many nested indexes were read.
+    visits: usize,
+}
+
 /// Walk an index (and the indexes it names) for manifests.
 fn walk_index(
     store: &Store,
@@ -346,7 +407,7 @@ fn walk_index(
     what: &str,
     tags: &[String],
     depth: usize,
-    seen: &mut HashSet<String>,
+    walk: &mut Walk,
     out: &mut Vec<Candidate>,
 ) -> anyhow::Result<()> {
     if depth > MAX_DEPTH {
@@ -373,9 +434,16 @@ fn walk_index(
         let nested =
             media.ends_with("image.index.v1+json") || media.ends_with("manifest.list.v2+json");
         if nested {
-            if !seen.insert(digest.to_string()) {
-                bail!("{what}: index {digest} refers to itself (a loop)");
+            // Only an index among its own ancestors is a loop: two entries naming
+            // the same nested index (two tags of one image) are not.
+            if walk.ancestors.iter().any(|a| a == digest) {
+                bail!("{what}: index {digest} contains itself (a loop)");
             }
+            walk.visits += 1;
+            if walk.visits > MAX_INDEXES {
+                bail!("{what}: the indexes name more than {MAX_INDEXES} nested indexes in all");
+            }
+            walk.ancestors.push(digest.to_string());
             let sub = json(&blob(store, digest, "index")?, &format!("index {digest}"))?;
             walk_index(
                 store,
@@ -383,9 +451,10 @@ fn walk_index(
                 &format!("index {digest}"),
                 &here,
                 depth + 1,
-                seen,
+                walk,
                 out,
             )?;
+            walk.ancestors.pop();
             continue;
         }
         out.push(Candidate {
@@ -424,21 +493,22 @@ fn choose(
     platform: Option<&str>,
     config_platform: &mut dyn FnMut(&Candidate) -> Option<String>,
 ) -> anyhow::Result<Candidate> {
-    let all: Vec<String> = cands.iter().map(describe).collect();
-    let listing = || all.join("; ");
     if cands.is_empty() {
         bail!("the image lists no manifests");
     }
+    // Entries without a platform in the index: the config says (before the
+    // listing, so an error names every image's platform).
+    for c in &mut cands {
+        if c.platform.is_none() {
+            c.platform = config_platform(c);
+        }
+    }
+    let all: Vec<String> = cands.iter().map(describe).collect();
+    let listing = || all.join("; ");
     if let Some(t) = tag {
         cands.retain(|c| tag_matches(&c.tags, t));
         if cands.is_empty() {
             bail!("no image tagged {t:?}; it has: {}", listing());
-        }
-    }
-    // Entries without a platform in the index: the config says.
-    for c in &mut cands {
-        if c.platform.is_none() {
-            c.platform = config_platform(c);
         }
     }
     let want = platform.map(str::to_string);
@@ -509,7 +579,7 @@ fn resolve_oci(
         "index.json",
         &[],
         0,
-        &mut HashSet::new(),
+        &mut Walk::default(),
         &mut cands,
     )?;
     // Docker 25+ keeps manifest.json beside the layout: its RepoTags name images too.
@@ -571,7 +641,7 @@ fn resolve_oci(
         let (name, want) = parse_digest(d).with_context(|| format!("{what}: layer {i}"))?;
         let bytes = store
             .locate(&name)
-            .ok_or_else(|| anyhow!("layer {d} is missing (no {name})"))?;
+            .ok_or_else(|| anyhow!("layer {d}: its blob {name} is missing"))?;
         layers.push(Layer {
             index: i,
             digest: Some(d.to_string()),
@@ -666,9 +736,9 @@ fn resolve_legacy(
             .ok_or_else(|| anyhow!("manifest.json: layer {n} is not a path"))?;
         let name = member_name(p.as_bytes())
             .ok_or_else(|| anyhow!("manifest.json: layer {p:?} climbs out of the archive"))?;
-        let bytes = store
-            .locate(&name)
-            .ok_or_else(|| anyhow!("layer {p} named by manifest.json is missing"))?;
+        let bytes = store.locate(&name).ok_or_else(|| {
+            anyhow!("layer {p}: missing from the archive (manifest.json names it)")
+        })?;
         // Docker 25+ names blobs by their digest; older ones check the diff_id.
         let (digest, expected) = match name.strip_prefix("blobs/sha256/").and_then(hex32) {
             Some(h) => (
