@@ -98,6 +98,21 @@ impl<R: Read> Read for Hashed<R> {
 
 impl<R: Read> tar::Skip for Hashed<R> {}
 
+/// A decompressor whose errors say which format failed ("gzip data: ...").
+struct Named<R>(R, Compression);
+
+impl<R: Read> Read for Named<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let c = self.1.name();
+            io::Error::new(
+                e.kind(),
+                format!("{c} data: {}", crate::error::strerror(&e)),
+            )
+        })
+    }
+}
+
 fn hashed<R>(r: R, on: bool) -> Hashed<R> {
     Hashed {
         r,
@@ -238,27 +253,29 @@ impl Image {
         );
         let comp = Compression::sniff(br.fill_buf().map_err(|e| crate::error::strerror(&e))?);
         let unpacked = hash_of == Some(layout::HashOf::Uncompressed);
-        let io_err = |e: io::Error| -> String {
-            match comp {
-                Compression::None => crate::error::strerror(&e),
-                c => format!("{} data: {e}", c.name()),
-            }
-        };
         let (out, tail_hash) = {
             let dec: Box<dyn Read + Send + '_> = match comp {
                 Compression::None => Box::new(&mut br),
-                Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut br)),
-                Compression::Zstd => Box::new(
+                Compression::Gzip => {
+                    Box::new(Named(flate2::bufread::MultiGzDecoder::new(&mut br), comp))
+                }
+                Compression::Zstd => Box::new(Named(
                     zstd::stream::read::Decoder::with_buffer(&mut br)
                         .map_err(|e| format!("zstd: {e}"))?,
-                ),
+                    comp,
+                )),
             };
             let mut tr = tar::Reader::new(hashed(dec, unpacked));
-            let out = apply::read_layer(&mut tr, layer.index, sh)?;
+            let out = apply::read_layer(&mut tr, layer.index, sh);
+            if out.as_ref().is_err_and(|e| e == "stopped") {
+                return out;
+            }
             let mut rest = tr.into_inner();
             // What follows the end of the archive still counts for the digest and
-            // must decompress cleanly.
-            io::copy(&mut rest, &mut io::sink()).map_err(io_err)?;
+            // must decompress cleanly. After a tar error too: garbage from a corrupt
+            // blob is better explained by the decompressor or the digest.
+            // (`Named` says which decompressor failed.)
+            io::copy(&mut rest, &mut io::sink()).map_err(|e| crate::error::strerror(&e))?;
             (out, rest.h.map(|h| h.finalize()))
         };
         io::copy(&mut br, &mut io::sink()).map_err(|e| crate::error::strerror(&e))?;
@@ -283,6 +300,6 @@ impl Image {
                 ));
             }
         }
-        Ok(out)
+        out
     }
 }
