@@ -221,6 +221,11 @@ impl Image {
             Ok(())
         });
         result.map_err(|e| anyhow!("{}: {e}", crate::error::quote(&self.name)))?;
+        if self.store.is_none()
+            && let Some(e) = self.compressed_archive(&sh.seen)
+        {
+            return Err(anyhow!("{}: {e}", crate::error::quote(&self.name)));
+        }
         let files = sh.state.into_inner().unwrap_or_else(|e| e.into_inner());
         Ok(Snapshot {
             files,
@@ -232,6 +237,44 @@ impl Image {
                 .cloned()
                 .collect(),
         })
+    }
+
+    /// A compressed `docker save` or `oci-archive` tarball given as IMAGE reads as
+    /// one layer whose top holds the archive's own files: say so, instead of
+    /// listing nothing from it.
+    fn compressed_archive(&self, seen: &apply::Seen) -> Option<String> {
+        let has = |p: &str| seen.contains(p.as_bytes());
+        let (a, b) = if has("/oci-layout") && has("/index.json") {
+            ("index.json", "oci-layout")
+        } else if has("/manifest.json") && (has("/repositories") || has("/oci-layout")) {
+            let b = if has("/repositories") {
+                "repositories"
+            } else {
+                "oci-layout"
+            };
+            ("manifest.json", b)
+        } else {
+            return None;
+        };
+        let mut magic = [0u8; 4];
+        let n = std::fs::File::open(self.layer_path()?)
+            .and_then(|mut f| f.read(&mut magic))
+            .unwrap_or(0);
+        let (what, tool) = match Compression::sniff(&magic[..n]) {
+            Compression::Gzip => ("a gzip-compressed", "gzip -d"),
+            Compression::Zstd => ("a zstd-compressed", "zstd -d"),
+            Compression::None => return None,
+        };
+        Some(format!(
+            "{what} image archive ({a} and {b} at its top), not a layer tar: decompress it first ({tool}) and give fcap the tar"
+        ))
+    }
+
+    fn layer_path(&self) -> Option<&Path> {
+        match &self.resolved.layers.first()?.bytes {
+            layout::Bytes::File(p) => Some(p),
+            layout::Bytes::Range { .. } => None,
+        }
     }
 
     /// Stream one layer: read, hash, decompress, parse; then check the digest.
