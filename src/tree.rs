@@ -195,22 +195,27 @@ impl ImageTree {
         if !matches!(k.kind, Kind::Regular | Kind::HardLink) {
             return Found::NotRegular;
         }
-        let shown = Path::new(std::ffi::OsStr::from_bytes(path));
+        // `IMAGE: layer L: 'PATH': cause`, like every other error about an image.
+        let bad = |cause: &dyn std::fmt::Display| {
+            let shown = Path::new(std::ffi::OsStr::from_bytes(path));
+            let layer = self.image.resolved.layers.get(k.layer);
+            let label = layer.map_or(String::new(), |l| format!("{}: ", l.label));
+            Found::Unreadable(at_path(
+                &self.image.name,
+                format!("{label}{}: {cause}", crate::error::quote(shown)),
+            ))
+        };
         match &k.cap {
             None => Found::File(None),
             Some(CapRecord::Schily(v) | CapRecord::LibarchiveOnly(v)) => {
                 match FileCaps::decode(v) {
                     Ok(c) => Found::File(Some(c)),
-                    Err(e) => Found::Unreadable(at_path(shown, format!("{e}{}", self_place(self)))),
+                    Err(e) => bad(&e),
                 }
             }
-            Some(CapRecord::BadBase64) => Found::Unreadable(at_path(
-                shown,
-                format!(
-                    "its LIBARCHIVE.xattr.security.capability record is not base64{}",
-                    self_place(self)
-                ),
-            )),
+            Some(CapRecord::BadBase64) => {
+                bad(&"its LIBARCHIVE.xattr.security.capability record is not base64")
+            }
         }
     }
 
