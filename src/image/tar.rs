@@ -92,11 +92,21 @@ impl From<io::Error> for Error {
 /// A byte stream the reader can skip over: by reading (a decompressor), or by
 /// seeking (an archive file, whose blobs need not be read to be indexed).
 pub trait Skip: Read {
-    fn skip(&mut self, n: u64) -> io::Result<u64>
-    where
-        Self: Sized,
-    {
-        io::copy(&mut Read::take(&mut *self, n), &mut io::sink())
+    /// Pass over `n` bytes (fewer only at the end), reading through `scratch`.
+    fn skip(&mut self, n: u64, scratch: &mut [u8]) -> io::Result<u64> {
+        let mut done = 0;
+        while done < n {
+            let want = scratch
+                .len()
+                .min(usize::try_from(n - done).unwrap_or(usize::MAX));
+            match self.read(&mut scratch[..want]) {
+                Ok(0) => break,
+                Ok(k) => done += k as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -115,6 +125,9 @@ pub struct Reader<R> {
     done: bool,
     /// How many bytes have been consumed.
     pub offset: u64,
+    /// Where skipped data is read to: large reads keep a decompressor's and a
+    /// hasher's per-call costs small.
+    scratch: Vec<u8>,
 }
 
 /// The pax keys we use.
@@ -140,6 +153,7 @@ impl<R: Skip> Reader<R> {
             globals: Pax::default(),
             done: false,
             offset: 0,
+            scratch: vec![0u8; 128 << 10],
         }
     }
 
@@ -334,7 +348,7 @@ impl<R: Skip> Reader<R> {
     }
 
     fn skip(&mut self, n: u64) -> Result<u64, Error> {
-        let got = self.r.skip(n)?;
+        let got = self.r.skip(n, &mut self.scratch)?;
         self.offset += got;
         Ok(got)
     }
