@@ -12,7 +12,9 @@ use crate::verify::facts;
 use crate::verify::model::Caller;
 use crate::verify::model::{self, Node, Outcome, Prediction};
 use crate::verify::runtime::engine::Engine;
-use crate::verify::runtime::{Process, Refusal, Runtime, Tweak, k8s, moby, oci, systemd};
+use crate::verify::runtime::{
+    ImageAccounts, Process, Refusal, Runtime, Tweak, k8s, moby, oci, systemd,
+};
 use colored::Colorize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -328,6 +330,7 @@ fn from_k8s(
     file: &Path,
     container: Option<&str>,
     engine: Engine,
+    image: Option<&ImageAccounts>,
 ) -> anyhow::Result<(Descriptor, Described)> {
     let text =
         std::fs::read_to_string(file).map_err(|e| crate::error::io_at_path(file, &e, false))?;
@@ -337,6 +340,7 @@ fn from_k8s(
         container,
         engine,
         runtime_state()?.bounding,
+        image,
     )
     .map_err(|e| crate::error::at_path(file, e))?;
     for name in &m.process.ignored {
@@ -356,9 +360,19 @@ fn from_k8s(
         container.map(str::to_string),
     );
     let sc = format!("{}.securityContext", m.container_path);
+    let image = image.cloned();
     d.rebuild = Some(Rebuild {
         apply: Box::new(move |t: &Tweak| {
-            Ok(k8s::map_tweaked(&text, &name, owned.as_deref(), engine, all, t)?.process)
+            Ok(k8s::map_tweaked(
+                &text,
+                &name,
+                owned.as_deref(),
+                engine,
+                all,
+                t,
+                image.as_ref(),
+            )?
+            .process)
         }),
         describe: Box::new(move |t: &Tweak| {
             let mut parts = Vec::new();
@@ -434,17 +448,20 @@ fn unit_fix(t: &Tweak) -> String {
 
 /// A container descriptor other than an OCI config (--k8s, --compose,
 /// --docker-args), if one was given.
-fn container_descriptor(args: &VerifyArgs) -> anyhow::Result<Option<(Descriptor, Described)>> {
+fn container_descriptor(
+    args: &VerifyArgs,
+    image: Option<&ImageAccounts>,
+) -> anyhow::Result<Option<(Descriptor, Described)>> {
     if let Some(f) = &args.k8s {
         let engine = args.runtime.unwrap_or(Engine::Containerd);
         anyhow::ensure!(
             engine != Engine::Podman,
             "--runtime podman: Kubernetes runs containerd, cri-o or docker (cri-dockerd)"
         );
-        return from_k8s(f, args.container.as_deref(), engine).map(Some);
+        return from_k8s(f, args.container.as_deref(), engine, image).map(Some);
     }
     let engine = args.runtime.unwrap_or(Engine::Docker);
-    let (kind, file, settings) = if let Some(f) = &args.compose {
+    let (kind, file, mut settings) = if let Some(f) = &args.compose {
         let text =
             std::fs::read_to_string(f).map_err(|e| crate::error::io_at_path(f, &e, false))?;
         let s = moby::compose(&text, &escape_path(f), args.service.as_deref())
@@ -456,6 +473,7 @@ fn container_descriptor(args: &VerifyArgs) -> anyhow::Result<Option<(Descriptor,
     } else {
         return Ok(None);
     };
+    settings.image = image.cloned();
     let all = runtime_state()?.bounding;
     let (process, mut notes) =
         moby::process(&settings, engine, all).map_err(|e| crate::error::at_path(&file, e))?;
@@ -551,7 +569,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             };
             (Some(d), w, p, None)
         }
-        None => match container_descriptor(args)? {
+        None => match container_descriptor(args, None)? {
             Some((d, w)) => {
                 let f = d.file.clone();
                 let p = match (&args.path, d.process.args.first()) {
@@ -613,7 +631,12 @@ fn run_image(
 ) -> anyhow::Result<Exit> {
     let image = crate::image::Image::open(name, args.platform.as_deref())?;
     let place = format!(" in {}", crate::error::quote(name));
-    let descriptor = match &args.oci_config {
+    // The descriptor names the program; the image then says who runs it (below).
+    let first_look = match &args.oci_config {
+        Some(_) => None,
+        None => container_descriptor(args, None).ok().flatten(),
+    };
+    let oci_descriptor = match &args.oci_config {
         Some(f) => {
             let text =
                 std::fs::read_to_string(f).map_err(|e| crate::error::io_at_path(f, &e, false))?;
@@ -627,10 +650,11 @@ fn run_image(
             let (d, w, _, _) = from_oci(f, given.as_ref().or(Some(&PathBuf::from("/"))))?;
             Some((d, w))
         }
-        None => container_descriptor(args)?,
+        None => None,
     };
-    let from_descriptor = descriptor
+    let from_descriptor = oci_descriptor
         .as_ref()
+        .or(first_look.as_ref())
         .and_then(|(d, _)| d.process.args.first().cloned());
     let entrypoint = image.resolved.entrypoint.first().cloned();
     let program = match (&args.path, from_descriptor, entrypoint) {
@@ -642,7 +666,17 @@ fn run_image(
             crate::error::quote(name)
         ),
     };
-    let g = crate::verify::image::gather(image, &program, None)?;
+    let g = crate::verify::image::gather(image, &program)?;
+    let accounts = ImageAccounts {
+        user: g.tree.image.resolved.user.clone(),
+        passwd: String::from_utf8_lossy(g.passwd.as_deref().unwrap_or_default()).into_owned(),
+        group: String::from_utf8_lossy(g.group.as_deref().unwrap_or_default()).into_owned(),
+        place: place.clone(),
+    };
+    let descriptor = match oci_descriptor {
+        Some(d) => Some(d),
+        None => container_descriptor(args, Some(&accounts))?,
+    };
     let (desc, who) = match descriptor {
         Some((d, w)) => (Some(d), w),
         None => {
@@ -666,12 +700,7 @@ fn run_image(
                 );
                 req.profile = Some(Profile::Docker);
             }
-            req.accounts = Some(caller::Accounts {
-                passwd: String::from_utf8_lossy(g.passwd.as_deref().unwrap_or_default())
-                    .into_owned(),
-                group: String::from_utf8_lossy(g.group.as_deref().unwrap_or_default()).into_owned(),
-                place: place.clone(),
-            });
+            req.accounts = Some(accounts);
             let mut w = caller::build(&req)?;
             w.notes.extend(notes);
             (None, w)

@@ -64,8 +64,12 @@ pub struct Resolved {
     pub layers: Vec<Layer>,
     /// The config's `User` (empty when unset).
     pub user: Option<String>,
-    /// The config's `Entrypoint` + `Cmd`, for messages.
+    /// The config's `Entrypoint` + `Cmd`.
     pub entrypoint: Vec<String>,
+    /// `PATH` from the config's `Env`, where a bare command is looked for.
+    pub path_env: Option<String>,
+    /// The config's `WorkingDir` (a relative command starts there).
+    pub workdir: Option<String>,
     /// Which image it is, for messages ("capped", "linux/arm64"…).
     pub chosen: String,
 }
@@ -148,7 +152,7 @@ fn index_archive(path: &Path, file: &File) -> (Members, Option<tar::Error>) {
         }
     }
     impl tar::Skip for Seeker<'_> {
-        fn skip(&mut self, n: u64) -> io::Result<u64> {
+        fn skip(&mut self, n: u64, _: &mut [u8]) -> io::Result<u64> {
             let len = self.f.metadata()?.len();
             let by = n.min(len.saturating_sub(self.pos));
             self.pos += by;
@@ -656,6 +660,12 @@ fn resolve_oci(
         layers,
         user: user_of(&config),
         entrypoint: entrypoint_of(&config),
+        path_env: env_of(&config, "PATH"),
+        workdir: config
+            .get("config")
+            .and_then(|c| str_of(c, "WorkingDir"))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string),
         chosen: describe(&chosen),
     })
 }
@@ -774,6 +784,12 @@ fn resolve_legacy(
         layers,
         user: user_of(&config),
         entrypoint: entrypoint_of(&config),
+        path_env: env_of(&config, "PATH"),
+        workdir: config
+            .get("config")
+            .and_then(|c| str_of(c, "WorkingDir"))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string),
         chosen: describe(&chosen),
     })
 }
@@ -806,6 +822,16 @@ fn user_of(config: &Value) -> Option<String> {
         .and_then(|c| str_of(c, "User"))
         .filter(|u| !u.is_empty())
         .map(str::to_string)
+}
+
+fn env_of(config: &Value, key: &str) -> Option<String> {
+    config
+        .get("config")
+        .and_then(|c| c.get("Env"))
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|e| e.strip_prefix(key)?.strip_prefix('=').map(str::to_string))
 }
 
 fn entrypoint_of(config: &Value) -> Vec<String> {

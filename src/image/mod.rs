@@ -164,6 +164,8 @@ impl Image {
                         }],
                         user: None,
                         entrypoint: Vec::new(),
+                        path_env: None,
+                        workdir: None,
                         chosen: "a single layer".into(),
                     },
                 })

@@ -70,17 +70,8 @@ pub struct Request {
     pub profile: Option<Profile>,
     /// The engine a profile's container runs on (`--runtime`).
     pub runtime: Option<Engine>,
-    /// Resolve `user` in these account files (an image's) instead of the host's.
-    pub accounts: Option<Accounts>,
-}
-
-/// An image's `/etc/passwd` and `/etc/group`, and how messages name where they are.
-#[derive(Clone, Debug, Default)]
-pub struct Accounts {
-    pub passwd: String,
-    pub group: String,
-    /// " in 'IMAGE'".
-    pub place: String,
+    /// Resolve `user` in an image's account files instead of the host's.
+    pub accounts: Option<super::runtime::ImageAccounts>,
 }
 
 impl Request {
@@ -358,7 +349,7 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
     let (uid, gid, groups, name) = match &req.user {
         Some(u) => {
             let u = match &req.accounts {
-                Some(a) => users::lookup_spec(u, &a.passwd, &a.group, &a.place)?,
+                Some(a) => a.resolve(u)?,
                 None => users::lookup(u)?,
             };
             (u.uid, u.gid, u.groups, u.name)

@@ -218,8 +218,11 @@ fn candidates(program: &Path, path_env: Option<&str>) -> Vec<PathBuf> {
 }
 
 /// Read the image for the chain `program` starts, and its account files.
-pub fn gather(image: Image, program: &Path, path_env: Option<&str>) -> anyhow::Result<Gathered> {
-    let cands = candidates(program, path_env);
+pub fn gather(image: Image, program: &Path) -> anyhow::Result<Gathered> {
+    let workdir = PathBuf::from(image.resolved.workdir.as_deref().unwrap_or("/"));
+    let cands = candidates(program, image.resolved.path_env.as_deref());
+    // A relative command (./run.sh) starts at the config's WorkingDir.
+    let cands: Vec<PathBuf> = cands.into_iter().map(|c| workdir.join(c)).collect();
     let mut want = Want {
         symlinks: true,
         dirs: true,

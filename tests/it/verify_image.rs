@@ -271,3 +271,111 @@ fn verify_image_reads_caps_links_scripts_and_users_from_the_image() {
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("No such file or directory in"), "{err}");
 }
+
+/// Run the process section fcap derived from a descriptor and the image in the
+/// image's own bundle under runc, and compare.
+#[track_caller]
+fn descriptor_matches_runc(img: &Image, flags: &[&str], prog: &str) -> serde_json::Value {
+    let mut a = vec![
+        os("verify").to_os_string(),
+        os("--json").to_os_string(),
+        os("--image").to_os_string(),
+        img.oci().into_os_string(),
+    ];
+    a.extend(flags.iter().map(|f| os(f).to_os_string()));
+    a.push(os(prog).to_os_string());
+    let r = fcap_run(a);
+    assert!(matches!(r.code(), 0 | 1), "{}\n{}", r.cmd, r.stderr());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    let mut c = img.point_at(prog);
+    for (k, val) in v["caller"]["descriptor"]["process"].as_object().unwrap() {
+        if k != "args" {
+            c["process"][k] = val.clone();
+        }
+    }
+    std::fs::write(img.config(), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    match img.runc() {
+        Ok(seen) => {
+            assert_eq!(v["exec"], "ok", "{flags:?}: {v}");
+            assert_eq!(
+                Observed::predicted(&v),
+                seen,
+                "{flags:?}: fcap (left), runc (right)"
+            );
+        }
+        Err(e) => {
+            assert!(e.contains("operation not permitted"), "runc: {e}");
+            assert_eq!(v["exec"], "eperm", "runc: {e}: {v}");
+        }
+    }
+    v
+}
+
+#[test]
+fn descriptors_without_a_user_take_the_images_and_names_resolve_in_it() {
+    let img = Image::new();
+    let d = tempdir();
+    let compose = d.path().join("compose.yaml");
+    let pod = d.path().join("pod.yaml");
+    let umoci: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(img.config()).unwrap()).unwrap();
+    let ids = |v: &serde_json::Value| {
+        (
+            v["caller"]["uid"].clone(),
+            v["caller"]["gid"].clone(),
+            v["caller"]["groups"].clone(),
+        )
+    };
+    let web = (
+        umoci["process"]["user"]["uid"].clone(),
+        umoci["process"]["user"]["gid"].clone(),
+        serde_json::json!([2000]),
+    );
+    // Compose without a user: the image's User "web"; with one, named: looked up
+    // in the image (this host has no such account).
+    std::fs::write(&compose, "services:\n  web:\n    image: web\n").unwrap();
+    let v = descriptor_matches_runc(
+        &img,
+        &["--compose", compose.to_str().unwrap()],
+        "/usr/bin/web",
+    );
+    assert_eq!(ids(&v), web, "{v}");
+    std::fs::write(
+        &compose,
+        "services:\n  web:\n    image: web\n    user: web:extra\n    cap_drop: [ALL]\n    cap_add: [NET_BIND_SERVICE]\n",
+    )
+    .unwrap();
+    let v = descriptor_matches_runc(
+        &img,
+        &["--compose", compose.to_str().unwrap()],
+        "/usr/bin/web",
+    );
+    assert_eq!(v["caller"]["gid"], 2000, "{v}");
+    // docker run flags, by uid: the gid comes from the image's /etc/passwd.
+    let v = descriptor_matches_runc(&img, &["--docker-args", "--user 1000 web"], "/usr/bin/web");
+    assert_eq!(ids(&v), web, "{v}");
+    // A pod without runAsUser: the image's User; runAsNonRoot then needs a
+    // numeric User, as the kubelet checks.
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  containers:\n  - name: w\n    image: web\n    securityContext:\n      capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}\n",
+    )
+    .unwrap();
+    let v = descriptor_matches_runc(&img, &["--k8s", pod.to_str().unwrap()], "/usr/bin/web");
+    assert_eq!(ids(&v), web, "{v}");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  containers:\n  - name: w\n    image: web\n    securityContext:\n      runAsNonRoot: true\n",
+    )
+    .unwrap();
+    let r = fcap_run([
+        os("verify"),
+        os("--image"),
+        img.oci().as_os_str(),
+        os("--k8s"),
+        pod.as_os_str(),
+        os("/usr/bin/web"),
+    ]);
+    r.status(2).stdout_is("");
+    r.stderr_has("the image's User 'web' is a name");
+}

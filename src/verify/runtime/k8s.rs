@@ -156,8 +156,17 @@ pub fn map(
     container: Option<&str>,
     e: Engine,
     all: CapSet,
+    image: Option<&super::ImageAccounts>,
 ) -> anyhow::Result<Mapped> {
-    map_tweaked(text, file, container, e, all, &super::Tweak::default())
+    map_tweaked(
+        text,
+        file,
+        container,
+        e,
+        all,
+        &super::Tweak::default(),
+        image,
+    )
 }
 
 /// [`map`] with a suggested change applied (`capabilities.add` += caps,
@@ -169,6 +178,7 @@ pub fn map_tweaked(
     e: Engine,
     all: CapSet,
     tweak: &super::Tweak,
+    image: Option<&super::ImageAccounts>,
 ) -> anyhow::Result<Mapped> {
     let docs = yaml::load(text)?;
     let found = containers(&docs);
@@ -214,7 +224,24 @@ pub fn map_tweaked(
             .filter(|(n, _)| !n.is_null())
     };
     let uid_set = pick("runAsUser");
+    // With the image: its User when runAsUser is unset, and the gid and groups of
+    // the uid in its /etc/passwd and /etc/group (as runc looks them up).
+    let from_image = match (&uid_set, image) {
+        (Some((n, path)), Some(img)) => Some(img.resolve(&r.id(n, path)?.to_string())?),
+        (None, Some(img)) => Some(img.default_user()?),
+        _ => None,
+    };
+    if let (Some(who), Some(img)) = (&from_image, image) {
+        (p.uid, p.gid, p.additional_gids) = (who.uid, who.gid, who.groups.clone());
+        let at = match &uid_set {
+            Some((n, path)) => r.at(n, path),
+            None => img.origin(),
+        };
+        p.origin("user.uid", at);
+        p.origin("user.gid", format!("/etc/passwd{}", img.place));
+    }
     match &uid_set {
+        _ if from_image.is_some() => {}
         Some((n, path)) => {
             p.uid = r.id(n, path)?;
             p.origin("user.uid", r.at(n, path));
@@ -239,7 +266,10 @@ pub fn map_tweaked(
             .as_seq()
             .ok_or_else(|| r.wrong(n, &path, "a list of gids"))?;
         for (i, g) in items.iter().enumerate() {
-            p.additional_gids.push(r.id(g, &format!("{path}[{i}]"))?);
+            let g = r.id(g, &format!("{path}[{i}]"))?;
+            if !p.additional_gids.contains(&g) {
+                p.additional_gids.push(g);
+            }
         }
         p.origin("user.additionalGids", r.at(n, &path));
     }
@@ -254,10 +284,30 @@ pub fn map_tweaked(
                 f.name
             ),
             Some(_) => {}
-            None => anyhow::bail!(
-                "container '{}': runAsNonRoot without runAsUser: the kubelet takes the uid from the image's USER, which this file does not say; set runAsUser",
-                f.name
-            ),
+            None => match image {
+                // The kubelet's check: the image's User must be a number, not 0.
+                Some(img) => {
+                    let spec = img.user.as_deref().unwrap_or("0");
+                    let uid = spec.split(':').next().unwrap_or(spec);
+                    match uid.parse::<u32>() {
+                        Ok(0) => anyhow::bail!(
+                            "container '{}': runAsNonRoot and the image runs as root{}: the kubelet refuses to start it (CreateContainerConfigError)",
+                            f.name,
+                            img.place
+                        ),
+                        Ok(_) => {}
+                        Err(_) => anyhow::bail!(
+                            "container '{}': runAsNonRoot and the image's User '{spec}' is a name{}: the kubelet cannot verify it is not root and refuses to start it; set runAsUser",
+                            f.name,
+                            img.place
+                        ),
+                    }
+                }
+                None => anyhow::bail!(
+                    "container '{}': runAsNonRoot without runAsUser: the kubelet takes the uid from the image's USER, which this file does not say; set runAsUser (or pass --image)",
+                    f.name
+                ),
+            },
         }
     }
     let privileged = match sc
@@ -435,7 +485,7 @@ spec:
 
     #[test]
     fn the_56374_pod_differs_between_containerd_and_docker() {
-        let m = map(ISSUE_56374, "pod.yaml", None, Engine::Containerd, ALL).unwrap();
+        let m = map(ISSUE_56374, "pod.yaml", None, Engine::Containerd, ALL, None).unwrap();
         let p = &m.process;
         assert_eq!((p.uid, p.no_new_privs), (1000, true));
         assert_eq!((p.bounding, p.effective, p.permitted), (NBS, NBS, NBS));
@@ -451,7 +501,7 @@ spec:
             "{:?}",
             m.findings
         );
-        let d = map(ISSUE_56374, "pod.yaml", None, Engine::Docker, ALL)
+        let d = map(ISSUE_56374, "pod.yaml", None, Engine::Docker, ALL, None)
             .unwrap()
             .process;
         assert_eq!(
@@ -501,7 +551,7 @@ spec:
     #[test]
     fn workloads_containers_and_pod_level_settings() {
         let e = |c: Option<&str>| {
-            map(CRONJOB, "cj.yaml", c, Engine::Containerd, ALL)
+            map(CRONJOB, "cj.yaml", c, Engine::Containerd, ALL, None)
                 .err()
                 .unwrap()
                 .to_string()
@@ -511,7 +561,15 @@ spec:
             "several containers: choose one with --container NAME: init (CronJob/backup), backup (CronJob/backup), side (CronJob/backup)"
         );
         assert!(e(Some("web")).starts_with("no container named 'web'; the containers are: init"));
-        let b = map(CRONJOB, "cj.yaml", Some("backup"), Engine::Containerd, ALL).unwrap();
+        let b = map(
+            CRONJOB,
+            "cj.yaml",
+            Some("backup"),
+            Engine::Containerd,
+            ALL,
+            None,
+        )
+        .unwrap();
         let p = &b.process;
         assert_eq!(
             (p.uid, p.gid, p.additional_gids.clone()),
@@ -522,15 +580,22 @@ spec:
             !p.no_new_privs,
             "privileged voids allowPrivilegeEscalation: false"
         );
-        let s = map(CRONJOB, "cj.yaml", Some("side"), Engine::Containerd, ALL)
-            .unwrap()
-            .process;
+        let s = map(
+            CRONJOB,
+            "cj.yaml",
+            Some("side"),
+            Engine::Containerd,
+            ALL,
+            None,
+        )
+        .unwrap()
+        .process;
         assert_eq!(s.uid, 2000);
         assert!(
             s.permitted.has(25) && !s.permitted.has(12),
             "containerd: drop wins"
         );
-        let s = map(CRONJOB, "cj.yaml", Some("side"), Engine::Docker, ALL)
+        let s = map(CRONJOB, "cj.yaml", Some("side"), Engine::Docker, ALL, None)
             .unwrap()
             .process;
         assert!(s.bounding.has(12), "moby: add wins");
@@ -539,7 +604,7 @@ spec:
             CapSet::EMPTY,
             "moby: non-root gets bounding only"
         );
-        let i = map(CRONJOB, "cj.yaml", Some("init"), Engine::CriO, ALL)
+        let i = map(CRONJOB, "cj.yaml", Some("init"), Engine::CriO, ALL, None)
             .unwrap()
             .process;
         assert_eq!(i.permitted, engine::CRIO_DEFAULT);
@@ -551,7 +616,7 @@ spec:
             format!("kind: Pod\nspec:\n  containers:\n  - name: c\n    securityContext:\n{sc}")
         };
         let e = |t: String| {
-            map(&t, "p.yaml", None, Engine::Containerd, ALL)
+            map(&t, "p.yaml", None, Engine::Containerd, ALL, None)
                 .err()
                 .unwrap()
                 .to_string()
@@ -577,6 +642,7 @@ spec:
             None,
             Engine::Containerd,
             ALL,
+            None,
         )
         .unwrap();
         assert_eq!(m.process.permitted, CapSet::EMPTY);

@@ -24,6 +24,8 @@ pub struct Settings {
     pub privileged: Option<At<bool>>,
     pub nnp: Option<At<bool>>,
     pub command: Option<At<Vec<String>>>,
+    /// With `verify --image`: the image's User and account files.
+    pub image: Option<super::ImageAccounts>,
 }
 
 /// `no-new-privileges`, `no-new-privileges=true`, `no-new-privileges:false` …
@@ -67,8 +69,23 @@ pub fn process(s: &Settings, e: Engine, all: CapSet) -> anyhow::Result<(Process,
         ..Process::default()
     };
     let mut notes = Vec::new();
-    match &s.user {
-        Some((u, at)) => {
+    match (&s.user, &s.image) {
+        (Some((u, at)), Some(img)) => {
+            let who = img.resolve(u)?;
+            (p.uid, p.gid, p.additional_gids) = (who.uid, who.gid, who.groups);
+            p.origin("user.uid", at.clone());
+            p.origin(
+                "user.gid",
+                format!("{at}, resolved in /etc/passwd{}", img.place),
+            );
+        }
+        (None, Some(img)) => {
+            let who = img.default_user()?;
+            (p.uid, p.gid, p.additional_gids) = (who.uid, who.gid, who.groups);
+            p.origin("user.uid", img.origin());
+            p.origin("user.gid", img.origin());
+        }
+        (Some((u, at)), None) => {
             let (uid, gid) = user_ids(u)?;
             p.uid = uid;
             p.gid = gid.unwrap_or(0);
@@ -81,7 +98,7 @@ pub fn process(s: &Settings, e: Engine, all: CapSet) -> anyhow::Result<(Process,
                 ));
             }
         }
-        None => {
+        (None, None) => {
             p.origin("user.uid", "the image's USER (assumed root: no user set)");
             notes.push("no user: the image's USER is used, assumed root (0) here".to_string());
         }

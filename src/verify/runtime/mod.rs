@@ -20,6 +20,45 @@ pub mod yaml;
 pub use process::{Origin, Process, Refusal, Runtime};
 
 use crate::caps::CapSet;
+use crate::users::User;
+
+/// What an image (`verify --image`) tells a runtime about the container's user
+/// when the descriptor leaves it out or names accounts: its config's `User` and its
+/// own `/etc/passwd` and `/etc/group`, which runc resolves names and groups in.
+#[derive(Clone, Debug, Default)]
+pub struct ImageAccounts {
+    /// The config's `User` (None: root).
+    pub user: Option<String>,
+    pub passwd: String,
+    pub group: String,
+    /// " in 'IMAGE'", for messages.
+    pub place: String,
+}
+
+impl ImageAccounts {
+    /// `user[:group]` as runc resolves it in the image (a number with no account
+    /// is itself, with group 0 unless given).
+    pub fn resolve(&self, spec: &str) -> anyhow::Result<User> {
+        let mut u = crate::users::lookup_spec(spec, &self.passwd, &self.group, &self.place)?;
+        if u.name.is_none() && !spec.contains(':') {
+            u.gid = 0;
+        }
+        Ok(u)
+    }
+
+    /// The config's User, resolved; root when it sets none.
+    pub fn default_user(&self) -> anyhow::Result<User> {
+        self.resolve(self.user.as_deref().unwrap_or("0"))
+    }
+
+    /// How origins name the config's User.
+    pub fn origin(&self) -> String {
+        match &self.user {
+            Some(u) => format!("the image's User '{u}'{}", self.place),
+            None => format!("the image sets no User: root{}", self.place),
+        }
+    }
+}
 
 /// A change to a descriptor that `--require` may suggest: add capabilities the
 /// descriptor's own way, and/or turn no_new_privs off.
