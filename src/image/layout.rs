@@ -257,16 +257,18 @@ pub enum Opened {
     Layer(PathBuf),
 }
 
-/// Split `IMAGE[:TAG]`: the whole string when it names a file, else at its last ':'.
+/// Split `IMAGE[:TAG]`: the whole string when it names a file, else at the last ':'
+/// that leaves an existing path before it. The tag may itself hold ':' and '/'
+/// (`x.tar:docker.io/library/web:1.2`, as `docker save` users name images).
 pub fn split_tag(arg: &Path) -> (PathBuf, Option<String>) {
     if arg.exists() {
         return (arg.to_path_buf(), None);
     }
     let s = arg.as_os_str().as_encoded_bytes();
-    if let Some(i) = s.iter().rposition(|&c| c == b':') {
+    for (i, _) in s.iter().enumerate().rev().filter(|&(_, &c)| c == b':') {
         let (p, t) = (&s[..i], &s[i + 1..]);
         let p = PathBuf::from(String::from_utf8_lossy(p).into_owned());
-        if !t.is_empty() && !t.contains(&b'/') && p.exists() {
+        if !t.is_empty() && p.exists() {
             return (p, Some(String::from_utf8_lossy(t).into_owned()));
         }
     }
@@ -471,11 +473,20 @@ fn walk_index(
 }
 
 fn tag_matches(tags: &[String], want: &str) -> bool {
-    tags.iter().any(|t| {
-        t == want
-            || t.rsplit_once(':').is_some_and(|(_, tag)| tag == want)
-            || t.rsplit_once(':').is_some_and(|(name, _)| name == want)
-    })
+    // skopeo and containerd write the full reference (docker.io/library/web:1.2);
+    // people write Docker's short form (web:1.2, web).
+    let short = |t: &str| {
+        t.strip_prefix("docker.io/library/")
+            .or_else(|| t.strip_prefix("docker.io/"))
+            .map(str::to_string)
+    };
+    tags.iter()
+        .flat_map(|t| std::iter::once(t.clone()).chain(short(t)))
+        .any(|t| {
+            t == want
+                || t.rsplit_once(':').is_some_and(|(_, tag)| tag == want)
+                || t.rsplit_once(':').is_some_and(|(name, _)| name == want)
+        })
 }
 
 fn describe(c: &Candidate) -> String {
@@ -876,5 +887,34 @@ mod tests {
         assert!(tag_matches(&t, "1.2"));
         assert!(tag_matches(&t, "docker.io/library/web:1.2"));
         assert!(!tag_matches(&t, "1.3"));
+        assert!(tag_matches(&t, "web:1.2"));
+        assert!(tag_matches(&t, "web"));
+        assert!(!tag_matches(&t, "library/web:1.3"));
+        let u = vec!["docker.io/someone/app:2".to_string()];
+        assert!(tag_matches(&u, "someone/app:2"));
+        assert!(!tag_matches(&u, "app:2"));
+    }
+
+    #[test]
+    fn image_tag_split_at_the_last_colon_after_an_existing_path() {
+        let d = std::env::temp_dir().join(format!("fcap-split-{}", std::process::id()));
+        std::fs::create_dir_all(&d).ok();
+        let x = d.join("x.tar");
+        std::fs::write(&x, b"").ok();
+        let s = |a: &str| split_tag(Path::new(a));
+        let xs = x.display().to_string();
+        assert_eq!(s(&xs), (x.clone(), None));
+        assert_eq!(s(&format!("{xs}:1.2")), (x.clone(), Some("1.2".into())));
+        assert_eq!(
+            s(&format!("{xs}:web:1.2")),
+            (x.clone(), Some("web:1.2".into()))
+        );
+        assert_eq!(
+            s(&format!("{xs}:docker.io/library/web:1.2")),
+            (x.clone(), Some("docker.io/library/web:1.2".into()))
+        );
+        let nope = format!("{xs}-not-there:1.2");
+        assert_eq!(s(&nope), (PathBuf::from(&nope), None));
+        std::fs::remove_dir_all(&d).ok();
     }
 }
