@@ -10,6 +10,7 @@ mod catalogue;
 mod compat;
 mod generated;
 mod hardening;
+mod image;
 mod maintscripts;
 mod manifest;
 mod newuser;
