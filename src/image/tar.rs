@@ -77,7 +77,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io(e) => write!(f, "{}", crate::error::strerror(e)),
-            Error::Truncated(at) => write!(f, "truncated tar: the data ends inside {at}"),
+            Error::Truncated(at) => write!(f, "truncated tar: it ends inside {at}"),
             Error::Malformed(why) => write!(f, "not a valid tar: {why}"),
         }
     }
@@ -280,7 +280,7 @@ impl<R: Skip> Reader<R> {
         let mut buf = vec![0u8; want];
         let got = self.fill(&mut buf)?;
         if got < want {
-            return Err(Error::Truncated(self.after("its data")));
+            return Err(Error::Truncated(self.data_of()));
         }
         self.unread -= want as u64;
         Ok(buf)
@@ -292,7 +292,7 @@ impl<R: Skip> Reader<R> {
         if n > 0 {
             let got = self.skip(n)?;
             if got < n {
-                return Err(Error::Truncated(self.after("its data")));
+                return Err(Error::Truncated(self.data_of()));
             }
             self.unread = 0;
         }
@@ -351,6 +351,14 @@ impl<R: Skip> Reader<R> {
         let got = self.r.skip(n, &mut self.scratch)?;
         self.offset += got;
         Ok(got)
+    }
+
+    /// "the data of entry NAME", for an archive cut inside it.
+    fn data_of(&self) -> String {
+        format!(
+            "the data of entry {}",
+            crate::output::escape_bytes(&self.last)
+        )
     }
 
     fn after(&self, what: &str) -> String {
