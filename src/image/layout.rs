@@ -115,11 +115,11 @@ impl Store {
         let mut out = Vec::new();
         let mut r = self
             .open(b)
-            .with_context(|| format!("cannot open {what}"))?;
+            .map_err(|e| anyhow!("cannot open {what}: {}", crate::error::strerror(&e)))?;
         (&mut r)
             .take(MAX_JSON + 1)
             .read_to_end(&mut out)
-            .with_context(|| format!("cannot read {what}"))?;
+            .map_err(|e| anyhow!("cannot read {what}: {}", crate::error::strerror(&e)))?;
         if out.len() as u64 > MAX_JSON {
             bail!(
                 "{what} is larger than {} MiB: not an image document",
