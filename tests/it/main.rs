@@ -11,6 +11,7 @@ mod compat;
 mod generated;
 mod hardening;
 mod image;
+mod image_bad;
 mod maintscripts;
 mod manifest;
 mod newuser;
