@@ -74,6 +74,24 @@ pub struct Resolved {
     pub chosen: String,
 }
 
+impl Resolved {
+    /// The layers, and what verify needs of the image config.
+    fn new(layers: Vec<Layer>, config: &Value, chosen: String) -> Resolved {
+        Resolved {
+            layers,
+            user: user_of(config),
+            entrypoint: entrypoint_of(config),
+            path_env: env_of(config, "PATH"),
+            workdir: config
+                .get("config")
+                .and_then(|c| str_of(c, "WorkingDir"))
+                .filter(|w| !w.is_empty())
+                .map(str::to_string),
+            chosen,
+        }
+    }
+}
+
 /// The bytes an image is read from.
 pub enum Store {
     Dir(PathBuf),
@@ -667,18 +685,7 @@ fn resolve_oci(
             created_by: history.get(i).cloned().flatten(),
         });
     }
-    Ok(Resolved {
-        layers,
-        user: user_of(&config),
-        entrypoint: entrypoint_of(&config),
-        path_env: env_of(&config, "PATH"),
-        workdir: config
-            .get("config")
-            .and_then(|c| str_of(c, "WorkingDir"))
-            .filter(|w| !w.is_empty())
-            .map(str::to_string),
-        chosen: describe(&chosen),
-    })
+    Ok(Resolved::new(layers, &config, describe(&chosen)))
 }
 
 fn resolve_legacy(
@@ -791,18 +798,7 @@ fn resolve_legacy(
             diff_ids.len()
         );
     }
-    Ok(Resolved {
-        layers,
-        user: user_of(&config),
-        entrypoint: entrypoint_of(&config),
-        path_env: env_of(&config, "PATH"),
-        workdir: config
-            .get("config")
-            .and_then(|c| str_of(c, "WorkingDir"))
-            .filter(|w| !w.is_empty())
-            .map(str::to_string),
-        chosen: describe(&chosen),
-    })
+    Ok(Resolved::new(layers, &config, describe(&chosen)))
 }
 
 pub fn hex(h: &[u8]) -> String {
