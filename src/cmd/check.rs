@@ -50,7 +50,7 @@ pub struct CheckArgs {
 
     /// Check the files of a container image instead of the host's (see 'fcap read
     /// --image'); --root then names directories inside the image.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", conflicts_with = "one_file_system")]
     pub image: Option<PathBuf>,
 
     /// With --image, the platform to pick when the image has several.
