@@ -192,7 +192,10 @@ impl ImageTree {
 
     /// The entry for one kept file, as a host scan would report it.
     pub fn found(&self, path: &[u8], k: &Kept) -> Found {
-        if !matches!(k.kind, Kind::Regular | Kind::HardLink) {
+        // Like the host scan (and nftw's FTW_F behind getcap -r), fifos, sockets and
+        // devices are files that simply have no capabilities: only directories and
+        // symlinks are "not a regular file".
+        if matches!(k.kind, Kind::Dir | Kind::Symlink) {
             return Found::NotRegular;
         }
         // `IMAGE: layer L: 'PATH': cause`, like every other error about an image.
