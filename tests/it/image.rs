@@ -56,11 +56,14 @@ impl Lab {
 /// `getcap -r` on a tree, as image-absolute lines sorted like fcap sorts them (by
 /// path bytes). `rootid`: `getcap -n`, for v3 values.
 fn getcap_tree(root: &Path, rootid: bool) -> String {
+    getcap_tree_with(root, if rootid { &["-n"] } else { &[] })
+}
+
+/// `getcap FLAGS -r ROOT`, image-absolute and sorted; with `-v` the root itself is
+/// `/`. The trees the tests build have no spaces in their names.
+fn getcap_tree_with(root: &Path, flags: &[&str]) -> String {
     let mut c = Command::new("getcap");
-    if rootid {
-        c.arg("-n");
-    }
-    c.arg("-r").arg(root);
+    c.args(flags).arg("-r").arg(root);
     let r = run(c);
     r.ok();
     let prefix = root.to_str().unwrap();
@@ -71,17 +74,29 @@ fn getcap_tree(root: &Path, rootid: bool) -> String {
             let rest = l
                 .strip_prefix(prefix)
                 .unwrap_or_else(|| panic!("getcap line outside {prefix}: {l:?}"));
-            let (path, caps) = rest.split_once(' ').unwrap();
+            let (path, caps) = rest.split_once(' ').unwrap_or((rest, ""));
+            let path = if path.is_empty() { "/" } else { path };
             (path.to_string(), caps.to_string())
         })
         .collect();
     lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    lines.iter().map(|(p, c)| format!("{p} {c}\n")).collect()
+    lines
+        .iter()
+        .map(|(p, c)| match c.as_str() {
+            "" => format!("{p}\n"),
+            c => format!("{p} {c}\n"),
+        })
+        .collect()
 }
 
 /// The oracle for an OCI layout umoci can read: `umoci unpack` it into a fresh
 /// bundle (as root, so the xattrs are written) and getcap the rootfs.
 fn umoci_oracle(lab: &Lab, image: &str, rootid: bool) -> String {
+    umoci_oracle_with(lab, image, if rootid { &["-n"] } else { &[] })
+}
+
+/// [`umoci_oracle`] with these getcap flags.
+fn umoci_oracle_with(lab: &Lab, image: &str, flags: &[&str]) -> String {
     let bundle = tempfile::Builder::new()
         .prefix("oracle")
         .tempdir_in(lab.d.path())
@@ -92,13 +107,18 @@ fn umoci_oracle(lab: &Lab, image: &str, rootid: bool) -> String {
         .arg(&b)
         .current_dir(lab.d.path());
     run(c).ok();
-    getcap_tree(&b.join("rootfs"), rootid)
+    getcap_tree_with(&b.join("rootfs"), flags)
 }
 
 /// The oracle for layer tars: extract them in order with GNU tar into a fresh
 /// directory, applying each layer's whiteouts to the lower layers first (a whiteout
 /// never hides its own layer's entries), and getcap the result.
 fn tar_oracle(lab: &Lab, layers: &[PathBuf], rootid: bool) -> String {
+    tar_oracle_with(lab, layers, if rootid { &["-n"] } else { &[] })
+}
+
+/// [`tar_oracle`] with these getcap flags.
+fn tar_oracle_with(lab: &Lab, layers: &[PathBuf], flags: &[&str]) -> String {
     let root = tempfile::Builder::new()
         .prefix("oracle")
         .tempdir_in(lab.d.path())
@@ -137,7 +157,7 @@ fn tar_oracle(lab: &Lab, layers: &[PathBuf], rootid: bool) -> String {
             .arg(&root);
         run(c).ok();
     }
-    let out = getcap_tree(&root, rootid);
+    let out = getcap_tree_with(&root, flags);
     std::fs::remove_dir_all(&root).unwrap();
     out
 }
@@ -1119,4 +1139,41 @@ fn nobody_reads_a_0644_image() {
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "touch"])
         .arg(lab.p("probe"));
     assert_ne!(run(c).code(), 0, "nobody must not be able to write the lab");
+}
+
+/// `-v` lists every file as `getcap -v -r` does: directories and symlinks as "not a
+/// regular file", and fifos and devices as files without capabilities (nftw's
+/// FTW_F), whatever the layers hid or replaced on the way.
+#[test]
+fn verbose_lists_every_entry_like_getcap_v() {
+    let lab = Lab::new(UMOCI_TOOLS);
+    umoci_image(&lab);
+    lab.sh(
+        "mkdir -p odd/dev odd/bin && mkfifo odd/fifo && mknod odd/dev/null c 1 3 && \
+         cp /bin/true odd/bin/t && setcap cap_kill=p odd/bin/t && ln odd/bin/t odd/bin/hard && \
+         ln -s t odd/bin/soft && tar --xattrs -C odd -cf odd.tar .",
+    );
+    let want = "\
+/ (Not a regular file)
+/bin (Not a regular file)
+/bin/hard cap_kill=p
+/bin/soft (Not a regular file)
+/bin/t cap_kill=p
+/dev (Not a regular file)
+/dev/null
+/fifo
+";
+    assert_eq!(tar_oracle_with(&lab, &[lab.p("odd.tar")], &["-v"]), want);
+    read_image(&lab.s("odd.tar"), &["-v"])
+        .ok()
+        .stdout_is(want)
+        .stderr_is("");
+    for tag in ["one", "img"] {
+        let oracle = umoci_oracle_with(&lab, &format!("oci:{tag}"), &["-v"]);
+        assert!(oracle.contains("/usr/bin/plain\n"), "{oracle}");
+        read_image(&format!("{}:{tag}", lab.s("oci")), &["-v"])
+            .ok()
+            .stdout_is(&oracle)
+            .stderr_is("");
+    }
 }
