@@ -229,15 +229,25 @@ impl ImageTree {
         emit: &mut dyn FnMut(Entry),
         fail: &mut dyn FnMut(anyhow::Error),
     ) {
-        let root = match self.resolve(root.as_os_str().as_bytes(), false) {
+        let given = root;
+        let root = match self.resolve(given.as_os_str().as_bytes(), false) {
             Ok(r) => r,
             Err(e) => {
                 return fail(at_path(
-                    root,
+                    given,
                     format!("{}{}", crate::error::strerror(&e), self_place(self)),
                 ));
             }
         };
+        // Entries are named under the path as given, as a host walk names them
+        // (`/lib/x`, not `/usr/lib/x`, when the image's /lib is a symlink).
+        // A '..' after a symlink goes where the link leads: no lexical name then.
+        let raw = given.as_os_str().as_bytes();
+        let named = match crate::image::apply::clean(raw) {
+            Ok(n) if n != root && !raw.split(|&b| b == b'/').any(|c| c == b"..") => n,
+            _ => root.clone(),
+        };
+        let shown = |p: &[u8]| -> Vec<u8> { [&named[..], &p[root.len()..]].concat() };
         let pre = if root == b"/" {
             root.clone()
         } else {
@@ -257,19 +267,20 @@ impl ImageTree {
                 excluded = None;
             }
             let name = p.rsplit(|&b| b == b'/').next().unwrap_or(p);
-            if opts.exclude.iter().any(|x| x.matches(p, name)) {
+            let as_named = shown(p);
+            if opts.exclude.iter().any(|x| x.matches(&as_named, name)) {
                 excluded = Some([&p[..], b"/"].concat());
                 continue;
             }
             // Parents excluded by a whole-path pattern are not always kept entries.
-            if !opts.exclude.is_empty() && self.parent_excluded(p, &root, opts) {
+            if !opts.exclude.is_empty() && self.parent_excluded(&as_named, &named, opts) {
                 continue;
             }
             let found = self.found(p, k);
             if opts.verbose || !matches!(found, Found::File(None) | Found::NotRegular) {
-                self.warn_about(p, k);
+                self.warn_about(&as_named, k);
                 emit(Entry {
-                    path: PathBuf::from(std::ffi::OsStr::from_bytes(p)),
+                    path: PathBuf::from(std::ffi::OsStr::from_bytes(&as_named)),
                     found,
                     layer: Some(k.layer),
                 });
