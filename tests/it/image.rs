@@ -1177,3 +1177,63 @@ fn verbose_lists_every_entry_like_getcap_v() {
             .stderr_is("");
     }
 }
+
+/// PATH arguments resolve through the image's own symlinks, as the kernel resolves
+/// them on the unpacked tree, and name what they list under the path as given (as
+/// `read -r` and getcap do): a merged-/usr image's /lib/x is its /usr/lib/x.
+#[test]
+fn paths_resolve_through_the_images_own_symlinks() {
+    let lab = Lab::new(UMOCI_TOOLS);
+    lab.sh(r#"
+umoci init --layout oci
+umoci new --image oci:base
+umoci unpack --image oci:base bundle
+R=bundle/rootfs
+mkdir -p $R/usr/bin $R/usr/lib/helpers
+ln -s usr/bin $R/bin
+ln -s usr/lib $R/lib
+ln -s /usr/lib/helpers $R/usr/helpers
+cp /bin/true $R/usr/bin/ping && setcap cap_net_raw=ep $R/usr/bin/ping
+cp /bin/true $R/usr/lib/helpers/h && setcap cap_kill=p $R/usr/lib/helpers/h
+umoci repack --image oci:merged bundle
+umoci unpack --image oci:merged host
+"#);
+    let rootfs = lab.p("host/rootfs");
+    let img = format!("{}:merged", lab.s("oci"));
+    for (args, want) in [
+        (&["/bin/ping"][..], "/bin/ping cap_net_raw=ep\n"),
+        (&["/lib/helpers"], "/lib/helpers/h cap_kill=p\n"),
+        (&["/lib/helpers/h", "/bin"], "/lib/helpers/h cap_kill=p\n"),
+    ] {
+        // getcap on the unpacked tree (the kernel follows the links on the way).
+        let mut oracle = String::new();
+        for a in args {
+            let mut c = Command::new("getcap");
+            c.arg("-r").arg(format!("{}{a}", rootfs.display()));
+            let r = run(c);
+            oracle += &r.ok().stdout().replace(rootfs.to_str().unwrap(), "");
+        }
+        assert_eq!(oracle, want, "getcap {args:?}");
+        read_image(&img, args).ok().stdout_is(want).stderr_is("");
+    }
+    // An absolute link leads to the image's root, never the host's (so getcap on
+    // the host cannot be the oracle here: it would follow it out of the rootfs).
+    read_image(&img, &["/usr/helpers/h"])
+        .ok()
+        .stdout_is("/usr/helpers/h cap_kill=p\n")
+        .stderr_is("");
+    // A symlink named itself is not followed (getcap -r, read -r): -v shows it.
+    read_image(&img, &["-v", "/bin"])
+        .ok()
+        .stdout_is("/bin (Not a regular file)\n");
+    // check resolves a manifest's paths the same way.
+    let m = lab.p("m.caps");
+    std::fs::write(&m, "/bin/ping cap_net_raw=ep\n/lib/helpers/h cap_kill=p\n").unwrap();
+    let m = m.to_str().unwrap();
+    check(&[m, "--image", &img, "--root", "/lib/helpers"])
+        .ok()
+        .stdout_is("");
+    check(&[m, "--image", &img, "--root", "/usr/lib"])
+        .ok()
+        .stdout_is("");
+}
