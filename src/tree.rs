@@ -259,6 +259,7 @@ impl ImageTree {
             .range(root.clone()..)
             .take_while(|(p, _)| **p == root || p.starts_with(&pre));
         let mut excluded: Option<Vec<u8>> = None;
+        let mut implied = std::collections::HashSet::new();
         for (p, k) in under {
             if let Some(x) = &excluded {
                 if p.starts_with(x) {
@@ -285,6 +286,52 @@ impl ImageTree {
                     layer: Some(k.layer),
                 });
             }
+            if opts.verbose {
+                self.implied_dirs(p, &root, &mut implied, &mut |d| {
+                    emit(Entry {
+                        path: PathBuf::from(std::ffi::OsStr::from_bytes(&shown(d))),
+                        found: Found::NotRegular,
+                        layer: None,
+                    })
+                });
+            }
+        }
+        // The root is always there, even when no layer has an entry for it.
+        if opts.verbose
+            && root == b"/"
+            && !self.snap.files.contains_key(&root)
+            && implied.is_empty()
+        {
+            emit(Entry {
+                path: PathBuf::from("/"),
+                found: Found::NotRegular,
+                layer: None,
+            });
+        }
+    }
+
+    /// With -v, the directories above `p` (up to `root`) that no layer has an entry
+    /// for: a runtime creates them when it unpacks, so they are there (getcap -v
+    /// lists them too). Each is reported once.
+    fn implied_dirs(
+        &self,
+        p: &[u8],
+        root: &[u8],
+        done: &mut std::collections::HashSet<Vec<u8>>,
+        emit: &mut dyn FnMut(&[u8]),
+    ) {
+        let mut at = p;
+        while at.len() > root.len() {
+            let cut = at.iter().rposition(|&b| b == b'/').unwrap_or(0);
+            at = if cut == 0 { b"/" } else { &at[..cut] };
+            if at.len() < root.len() || self.snap.files.contains_key(at) {
+                // A kept entry is walked itself (and its own parents with it).
+                break;
+            }
+            if !done.insert(at.to_vec()) {
+                break;
+            }
+            emit(at);
         }
     }
 

@@ -385,6 +385,9 @@ fn with_layer(mut v: serde_json::Value, e: &Entry, tree: &Tree) -> serde_json::V
             "digest": l.digest,
             "created_by": l.created_by,
         });
+    } else if let Tree::Image(_) = tree {
+        // A directory no layer has an entry for (-v): unpacking made it.
+        v["layer"] = serde_json::Value::Null;
     }
     v
 }
