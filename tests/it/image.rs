@@ -1168,6 +1168,47 @@ fn verbose_lists_every_entry_like_getcap_v() {
         .ok()
         .stdout_is(want)
         .stderr_is("");
+    // A layer made from a list of files has no entries for their directories (nor
+    // for the root): unpacking creates them, so they are listed.
+    lab.sh("tar --xattrs -C odd -cf files.tar bin/t dev/null");
+    let want = "\
+/ (Not a regular file)
+/bin (Not a regular file)
+/bin/t cap_kill=p
+/dev (Not a regular file)
+/dev/null
+";
+    assert_eq!(tar_oracle_with(&lab, &[lab.p("files.tar")], &["-v"]), want);
+    read_image(&lab.s("files.tar"), &["-v"])
+        .ok()
+        .stdout_is(want)
+        .stderr_is("");
+    let j = read_image(&lab.s("files.tar"), &["-v", "--json"]);
+    let layers: Vec<(String, Value)> = j
+        .ok()
+        .json_lines()
+        .into_iter()
+        .map(|v| {
+            (
+                v["path"].as_str().unwrap().to_string(),
+                v["layer"]["index"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            ("/".to_string(), Value::Null),
+            ("/bin".to_string(), Value::Null),
+            ("/bin/t".to_string(), json!(0)),
+            ("/dev".to_string(), Value::Null),
+            ("/dev/null".to_string(), json!(0)),
+        ]
+    );
+    assert!(j.json_lines().iter().all(|v| v.get("layer").is_some()));
+    read_image(&lab.s("files.tar"), &["-v", "/bin"])
+        .ok()
+        .stdout_is("/bin (Not a regular file)\n/bin/t cap_kill=p\n");
     for tag in ["one", "img"] {
         let oracle = umoci_oracle_with(&lab, &format!("oci:{tag}"), &["-v"]);
         assert!(oracle.contains("/usr/bin/plain\n"), "{oracle}");
@@ -1236,4 +1277,182 @@ umoci unpack --image oci:merged host
     check(&[m, "--image", &img, "--root", "/usr/lib"])
         .ok()
         .stdout_is("");
+}
+
+/// Random layer stacks made by umoci, against `umoci unpack` + `getcap -n -v -r`:
+/// files gain, change and lose capabilities (setcap, setcap -r, a chown that clears
+/// them), are deleted, replaced by directories and back, hard-linked across layers,
+/// shadowed by symlinks, whited out and hidden by opaque directories (umoci insert).
+/// `FCAP_IMAGE_SEED` replays a run, `FCAP_IMAGE_CASES` sets how many stacks.
+#[test]
+fn random_umoci_layers_match_umoci_unpack() {
+    let (seed, cases, mut rng) = random_run("FCAP_IMAGE", "random umoci layers", 3);
+    let lab = Lab::new(UMOCI_TOOLS);
+    const PATHS: &[&str] = &[
+        "a", "a/x", "a/y", "a/b", "a/b/z", "a/b/w", "c", "c/u", "c/v/t", "d",
+    ];
+    const CAPS: &[&str] = &[
+        "cap_net_raw=ep",
+        "cap_chown,cap_kill=p",
+        "cap_setuid=ei",
+        "cap_net_bind_service+eip",
+        "cap_sys_admin,cap_dac_override=ep",
+    ];
+    for case in 0..cases {
+        let dir = format!("case{case}");
+        lab.sh(&format!(
+            "mkdir {dir} && cd {dir} && umoci init --layout oci && umoci new --image oci:t0 && \
+             umoci unpack --image oci:t0 bundle"
+        ));
+        let root = lab.p(&format!("{dir}/bundle/rootfs"));
+        let mut log = Vec::new();
+        let layers = 2 + rng.next() % 3;
+        for n in 1..=layers {
+            let (from, to) = (format!("t{}", n - 1), format!("t{n}"));
+            let kind = rng.next() % 100;
+            // umoci insert writes no entries for the target's parents: unpacking
+            // fails where one of them is not a directory (as it would in a runtime).
+            let parents_are_dirs = |t: &str| {
+                let mut at = root.clone();
+                Path::new(t).parent().unwrap().components().all(|c| {
+                    at.push(c);
+                    at.symlink_metadata().map_or(true, |m| m.is_dir())
+                })
+            };
+            let whiteout = *rng.pick(PATHS);
+            let opaque = *rng.pick(&["a", "a/b", "c"]);
+            if n > 1 && kind < 15 && parents_are_dirs(whiteout) {
+                let target = whiteout;
+                log.push(format!("{to}: insert --whiteout /{target}"));
+                lab.sh(&format!(
+                    "cd {dir} && umoci insert --image oci:{from} --tag {to} --whiteout /{target} && \
+                     rm -rf bundle && umoci unpack --image oci:{to} bundle"
+                ));
+                continue;
+            }
+            if n > 1 && (15..30).contains(&kind) && parents_are_dirs(opaque) {
+                let target = opaque;
+                let caps = *rng.pick(CAPS);
+                log.push(format!("{to}: insert --opaque src(n {caps}) /{target}"));
+                lab.sh(&format!(
+                    "cd {dir} && rm -rf src && mkdir src && echo n > src/n && setcap {caps} src/n && \
+                     umoci insert --image oci:{from} --tag {to} --opaque src /{target} && \
+                     rm -rf bundle && umoci unpack --image oci:{to} bundle"
+                ));
+                continue;
+            }
+            for _ in 0..1 + rng.next() % 5 {
+                log.push(format!("{to}: {}", random_op(&mut rng, &root, PATHS, CAPS)));
+            }
+            lab.sh(&format!(
+                "cd {dir} && umoci repack --refresh-bundle --image oci:{to} bundle"
+            ));
+        }
+        let img = format!("{}:t{layers}", lab.s(&format!("{dir}/oci")));
+        let oracle = umoci_oracle_with(&lab, &format!("{dir}/oci:t{layers}"), &["-n", "-v"]);
+        let r = read_image(&img, &["-v", "--rootid"]);
+        assert_eq!(
+            r.stdout(),
+            oracle,
+            "FCAP_IMAGE_SEED={seed} case {case}: fcap read --image (left) against umoci unpack + \
+             getcap -n -v -r (right) after:\n{}\nstderr: {}",
+            log.join("\n"),
+            r.stderr()
+        );
+        r.ok();
+    }
+}
+
+/// One random change to the bundle's rootfs; returns what it did, for the log.
+fn random_op(rng: &mut SplitMix, root: &Path, paths: &[&str], caps: &[&str]) -> String {
+    let p = *rng.pick(paths);
+    let at = root.join(p);
+    let exists = at.symlink_metadata().is_ok();
+    let is_file = at.symlink_metadata().is_ok_and(|m| m.is_file());
+    // Parents must be directories (a file or symlink in the way goes).
+    let make_parents = |at: &Path| {
+        let mut cur = root.to_path_buf();
+        for c in at
+            .strip_prefix(root)
+            .unwrap()
+            .parent()
+            .unwrap()
+            .components()
+        {
+            cur.push(c);
+            match cur.symlink_metadata() {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    std::fs::remove_file(&cur).unwrap();
+                    std::fs::create_dir(&cur).unwrap();
+                }
+                Err(_) => std::fs::create_dir(&cur).unwrap(),
+            }
+        }
+    };
+    let clear = |at: &Path| match at.symlink_metadata() {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(at).unwrap(),
+        Ok(_) => std::fs::remove_file(at).unwrap(),
+        Err(_) => {}
+    };
+    match rng.next() % 100 {
+        0..=39 => {
+            make_parents(&at);
+            clear(&at);
+            std::fs::write(&at, format!("{}\n", rng.next())).unwrap();
+            let c = *rng.pick(caps);
+            if rng.chance(15) {
+                setcap_on(&at, &["-n", "1000", c]);
+                format!("file {p} v3 {c}")
+            } else if rng.chance(85) {
+                setcap_on(&at, &[c]);
+                format!("file {p} {c}")
+            } else {
+                format!("file {p}")
+            }
+        }
+        40..=49 if is_file => {
+            let c = *rng.pick(caps);
+            setcap_on(&at, &[c]);
+            format!("setcap {c} {p}")
+        }
+        50..=57 if is_file && raw_xattr(&at).is_some() => {
+            setcap_on(&at, &["-r"]);
+            format!("setcap -r {p}")
+        }
+        58..=62 if is_file => {
+            std::os::unix::fs::lchown(&at, Some(1), Some(1)).unwrap();
+            format!("chown 1:1 {p}")
+        }
+        63..=74 if exists => {
+            clear(&at);
+            format!("rm -r {p}")
+        }
+        75..=82 => {
+            make_parents(&at);
+            clear(&at);
+            std::fs::create_dir(&at).unwrap();
+            format!("mkdir {p}")
+        }
+        83..=92 if is_file => {
+            let q = *rng.pick(paths);
+            let to = root.join(q);
+            // Not onto itself, its own directories, or a path under it (making
+            // that path's parents would turn the file into a directory).
+            if to == at || at.starts_with(&to) || to.starts_with(&at) {
+                return format!("(no link {p} {q})");
+            }
+            make_parents(&to);
+            clear(&to);
+            std::fs::hard_link(&at, &to).unwrap();
+            format!("ln {p} {q}")
+        }
+        93..=99 => {
+            make_parents(&at);
+            clear(&at);
+            std::os::unix::fs::symlink("x", &at).unwrap();
+            format!("ln -s x {p}")
+        }
+        _ => format!("(nothing at {p})"),
+    }
 }
