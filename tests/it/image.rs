@@ -820,6 +820,68 @@ fn missing_platform_and_ambiguous_tag_are_errors_naming_the_choices() {
         .status(2)
         .stdout_is("")
         .stderr_has("no image tagged \"nope\"; it has: ");
+    // One tag on two images for this host: another entry tagged 1.0 (without a
+    // platform in the index: its config says the host's, as umoci wrote it).
+    let layout = lab.p("oci");
+    let arm = manifest_of_in(&layout, 1);
+    let path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": arm.0, "size": arm.1,
+        "annotations": {"org.opencontainers.image.ref.name": "1.0"}
+    }));
+    std::fs::write(&path, index.to_string()).unwrap();
+    read_image(&img, &[])
+        .status(2)
+        .stdout_is("")
+        .stderr_is(&format!(
+            "fcap: '{img}': it holds 2 images: \
+             1.0, docker.io/library/multi:1.0 ({on_host}); 1.0 ({host}); \
+             pick one with IMAGE:TAG or --platform OS/ARCH[/VARIANT]\n"
+        ));
+}
+
+/// The digest and size of the `i`-th manifest the nested index of
+/// [`multi_platform`] lists.
+fn manifest_of_in(layout: &Path, i: usize) -> (String, u64) {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let nested = blob_json(layout, index["manifests"][0]["digest"].as_str().unwrap());
+    let d = &nested["manifests"][i];
+    (
+        d["digest"].as_str().unwrap().to_string(),
+        d["size"].as_u64().unwrap(),
+    )
+}
+
+/// check --image takes --platform: a manifest of the arm64 image checks clean
+/// against it and differs from the host's.
+#[test]
+fn check_image_picks_the_platform() {
+    let lab = Lab::new(UMOCI_TOOLS);
+    let (_, arm) = multi_platform(&lab);
+    let img = format!("{}:1.0", lab.s("oci"));
+    let m = manifest(&lab, "arm.caps", &arm);
+    check(&[
+        &m,
+        "--image",
+        &img,
+        "--platform",
+        "linux/arm64",
+        "--root",
+        "/",
+    ])
+    .ok()
+    .stdout_is("");
+    if host_arch() == "amd64" {
+        check(&[&m, "--image", &img, "--root", "/"])
+            .status(1)
+            .stdout_is(
+                "missing /usr/bin/armonly (manifest: cap_kill=ep)\n\
+             different /usr/bin/ping cap_net_raw=ep (manifest: cap_net_admin=p)\n",
+            );
+    }
 }
 
 /// A root filesystem for the single-layer tests: capped files, a v2 value without
@@ -1282,12 +1344,13 @@ umoci unpack --image oci:merged host
 /// Random layer stacks made by umoci, against `umoci unpack` + `getcap -n -v -r`:
 /// files gain, change and lose capabilities (setcap, setcap -r, a chown that clears
 /// them), are deleted, replaced by directories and back, hard-linked across layers,
-/// shadowed by symlinks, whited out and hidden by opaque directories (umoci insert).
+/// shadowed by symlinks, whited out and hidden by opaque directories (umoci insert);
+/// each stack is also read as skopeo's docker-archive and zstd copies, and serially.
 /// `FCAP_IMAGE_SEED` replays a run, `FCAP_IMAGE_CASES` sets how many stacks.
 #[test]
 fn random_umoci_layers_match_umoci_unpack() {
     let (seed, cases, mut rng) = random_run("FCAP_IMAGE", "random umoci layers", 3);
-    let lab = Lab::new(UMOCI_TOOLS);
+    let lab = Lab::new(&["umoci", "skopeo", "setcap", "getcap", "tar"]);
     const PATHS: &[&str] = &[
         "a", "a/x", "a/y", "a/b", "a/b/z", "a/b/w", "c", "c/u", "c/v/t", "d",
     ];
@@ -1360,6 +1423,32 @@ fn random_umoci_layers_match_umoci_unpack() {
             r.stderr()
         );
         r.ok();
+        // The same image as a legacy docker save and with zstd layers, and read
+        // serially: the same answer.
+        lab.sh(&format!(
+            "cd {dir} && skopeo copy -q oci:oci:t{layers} docker-archive:x.tar:random:latest && \
+             skopeo copy -q --dest-compress-format zstd oci:oci:t{layers} oci:zstd:t"
+        ));
+        for other in [
+            lab.s(&format!("{dir}/x.tar")),
+            lab.s(&format!("{dir}/zstd:t")),
+        ] {
+            let r = read_image(&other, &["-v", "--rootid"]);
+            assert_eq!(
+                r.stdout(),
+                oracle,
+                "FCAP_IMAGE_SEED={seed} case {case}: {other}"
+            );
+        }
+        let mut c = fcap();
+        c.args(["read", "-v", "--rootid", "--image", &img])
+            .env("FCAP_SCAN_THREADS", "1");
+        let serial = run(c);
+        assert_eq!(
+            serial.stdout(),
+            oracle,
+            "FCAP_IMAGE_SEED={seed} case {case}: serial"
+        );
     }
 }
 
