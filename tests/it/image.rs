@@ -201,6 +201,14 @@ fn manifest_of(layout: &Path, tag: &str) -> String {
         .to_string()
 }
 
+/// The config digest of the image `tag` in an OCI layout.
+fn manifest_config(layout: &Path, tag: &str) -> String {
+    blob_json(layout, &manifest_of(layout, tag))["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// The layer digests of the image `tag` in an OCI layout, in order.
 fn layer_digests(layout: &Path, tag: &str) -> Vec<String> {
     let m = blob_json(layout, &manifest_of(layout, tag));
@@ -547,6 +555,22 @@ fn skopeo_docker_archive_legacy_with_symlinked_layers() {
     ] {
         reads_as(&format!("{x}:{tag}"), IMG, &oracle);
     }
+    // --json: the same layers and history lines as the OCI original; a legacy
+    // archive's layers are named by their uncompressed digest (the config's diff_ids).
+    let layout = lab.p("oci");
+    let cfg = blob_json(&layout, manifest_config(&layout, "img").as_str());
+    let oci_json = read_image(&format!("{}:img", lab.s("oci")), &["--json"])
+        .ok()
+        .json_lines();
+    let x_json = read_image(&x, &["--json"]).ok().json_lines();
+    assert_eq!(x_json.len(), oci_json.len());
+    for (a, b) in x_json.iter().zip(&oci_json) {
+        assert_eq!((&a["path"], &a["caps"]), (&b["path"], &b["caps"]));
+        let i = b["layer"]["index"].as_u64().unwrap() as usize;
+        assert_eq!(a["layer"]["index"], b["layer"]["index"]);
+        assert_eq!(a["layer"]["created_by"], b["layer"]["created_by"]);
+        assert_eq!(a["layer"]["digest"], cfg["rootfs"]["diff_ids"][i]);
+    }
     let r = read_image(&format!("{x}:other"), &[]);
     r.status(2).stdout_is("");
     assert_eq!(
@@ -569,6 +593,37 @@ fn skopeo_oci_archive() {
     let oracle = umoci_oracle(&lab, "y:capped", false);
     reads_as(&lab.s("y.tar"), IMG, &oracle);
     reads_as(&format!("{}:capped", lab.s("y.tar")), IMG, &oracle);
+}
+
+/// Docker's media types in an OCI layout (`skopeo copy --format v2s2`, as the
+/// containerd image store keeps images pulled from a Docker registry): the layer
+/// blobs are the very bytes of the OCI original, so its umoci unpack is the oracle.
+#[test]
+fn skopeo_docker_media_types_in_an_oci_layout() {
+    let lab = Lab::new(&["umoci", "skopeo", "setcap", "getcap", "tar"]);
+    umoci_image(&lab);
+    lab.sh("skopeo copy -q --format v2s2 oci:oci:img oci:v2s2:img");
+    let layout = lab.p("v2s2");
+    let m = blob_json(&layout, &manifest_of(&layout, "img"));
+    assert_eq!(
+        m["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    for l in m["layers"].as_array().unwrap() {
+        assert_eq!(
+            l["mediaType"],
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        );
+    }
+    assert_eq!(
+        layer_digests(&layout, "img"),
+        layer_digests(&lab.p("oci"), "img")
+    );
+    reads_as(
+        &format!("{}:img", lab.s("v2s2")),
+        IMG,
+        &umoci_oracle(&lab, "oci:img", false),
+    );
 }
 
 /// `skopeo copy --dest-compress-format zstd` into an OCI layout: every layer is
