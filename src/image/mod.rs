@@ -291,6 +291,12 @@ impl Image {
             },
         }
         .map_err(|e| format!("cannot open it: {}", crate::error::strerror(&e)))?;
+        // Never read past the size the manifest gives: a blob that is really a
+        // huge (or sparse) file is refused at once, not after reading all of it.
+        let raw: Box<dyn Read + Send> = match layer.size {
+            Some(n) => Box::new(raw.take(n.saturating_add(1))),
+            None => raw,
+        };
         let hash_of = layer.expected.map(|(_, h)| h);
         let mut br = BufReader::with_capacity(
             1 << 17,
@@ -328,10 +334,14 @@ impl Image {
         if let Some(want) = layer.size
             && want != raw.n
         {
-            return Err(format!(
-                "{} bytes where the manifest says {want}: corrupt or tampered",
-                raw.n
-            ));
+            return Err(if raw.n > want {
+                format!("larger than the {want} bytes the manifest says: corrupt or tampered")
+            } else {
+                format!(
+                    "{} bytes where the manifest says {want}: truncated, corrupt or tampered",
+                    raw.n
+                )
+            });
         }
         if let Some((want, how)) = layer.expected {
             let got = match how {

@@ -398,6 +398,31 @@ fn truncated_zstd_layer() {
     );
 }
 
+/// A blob that is really a huge file (sparse here: 64 GiB of zeros) is refused
+/// after the size its manifest gives, not after reading and hashing all of it.
+#[test]
+fn layer_blob_far_larger_than_its_manifest_says() {
+    let f = fixture();
+    let d = tempdir();
+    let oci = f.copy("oci", d.path());
+    let b = blob(&oci, &format!("sha256:{}", f.layer));
+    let size = std::fs::metadata(&b).unwrap().len();
+    std::fs::remove_file(&b).unwrap();
+    std::fs::File::create(&b)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let image = format!("{}:capped", oci.display());
+    refused(
+        os(&image),
+        &[],
+        &[&format!(
+            "layer sha256:{}: larger than the {size} bytes the manifest says: corrupt or tampered",
+            f.layer
+        )],
+    );
+}
+
 // ------------------------------------------------------------ tar inside layers
 
 #[test]
