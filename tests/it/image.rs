@@ -1600,3 +1600,97 @@ fn random_op(rng: &mut SplitMix, root: &Path, paths: &[&str], caps: &[&str]) -> 
         _ => format!("(nothing at {p})"),
     }
 }
+
+/// An OCI layout (tag `t`) around these layer tars, as a builder would write it:
+/// uncompressed layer blobs, a config with their diff_ids, a manifest, index.json.
+fn layout_of(lab: &Lab, name: &str, layers: &[PathBuf]) -> String {
+    let dir = lab.p(name);
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let descs: Vec<Value> = layers
+        .iter()
+        .map(|l| {
+            let (digest, size) = put_blob(&dir, &std::fs::read(l).unwrap());
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size})
+        })
+        .collect();
+    let config = json!({
+        "architecture": host_arch(), "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": descs.iter().map(|d| d["digest"].clone()).collect::<Vec<_>>()},
+        "history": layers.iter().map(|l| json!({"created_by": l.file_name().unwrap().to_str().unwrap()})).collect::<Vec<_>>()
+    });
+    let (cd, cs) = put_blob(&dir, config.to_string().as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": descs
+    });
+    let (md, ms) = put_blob(&dir, manifest.to_string().as_bytes());
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": "t"}
+    }]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    format!("{}:t", dir.display())
+}
+
+/// Whiteouts and opaque markers in layers GNU tar writes in a chosen order: a
+/// whiteout hides only what lower layers had (never an entry of its own layer,
+/// before or after it), and an opaque marker works before or after the entries of
+/// its directory. The oracle is GNU tar extracting the layers in order with each
+/// layer's whiteouts applied to the layers below.
+#[test]
+fn gnu_tar_layers_whiteouts_never_hide_their_own_layer() {
+    let lab = Lab::new(&["tar", "setcap", "getcap"]);
+    lab.sh(
+        r#"
+mkdir -p l1/usr/bin l1/opt/a l1/opt/b l2/usr/bin l2/opt/a l2/opt/b
+put() { cp /bin/true "$1"; setcap "$2" "$1"; }
+put l1/usr/bin/x cap_kill=p
+put l1/usr/bin/y cap_chown=p
+put l1/usr/bin/z cap_fowner=p
+put l1/opt/a/old cap_setuid=p
+put l1/opt/b/old cap_setgid=p
+put l1/opt/keep cap_net_raw=ep
+mkdir -p l1/srv/d l2/srv/d
+put l1/srv/d/old cap_kill=ep
+tar --xattrs -C l1 -cf layer1.tar .
+# Layer 2: x comes back (with other caps) in the same layer as its whiteout,
+# once after it and once before it; y is whited out; z untouched.
+put l2/usr/bin/x cap_sys_nice=p
+: > l2/usr/bin/.wh.x
+: > l2/usr/bin/.wh.y
+put l2/opt/a/new cap_net_admin=p
+put l2/opt/b/new cap_sys_time=p
+: > l2/opt/a/.wh..wh..opq
+: > l2/opt/b/.wh..wh..opq
+# srv/d is deleted and made again in the same layer (rm -r d && mkdir d).
+: > l2/srv/.wh.d
+put l2/srv/d/new cap_kill=p
+# opt/a: marker first; opt/b: marker last.
+tar --xattrs -C l2 --no-recursion -cf layer2.tar     usr usr/bin usr/bin/.wh.x usr/bin/x usr/bin/.wh.y     opt opt/a opt/a/.wh..wh..opq opt/a/new opt/b opt/b/new opt/b/.wh..wh..opq \
+    srv srv/.wh.d srv/d srv/d/new
+tar --xattrs -C l2 --no-recursion -cf layer2r.tar     usr usr/bin usr/bin/x usr/bin/.wh.x usr/bin/.wh.y     opt opt/b opt/b/.wh..wh..opq opt/b/new opt/a opt/a/new opt/a/.wh..wh..opq \
+    srv srv/d srv/d/new srv/.wh.d
+"#,
+    );
+    let want = "\
+/opt/a/new cap_net_admin=p
+/opt/b/new cap_sys_time=p
+/opt/keep cap_net_raw=ep
+/srv/d/new cap_kill=p
+/usr/bin/x cap_sys_nice=p
+/usr/bin/z cap_fowner=p
+";
+    for (name, second) in [("order1", "layer2.tar"), ("order2", "layer2r.tar")] {
+        let layers = [lab.p("layer1.tar"), lab.p(second)];
+        let img = layout_of(&lab, name, &layers);
+        reads_as(&img, want, &tar_oracle(&lab, &layers, false));
+        let j = read_image(&img, &["--json", "/usr/bin/x"])
+            .ok()
+            .json_lines();
+        assert_eq!(j[0]["layer"]["index"], 1);
+        assert_eq!(j[0]["layer"]["created_by"], second);
+    }
+}
