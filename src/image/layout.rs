@@ -300,6 +300,9 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
         if path.join("index.json").is_file() || path.join("manifest.json").is_file() {
             return Ok(Opened::Image(Store::Dir(path.to_path_buf())));
         }
+        if path.join("oci-layout").is_file() || path.join("blobs").is_dir() {
+            bail!("an OCI image layout without index.json: nothing says which manifests it holds");
+        }
         bail!(
             "a directory without index.json or manifest.json: not an OCI image layout (a root filesystem directory is read with 'fcap read -r DIR')"
         );

@@ -549,6 +549,16 @@ fn missing_manifest_blob_and_missing_manifest_json() {
             &m[7..]
         )],
     );
+    // An OCI layout without its index.json.
+    let sub = d.path().join("noindex");
+    std::fs::create_dir(&sub).unwrap();
+    let oci = f.copy("oci", &sub);
+    std::fs::remove_file(oci.join("index.json")).unwrap();
+    refused(
+        oci.as_os_str(),
+        &[],
+        &["an OCI image layout without index.json: nothing says which manifests it holds"],
+    );
     // A docker save without its manifest.json: nothing says which layers, in
     // which order (before, it read as one layer and listed nothing).
     let archive = f.copy("docker.tar", d.path());
