@@ -1694,3 +1694,46 @@ tar --xattrs -C l2 --no-recursion -cf layer2r.tar     usr usr/bin usr/bin/x usr/
         assert_eq!(j[0]["layer"]["created_by"], second);
     }
 }
+
+/// --exclude: a name pattern leaves out the same entries as `read -r --exclude` on
+/// the unpacked tree; a whole-path pattern is image-absolute.
+#[test]
+fn exclude_patterns_in_an_image() {
+    let lab = Lab::new(UMOCI_TOOLS);
+    umoci_image(&lab);
+    lab.sh("umoci unpack --image oci:img host");
+    let rootfs = lab.s("host/rootfs");
+    let img = format!("{}:img", lab.s("oci"));
+    for pat in ["bin", "p*", "dir", "*e*", "**/late", "keep"] {
+        let host = fcap_run(["read", "-r", "-v", "--exclude", pat, &rootfs])
+            .ok()
+            .stdout();
+        let host: String = host
+            .lines()
+            .map(|l| match l.strip_prefix(&rootfs).unwrap() {
+                r if r.starts_with(' ') => format!("/{r}\n"),
+                r => format!("{r}\n"),
+            })
+            .collect();
+        read_image(&img, &["-v", "--exclude", pat])
+            .ok()
+            .stdout_is(&host)
+            .stderr_is("");
+    }
+    for (pat, want) in [
+        (
+            "/usr/bin",
+            "/etc/dir/new cap_fowner=ei\n/etc/keep cap_setgid=p\n/usr/sbin/keep cap_net_bind_service=ep\n",
+        ),
+        (
+            "/etc/**",
+            "/usr/bin/late cap_dac_override=p\n/usr/bin/ping cap_net_raw=ep\n/usr/sbin/keep cap_net_bind_service=ep\n",
+        ),
+        (
+            "/usr/*/keep",
+            "/etc/dir/new cap_fowner=ei\n/etc/keep cap_setgid=p\n/usr/bin/late cap_dac_override=p\n/usr/bin/ping cap_net_raw=ep\n",
+        ),
+    ] {
+        read_image(&img, &["--exclude", pat]).ok().stdout_is(want);
+    }
+}
