@@ -316,7 +316,9 @@ impl Image {
                     comp,
                 )),
             };
-            let mut tr = tar::Reader::new(hashed(dec, unpacked));
+            // Headers and small files are read from the buffer, so the decompressor
+            // always fills 128 KiB at a time.
+            let mut tr = tar::Reader::new(BufReader::with_capacity(1 << 17, hashed(dec, unpacked)));
             let out = apply::read_layer(&mut tr, layer.index, sh);
             if out.as_ref().is_err_and(|e| e == "stopped") {
                 return out;
@@ -327,7 +329,7 @@ impl Image {
             // blob is better explained by the decompressor or the digest.
             // (`Named` says which decompressor failed.)
             io::copy(&mut rest, &mut io::sink()).map_err(|e| crate::error::strerror(&e))?;
-            (out, rest.h.map(|h| h.finalize()))
+            (out, rest.into_inner().h.map(|h| h.finalize()))
         };
         io::copy(&mut br, &mut io::sink()).map_err(|e| crate::error::strerror(&e))?;
         let raw = br.into_inner();
