@@ -1232,6 +1232,9 @@ fn nobody_reads_a_0644_image() {
     let lab = Lab::new(&["umoci", "skopeo", "setcap", "getcap", "tar", "setpriv"]);
     umoci_image(&lab);
     lab.sh("skopeo copy -q oci:oci:img oci-archive:y.tar:capped && chmod 0644 y.tar && chmod -R a+rX,go-w oci");
+    // A copy of the binary in the lab: the build tree may be out of nobody's reach.
+    let bin = lab.p("fcap");
+    cp(Path::new(env!("CARGO_BIN_EXE_fcap")), &bin);
     let as_nobody = |image: &str| {
         let mut c = Command::new("setpriv");
         c.args([
@@ -1240,7 +1243,7 @@ fn nobody_reads_a_0644_image() {
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .arg(env!("CARGO_BIN_EXE_fcap"))
+        .arg(&bin)
         .args(["read", "--image", image])
         .env("LC_ALL", "C");
         run(c)
