@@ -468,6 +468,26 @@ umoci repack --image oci:v3 bundle
     assert_eq!(v[0]["rootid"], 1000);
     assert_eq!(v[1]["version"], 2);
     assert_eq!(v[1]["rootid"], Value::Null);
+    // check: a manifest line with the rootid matches, one without differs, in the
+    // image exactly as on the unpacked tree.
+    lab.sh("umoci unpack --image oci:v3 host");
+    let rootfs = lab.s("host/rootfs");
+    for (text, code, diff) in [
+        (want, 0, ""),
+        (
+            "/usr/bin/ns cap_net_raw=ep\n/usr/bin/v2 cap_kill=p\n",
+            1,
+            "different /usr/bin/ns cap_net_raw=ep [rootid=1000] (manifest: cap_net_raw=ep)\n",
+        ),
+    ] {
+        let m = manifest(&lab, "v3.caps", text);
+        check(&[&m, "--image", &img]).status(code).stdout_is(diff);
+        let host: String = text.lines().map(|l| format!("{rootfs}{l}\n")).collect();
+        let h = manifest(&lab, "v3-host.caps", &host);
+        let r = check(&[&h]);
+        r.status(code);
+        assert_eq!(r.stdout().replace(&rootfs, ""), diff);
+    }
 }
 
 /// The JSON names, per file, the layer that set its capabilities and that layer's
