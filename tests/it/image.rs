@@ -248,7 +248,7 @@ fn host_arch() -> &'static str {
     }
 }
 
-const UMOCI_TOOLS: &[&str] = &["umoci", "setcap", "getcap", "tar"];
+const UMOCI_TOOLS: &[&str] = &["umoci", "setcap", "getcap", "tar", "gzip"];
 
 /// The image most tests share, built by umoci in `lab/oci`, one tag per step:
 /// - `one`: a layer (repack) with capped files in /usr/bin, /usr/sbin, /etc, /opt;
@@ -1474,10 +1474,12 @@ fn random_umoci_layers_match_umoci_unpack() {
             if n > 1 && (15..30).contains(&kind) && parents_are_dirs(opaque) {
                 let target = opaque;
                 let caps = *rng.pick(CAPS);
-                log.push(format!("{to}: insert --opaque src(n {caps}) /{target}"));
+                // Opaque (hides the lower directory) or not (merges into it).
+                let how = if rng.chance(70) { "--opaque" } else { "" };
+                log.push(format!("{to}: insert {how} src(n {caps}) /{target}"));
                 lab.sh(&format!(
                     "cd {dir} && rm -rf src && mkdir src && echo n > src/n && setcap {caps} src/n && \
-                     umoci insert --image oci:{from} --tag {to} --opaque src /{target} && \
+                     umoci insert --image oci:{from} --tag {to} {how} src /{target} && \
                      rm -rf bundle && umoci unpack --image oci:{to} bundle"
                 ));
                 continue;
