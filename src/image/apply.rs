@@ -252,6 +252,9 @@ impl Shared<'_> {
     }
 }
 
+/// What a worker returns when the scan stopped because another layer failed.
+pub const STOPPED: &str = "stopped";
+
 /// Read one layer's entries into what it does.
 pub fn read_layer<R: tar::Skip>(
     r: &mut tar::Reader<R>,
@@ -264,7 +267,7 @@ pub fn read_layer<R: tar::Skip>(
     let mut lower_known = layer == 0;
     while let Some(h) = r.next_entry().map_err(|e| e.to_string())? {
         if sh.stop.load(Ordering::Relaxed) {
-            return Err("stopped".into());
+            return Err(STOPPED.into());
         }
         let path = clean(&h.name)?;
         let (dir, base) = match path.iter().rposition(|&b| b == b'/') {
@@ -311,7 +314,7 @@ pub fn read_layer<R: tar::Skip>(
             pending.push((path.clone(), is_dir));
             if pending.len() >= PENDING {
                 if !sh.wait_below(layer) {
-                    return Err("stopped".into());
+                    return Err(STOPPED.into());
                 }
                 lower_known = true;
                 let st = sh.state.read().unwrap_or_else(|e| e.into_inner());

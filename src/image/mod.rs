@@ -12,7 +12,7 @@ pub mod layout;
 pub mod tar;
 
 use anyhow::anyhow;
-use apply::{Kept, Shared, Want};
+use apply::{Kept, STOPPED, Shared, Want};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
@@ -204,13 +204,28 @@ impl Image {
                 let out = {
                     let mut g = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
-                        if let Some(r) = done.lock().unwrap_or_else(|e| e.into_inner())[i].take() {
-                            break r;
+                        let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
+                        match d[i].take() {
+                            // This layer was stopped because a later one failed
+                            // (every layer below merged): wait for that one's error.
+                            Some(Err(e)) if e == STOPPED => {
+                                d[i] = Some(Err(e));
+                                let failed =
+                                    d.iter().enumerate().skip(i + 1).find_map(|(j, r)| match r {
+                                        Some(Err(e)) if e != STOPPED => Some((j, e.clone())),
+                                        _ => None,
+                                    });
+                                if let Some((j, e)) = failed {
+                                    break Err(format!("{}: {e}", layers[j].label));
+                                }
+                            }
+                            Some(r) => break r.map_err(|e| format!("{}: {e}", layer.label)),
+                            None => {}
                         }
+                        drop(d);
                         g = sh.wake.wait(g).unwrap_or_else(|e| e.into_inner());
                     }
                 };
-                let out = out.map_err(|e| format!("{}: {e}", layer.label));
                 let merged = out.and_then(|o| {
                     apply::merge(&sh, i, o).map_err(|e| format!("{}: {e}", layer.label))
                 });
@@ -320,7 +335,7 @@ impl Image {
             // always fills 128 KiB at a time.
             let mut tr = tar::Reader::new(BufReader::with_capacity(1 << 17, hashed(dec, unpacked)));
             let out = apply::read_layer(&mut tr, layer.index, sh);
-            if out.as_ref().is_err_and(|e| e == "stopped") {
+            if out.as_ref().is_err_and(|e| e == STOPPED) {
                 return out;
             }
             let mut rest = tr.into_inner();

@@ -398,6 +398,48 @@ fn truncated_zstd_layer() {
     );
 }
 
+/// Layers are read in parallel: when an upper layer fails while a lower one is
+/// still being read, the message names the failing layer and its cause (it named
+/// the lower layer, with the cause "stopped").
+#[test]
+fn failing_upper_layer_while_a_lower_one_is_read() {
+    let f = fixture();
+    let d = tempdir();
+    let oci = f.copy("oci", d.path());
+    // Many files: a worker looks for the stop between entries.
+    let big = d.path().join("big");
+    sh(Command::new("sh").arg("-c").arg(format!(
+        "mkdir {0} && for i in $(seq 400); do head -c 8000 /dev/urandom > {0}/$i; done",
+        big.display()
+    )));
+    let small = d.path().join("small.txt");
+    std::fs::write(&small, b"small\n").unwrap();
+    let image = format!("{}:capped", oci.display());
+    sh(Command::new("umoci")
+        .args(["insert", "--image", &image])
+        .arg(&big)
+        .arg("/big"));
+    sh(Command::new("umoci")
+        .args(["insert", "--image", &image])
+        .arg(&small)
+        .arg("/small.txt"));
+    let top = last_layer(&oci, "capped");
+    truncate(&blob(&oci, &format!("sha256:{top}")), 40);
+    for _ in 0..3 {
+        let mut c = read_image(os(&image), &[]);
+        c.env("FCAP_SCAN_THREADS", "2");
+        let r = run_bounded(c);
+        r.stdout_is("");
+        let lines = errors(&r, os(&image));
+        assert_eq!(
+            lines,
+            [format!(
+                "fcap: '{image}': layer sha256:{top}: gzip data: incomplete deflate stream"
+            )]
+        );
+    }
+}
+
 /// A blob that is really a huge file (sparse here: 64 GiB of zeros) is refused
 /// after the size its manifest gives, not after reading and hashing all of it.
 #[test]
