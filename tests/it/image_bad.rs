@@ -715,6 +715,26 @@ fn index_nested_too_deep() {
     );
 }
 
+/// An index may list one nested index many times; at every level that multiplies
+/// (40 entries, 6 levels deep: 4 billion reads). The walk stops at 1024 nested
+/// indexes in all.
+#[test]
+fn index_fan_out_is_bounded() {
+    let f = fixture();
+    let d = tempdir();
+    let oci = f.copy("oci", d.path());
+    let mut desc = index_blob(&oci, json!([capped_descriptor(&oci)]));
+    for _ in 0..6 {
+        desc = index_blob(&oci, Value::Array(vec![desc; 40]));
+    }
+    set_index(&oci, json!([desc]));
+    refused(
+        oci.as_os_str(),
+        &[],
+        &["the indexes name more than 1024 nested indexes in all"],
+    );
+}
+
 /// A loop of content-addressed indexes cannot be written: an index naming itself
 /// would need a SHA-256 fixed point. What a loop looks like on disk is an index
 /// stored under a digest its content does not have, naming that digest: the digest
