@@ -143,6 +143,24 @@ done
 
 mapfile -t gz < <(blobs "$cache/oci")
 mapfile -t zst < <(blobs "$cache/oci-zstd")
+# Two layers: the /usr/bin one, then one of the synthetic layers. With two threads the
+# upper layer's worker runs ahead and holds the paths it replaces until the lower
+# layer is merged: at most 262,144 of them, whatever the number of entries.
+for n in 100k 1m; do
+    d=$cache/two-$n
+    if [ ! -e "$d.done" ]; then
+        echo "making a two-layer image in $d (once)..."
+        rm -rf "$d"
+        umoci init --layout "$d"
+        umoci new --image "$d:bench"
+        gzip -dc "${gz[0]}" >"$cache/part.tar"
+        umoci raw add-layer --image "$d:bench" "$cache/part.tar"
+        gzip -dc "$cache/synth-$n.tar.gz" >"$cache/part.tar"
+        umoci raw add-layer --image "$d:bench" "$cache/part.tar"
+        rm "$cache/part.tar"
+        touch "$d.done"
+    fi
+done
 docker=$cache/docker.tar
 mb() { du -b --apparent-size -c "$@" | awk 'END {printf "%.0f MB", $1 / 1e6}'; }
 unpacked=$(gzip -dc "${gz[@]}" | wc -c | awk '{printf "%.0f MB", $1 / 1e6}')
@@ -252,9 +270,10 @@ done
 echo "  (targets: 1 thread <= 1.15x the serial floor; 2 threads faster than it, in wall time; $(nproc) cores; load average now: $(cut -d' ' -f1 /proc/loadavg))"
 
 # 3. Memory: peak RSS, which must not grow with the number of entries.
-rss() { # label, image
+rss() { # label, image, [file of lines the findings must include, threads]
     local out
-    out=$(/usr/bin/time -f '%M %e' -o "$tmp/rss" "$fcap" read --image "$2" 2>/dev/null | LC_ALL=C sort)
+    out=$(FCAP_SCAN_THREADS=${4:-$(nproc)} /usr/bin/time -f '%M %e' -o "$tmp/rss" \
+        "$fcap" read --image "$2" 2>/dev/null | LC_ALL=C sort)
     [ -n "$out" ] || {
         echo "fcap found nothing in $2" >&2
         exit 1
@@ -263,12 +282,20 @@ rss() { # label, image
         echo "fcap's findings in $2 are not the capped entries it was made with" >&2
         exit 1
     fi
+    if [ -n "${3:-}" ] && [ -n "$(LC_ALL=C comm -23 "$3" <(echo "$out"))" ]; then
+        echo "fcap's findings in $2 miss capped entries of its upper layer" >&2
+        exit 1
+    fi
     read -r kb s <"$tmp/rss"
-    printf '  %-48s %7.1f MB %8.2f s\n' "$1" "$(awk -v k="$kb" 'BEGIN {print k / 1024}')" "$s"
+    printf '  %-52s %7.1f MB %8.2f s\n' "$1" "$(awk -v k="$kb" 'BEGIN {print k / 1024}')" "$s"
 }
-echo "peak RSS of fcap read --image ($(nproc) threads)             max RSS     wall"
+printf '%-54s %10s %10s\n' "peak RSS of fcap read --image ($(nproc) threads unless said)" "max RSS" "wall"
 rss "the image above, gzip layers" "$cache/oci:bench"
 rss "the image above, zstd layers" "$cache/oci-zstd:bench"
 rss "the image above, docker-archive" "$docker"
 rss "one gzip layer of 100,000 empty files" "$cache/synth-100k.tar.gz"
 rss "one gzip layer of 1,000,000 empty files" "$cache/synth-1m.tar.gz"
+rss "/usr/bin's layer + 100,000 entries, 1 thread" "$cache/two-100k:bench" "$cache/synth-100k.tar.gz.expected" 1
+rss "/usr/bin's layer + 100,000 entries, 2 threads" "$cache/two-100k:bench" "$cache/synth-100k.tar.gz.expected" 2
+rss "/usr/bin's layer + 1,000,000 entries, 1 thread" "$cache/two-1m:bench" "$cache/synth-1m.tar.gz.expected" 1
+rss "/usr/bin's layer + 1,000,000 entries, 2 threads" "$cache/two-1m:bench" "$cache/synth-1m.tar.gz.expected" 2
