@@ -258,6 +258,21 @@ impl ImageTree {
             .files
             .range(root.clone()..)
             .take_while(|(p, _)| **p == root || p.starts_with(&pre));
+        // A path the image does not have is an error, as on the host (the scan's
+        // record of every path and every entry's directory says what is there).
+        let anything = self
+            .snap
+            .files
+            .range(root.clone()..)
+            .next()
+            .is_some_and(|(p, _)| *p == root || p.starts_with(&pre));
+        if root != b"/" && !anything && !self.snap.exists(&root) {
+            let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+            return fail(at_path(
+                given,
+                format!("{}{}", crate::error::strerror(&e), self_place(self)),
+            ));
+        }
         let mut excluded: Option<Vec<u8>> = None;
         let mut implied = std::collections::HashSet::new();
         for (p, k) in under {

@@ -22,7 +22,6 @@ pub fn check(data: &[u8]) {
     // symlinks and heads).
     let want = Want {
         all: true,
-        symlinks: true,
         dirs: true,
         exec_heads: 64,
         ..Want::default()

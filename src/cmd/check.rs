@@ -99,7 +99,6 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let tree = match &args.image {
         Some(image) => {
             let want = crate::image::apply::Want {
-                symlinks: true,
                 paths: entries
                     .iter()
                     .filter_map(|e| crate::image::apply::clean(e.path.as_os_str().as_bytes()).ok())

@@ -109,9 +109,6 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Some(image) => {
             let want = crate::image::apply::Want {
                 all: args.verbose,
-                // PATHs resolve through the image's own symlinks: a merged-/usr
-                // image's /bin/ping is its /usr/bin/ping.
-                symlinks: !args.paths.is_empty(),
                 ..Default::default()
             };
             Tree::image(image, args.platform.as_deref(), &want)?

@@ -49,8 +49,6 @@ pub struct Kept {
 pub struct Want {
     /// Every entry (`read -v`).
     pub all: bool,
-    /// Symlinks (paths are resolved through them inside the image).
-    pub symlinks: bool,
     /// Directories (`verify` checks their owner and mode).
     pub dirs: bool,
     /// These paths whatever they are (`check`'s listed files).
@@ -68,10 +66,10 @@ pub const HEAD_BUDGET: usize = 64 << 20;
 
 impl Want {
     fn keeps(&self, path: &[u8], h: &tar::Header) -> bool {
+        // Symlinks always: a later layer's entries land where they lead.
         self.all
             || h.cap.is_some()
-            || h.kind == Kind::HardLink
-            || (self.symlinks && h.kind == Kind::Symlink)
+            || matches!(h.kind, Kind::HardLink | Kind::Symlink)
             || (self.dirs && h.kind == Kind::Dir)
             || self.paths.contains(path)
             || self.heads.contains_key(path)
@@ -123,6 +121,68 @@ pub fn clean(name: &[u8]) -> Result<Vec<u8>, String> {
         out.push(b'/');
     }
     Ok(out)
+}
+
+/// Where an entry really lands: the directories on its way resolved through the
+/// symlinks `link` knows (a lower layer's `lib -> usr/lib` puts `lib/c` at
+/// `/usr/lib/c`), inside the root (a `..` or an absolute target never leaves it),
+/// as containerd's applier resolves a parent (`fs.RootPath`) and the kernel does for
+/// moby's. The last component is followed too when `follow_last` (an opaque
+/// marker's directory).
+pub fn through_links(
+    path: &[u8],
+    follow_last: bool,
+    link: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<u8> {
+    let mut todo: Vec<Vec<u8>> = path
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+        .rev()
+        .collect();
+    let mut at: Vec<u8> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        if c == b".." {
+            let cut = at.iter().rposition(|&b| b == b'/').unwrap_or(0);
+            at.truncate(cut);
+            continue;
+        }
+        let mut next = at.clone();
+        next.push(b'/');
+        next.extend_from_slice(&c);
+        let last = todo.is_empty();
+        // The kernel's limit on symlinks in one lookup; past it, stop resolving.
+        if (!last || follow_last)
+            && hops < 40
+            && let Some(target) = link(&next)
+        {
+            hops += 1;
+            if target.starts_with(b"/") {
+                at.clear();
+            }
+            todo.extend(
+                target
+                    .split(|&b| b == b'/')
+                    .filter(|c| !c.is_empty() && *c != b".")
+                    .map(<[u8]>::to_vec)
+                    .rev(),
+            );
+            continue;
+        }
+        at = next;
+    }
+    if at.is_empty() {
+        at.push(b'/');
+    }
+    at
+}
+
+/// The symlink at `p` in `m`, if there is one.
+fn link_in(m: &BTreeMap<Vec<u8>, Kept>, p: &[u8]) -> Option<Vec<u8>> {
+    m.get(p)
+        .filter(|k| k.kind == Kind::Symlink)
+        .map(|k| k.link.clone())
 }
 
 /// The prefix every path below `p` starts with.
@@ -287,9 +347,10 @@ pub fn read_layer<R: tar::Skip>(
             continue;
         }
         let is_dir = h.kind == Kind::Dir;
-        if !is_dir {
-            sh.seen.insert(&path);
-        }
+        // Every path, and the directory it is in (a layer may list files without
+        // their directories), for "is anything there" questions.
+        sh.seen.insert(&path);
+        sh.seen.insert(dir);
         // Within the layer: the later entry wins.
         if is_dir {
             if out.own.get(&path).is_some_and(|k| k.kind != Kind::Dir) {
@@ -302,12 +363,12 @@ pub fn read_layer<R: tar::Skip>(
         if !lower_known && sh.merged.load(Ordering::Acquire) >= layer {
             lower_known = true;
             let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-            pending.retain(|(p, d)| hits(&st, p, *d));
+            pending.retain(|(p, d)| hits(&st, &landing(&st, &out.own, p), *d));
             out.replaced.append(&mut pending);
         }
         if lower_known {
             let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-            if hits(&st, &path, is_dir) {
+            if hits(&st, &landing(&st, &out.own, &path), is_dir) {
                 out.replaced.push((path.clone(), is_dir));
             }
         } else if path != b"/" {
@@ -318,7 +379,7 @@ pub fn read_layer<R: tar::Skip>(
                 }
                 lower_known = true;
                 let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-                pending.retain(|(p, d)| hits(&st, p, *d));
+                pending.retain(|(p, d)| hits(&st, &landing(&st, &out.own, p), *d));
                 out.replaced.append(&mut pending);
             }
         }
@@ -392,16 +453,54 @@ fn link_to(link: &mut Kept, target: &mut Kept) {
     link.unresolved = false;
 }
 
+/// Where `p`, an entry of the layer whose own entries so far are `own`, lands on
+/// the tree `st` of the layers below.
+fn landing(st: &BTreeMap<Vec<u8>, Kept>, own: &BTreeMap<Vec<u8>, Kept>, p: &[u8]) -> Vec<u8> {
+    through_links(p, false, &|q| link_in(own, q).or_else(|| link_in(st, q)))
+}
+
 /// Apply one layer (the next in order) to the tree.
 pub fn merge(sh: &Shared, layer: usize, out: LayerOut) -> Result<(), String> {
     let mut st = sh.state.write().unwrap_or_else(|e| e.into_inner());
-    for w in &out.whiteouts {
+    // Every path of the layer, where it really lands (through the symlinks of the
+    // layers below and of its own).
+    let whiteouts: Vec<Vec<u8>> = out
+        .whiteouts
+        .iter()
+        .map(|w| landing(&st, &out.own, w))
+        .collect();
+    let opaques: Vec<Vec<u8>> = out
+        .opaques
+        .iter()
+        .map(|o| {
+            through_links(o, true, &|q| {
+                link_in(&out.own, q).or_else(|| link_in(&st, q))
+            })
+        })
+        .collect();
+    let replaced: Vec<(Vec<u8>, bool)> = out
+        .replaced
+        .iter()
+        .map(|(p, d)| (landing(&st, &out.own, p), *d))
+        .collect();
+    let own: Vec<(Vec<u8>, Kept)> = out
+        .own
+        .iter()
+        .map(|(p, k)| {
+            let mut k = k.clone();
+            if k.unresolved {
+                k.link = landing(&st, &out.own, &k.link);
+            }
+            (landing(&st, &out.own, p), k)
+        })
+        .collect();
+    for w in &whiteouts {
         remove_tree(&mut st, w, false);
     }
-    for o in &out.opaques {
+    for o in &opaques {
         remove_tree(&mut st, o, true);
     }
-    for (p, dir) in &out.replaced {
+    for (p, dir) in &replaced {
         if *dir {
             if st.get(p).is_some_and(|k| k.kind != Kind::Dir) {
                 st.remove(p);
@@ -410,7 +509,7 @@ pub fn merge(sh: &Shared, layer: usize, out: LayerOut) -> Result<(), String> {
             remove_tree(&mut st, p, false);
         }
     }
-    for (path, mut k) in out.own {
+    for (path, mut k) in own {
         if k.unresolved {
             if let Some(t) = st.get_mut(&k.link) {
                 if t.kind == Kind::Dir {

@@ -224,7 +224,6 @@ pub fn gather(image: Image, program: &Path) -> anyhow::Result<Gathered> {
     // A relative command (./run.sh) starts at the config's WorkingDir.
     let cands: Vec<PathBuf> = cands.into_iter().map(|c| workdir.join(c)).collect();
     let mut want = Want {
-        symlinks: true,
         dirs: true,
         exec_heads: HEAD,
         ..Default::default()

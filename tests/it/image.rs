@@ -1762,3 +1762,39 @@ fn exclude_patterns_in_an_image() {
         read_image(&img, &["--exclude", pat]).ok().stdout_is(want);
     }
 }
+
+#[test]
+fn entries_under_a_lower_layers_directory_symlink_land_where_it_leads() {
+    // A merged-/usr base (lib -> usr/lib); a later layer adds /lib/c and another
+    // whites out /lib/old: a runtime resolves both through the link, so they act
+    // on /usr/lib. Without that, fcap listed /lib/c and kept /usr/lib/old.
+    let lab = Lab::new(UMOCI_TOOLS);
+    lab.sh("umoci init --layout oci && umoci new --image oci:base
+         umoci unpack --image oci:base b >/dev/null
+         mkdir -p b/rootfs/usr/lib && ln -s usr/lib b/rootfs/lib
+         cp /bin/true b/rootfs/usr/lib/old && setcap cap_net_raw=ep b/rootfs/usr/lib/old
+         umoci repack --image oci:one b >/dev/null
+         cp /bin/true c && setcap cap_kill=p c
+         umoci insert --image oci:one --tag two c /lib/c >/dev/null
+         umoci insert --image oci:two --tag three --whiteout /lib/old >/dev/null");
+    let oci = lab.s("oci");
+    reads_as(
+        &format!("{oci}:two"),
+        "/usr/lib/c cap_kill=p\n/usr/lib/old cap_net_raw=ep\n",
+        &umoci_oracle(&lab, "oci:two", false),
+    );
+    reads_as(
+        &format!("{oci}:three"),
+        "/usr/lib/c cap_kill=p\n",
+        &umoci_oracle(&lab, "oci:three", false),
+    );
+    // Named through the link, as a host read -r names it.
+    read_image(&format!("{oci}:three"), &["/lib/c"])
+        .ok()
+        .stdout_is("/lib/c cap_kill=p\n");
+    // A path the image does not have is an error, as on the host.
+    read_image(&format!("{oci}:three"), &["/nonexistent"])
+        .status(2)
+        .stdout_is("")
+        .stderr_has("'/nonexistent': No such file or directory in");
+}
