@@ -428,29 +428,20 @@ struct RawHeader {
 fn raw_header(b: &[u8; BLOCK]) -> Result<RawHeader, String> {
     let sum =
         number(&b[148..156]).map_err(|_| "a header with an unreadable checksum".to_string())?;
-    let unsigned: u64 = b
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u64::from(c)
-            }
-        })
-        .sum();
-    let signed: i64 = b
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                i64::from(c as i8)
-            }
-        })
-        .sum();
-    if sum != unsigned && sum as i64 != signed {
+    // The checksum counts its own field as eight spaces. Summing all 512 bytes with
+    // no test per byte and then correcting for the field lets the compiler vectorize
+    // the sum (the per-byte test made it half the CPU of a layer of small files).
+    // Old writers summed signed bytes: that sum is only needed when the usual fails.
+    let own = &b[148..156];
+    let unsigned = b.iter().map(|&c| u32::from(c)).sum::<u32>()
+        - own.iter().map(|&c| u32::from(c)).sum::<u32>()
+        + 8 * 32;
+    let signed = || {
+        b.iter().map(|&c| i32::from(c as i8)).sum::<i32>()
+            - own.iter().map(|&c| i32::from(c as i8)).sum::<i32>()
+            + 8 * 32
+    };
+    if sum != u64::from(unsigned) && sum as i64 != i64::from(signed()) {
         return Err("a header whose checksum does not match (not a tar, or corrupt)".into());
     }
     let field = |r: std::ops::Range<usize>, what: &str| {
