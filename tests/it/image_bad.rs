@@ -571,6 +571,42 @@ fn missing_layer_blob() {
     );
 }
 
+/// A `docker save` whose manifest.json names a layer the archive lacks (the layer
+/// tars removed, skopeo's `<v1id>/layer.tar` symlinks to them left).
+#[test]
+fn missing_layer_in_a_docker_save() {
+    let f = fixture();
+    let d = tempdir();
+    let archive = f.copy("docker.tar", d.path());
+    let stripped = d.path().join("stripped.tar");
+    python(
+        "import json, sys, tarfile\n\
+         with tarfile.open(sys.argv[1]) as s, tarfile.open(sys.argv[2], 'w') as o:\n\
+         \x20   for m in s:\n\
+         \x20       if not (m.isfile() and m.name.endswith('.tar')):\n\
+         \x20           o.addfile(m, s.extractfile(m) if m.isfile() else None)",
+        &[archive.as_os_str(), stripped.as_os_str()],
+    );
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, tarfile\n\
+             print(json.load(tarfile.open(sys.argv[1]).extractfile('manifest.json'))[0]['Layers'][0])",
+        ])
+        .arg(&stripped)
+        .output()
+        .unwrap();
+    let layer = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(layer.ends_with(".tar"), "{layer}");
+    refused(
+        stripped.as_os_str(),
+        &[],
+        &[&format!(
+            "layer {layer}: missing from the archive (manifest.json names it)"
+        )],
+    );
+}
+
 #[test]
 fn missing_manifest_blob_and_missing_manifest_json() {
     let f = fixture();
