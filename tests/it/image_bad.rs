@@ -1245,3 +1245,128 @@ fn layer_reader_never_panics_on_the_fuzz_corpus_and_its_mutations() {
         image_layer_check::check(&d);
     }
 }
+
+// ------------------------------------------------------------ image JSON, mutated
+
+/// Every node of a JSON document, as JSON pointers.
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    out.push(at.clone());
+    match v {
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                pointers(x, format!("{at}/{i}"), out);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                let k = k.replace('~', "~0").replace('/', "~1");
+                pointers(x, format!("{at}/{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A value of another shape than the spec says, or one that points elsewhere.
+fn odd_value(rng: &mut SplitMix, digests: &[String]) -> Value {
+    match rng.next() % 14 {
+        0 => Value::Null,
+        1 => json!(true),
+        2 => json!(-1),
+        3 => json!(u64::MAX),
+        4 => json!(1e300),
+        5 => json!(""),
+        6 => json!("../../../../etc/passwd"),
+        7 => json!(format!("sha256:{}", "+f".repeat(32))),
+        8 => json!([]),
+        9 => json!({}),
+        10 => json!("x".repeat(100_000)),
+        11 => json!(rng.pick(digests)),
+        12 => {
+            json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": rng.pick(digests), "size": 1})
+        }
+        _ => json!([{"digest": rng.pick(digests)}, "linux/amd64", 7]),
+    }
+}
+
+/// The OCI documents of the image tagged `capped`, mutated at random (one node
+/// replaced or removed) with every digest above recomputed, so the mutation gets
+/// past the digest checks; then the image is opened and scanned in-process. No
+/// panic, and every error is one line. `FCAP_IMAGE_JSON_SEED`/`_CASES` replay or
+/// go longer.
+#[test]
+fn image_json_of_any_shape_is_an_error_never_a_panic() {
+    let f = fixture();
+    let d = tempdir();
+    let pristine = f.copy("oci", d.path());
+    let index0 = read_json(&pristine.join("index.json"));
+    let mdesc = index0["manifests"][tagged(&index0, "capped")].clone();
+    let manifest0 = read_json(&blob(&pristine, mdesc["digest"].as_str().unwrap()));
+    let config0 = read_json(&blob(
+        &pristine,
+        manifest0["config"]["digest"].as_str().unwrap(),
+    ));
+    let digests: Vec<String> = std::fs::read_dir(pristine.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    let (_, cases, mut rng) = random_run("FCAP_IMAGE_JSON", "image JSON mutations", 300);
+    let mut errors = 0;
+    for case in 0..cases {
+        let oci = d.path().join(format!("case{case}"));
+        sh(Command::new("cp").arg("-a").arg(&pristine).arg(&oci));
+        let (mut index, mut manifest, mut config) =
+            (index0.clone(), manifest0.clone(), config0.clone());
+        let target = match rng.next() % 3 {
+            0 => &mut index,
+            1 => &mut manifest,
+            _ => &mut config,
+        };
+        let mut at = Vec::new();
+        pointers(target, String::new(), &mut at);
+        let p = rng.pick(&at).clone();
+        if rng.chance(25) && !p.is_empty() {
+            let (parent, key) = p.rsplit_once('/').unwrap();
+            match target.pointer_mut(parent) {
+                Some(Value::Object(o)) => {
+                    o.remove(&key.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(Value::Array(a)) => {
+                    a.remove(key.parse::<usize>().unwrap());
+                }
+                _ => {}
+            }
+        } else if let Some(v) = target.pointer_mut(&p) {
+            *v = odd_value(&mut rng, &digests);
+        }
+        // Store bottom up: config, manifest (naming it), index.json (naming that).
+        if manifest["config"].is_object() {
+            let (cd, cs) = put_blob(&oci, &serde_json::to_vec(&config).unwrap());
+            manifest["config"]["digest"] = json!(cd);
+            manifest["config"]["size"] = json!(cs);
+        }
+        let (md, ms) = put_blob(&oci, &serde_json::to_vec(&manifest).unwrap());
+        if let Some(Value::Array(list)) = index.get_mut("manifests")
+            && let Some(e) = list.iter_mut().find(|e| e["digest"] == mdesc["digest"])
+        {
+            e["digest"] = json!(md);
+            e["size"] = json!(ms);
+        }
+        std::fs::write(oci.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+        let arg = PathBuf::from(format!("{}:capped", oci.display()));
+        let result = fcap::image::Image::open(&arg, None)
+            .and_then(|img| img.scan(&fcap::image::apply::Want::default()).map(|_| ()));
+        if let Err(e) = result {
+            errors += 1;
+            let msg = format!("{e:#}");
+            assert!(!msg.contains('\n'), "case {case} ({p}): {msg}");
+        }
+        std::fs::remove_dir_all(&oci).unwrap();
+    }
+    // The mutations reach the errors (a generator that only made valid images
+    // would test nothing).
+    assert!(
+        cases < 20 || errors * 5 >= cases,
+        "{errors} errors in {cases} cases"
+    );
+}
