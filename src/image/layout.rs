@@ -342,8 +342,9 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
     Ok(Opened::Layer(path.to_path_buf()))
 }
 
+/// 64 lowercase hex digits (what the OCI spec allows for sha256) as bytes.
 fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
+    if s.len() != 64 || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     let mut out = [0u8; 32];
@@ -356,9 +357,13 @@ fn hex32(s: &str) -> Option<[u8; 32]> {
 /// `sha256:<hex>` → the blob's path and its expected hash.
 fn parse_digest(d: &str) -> anyhow::Result<(String, [u8; 32])> {
     let hex = d.strip_prefix("sha256:").ok_or_else(|| {
-        anyhow!("digest {d:?} is not sha256:<64 hex digits> (the only algorithm fcap checks)")
+        anyhow!(
+            "digest {:?} is not sha256:<64 hex digits> (the only algorithm fcap checks)",
+            clip(d)
+        )
     })?;
-    let h = hex32(hex).ok_or_else(|| anyhow!("digest {d:?} is not sha256:<64 hex digits>"))?;
+    let h =
+        hex32(hex).ok_or_else(|| anyhow!("digest {:?} is not sha256:<64 hex digits>", clip(d)))?;
     Ok((format!("blobs/sha256/{hex}"), h))
 }
 
@@ -514,11 +519,33 @@ fn describe(c: &Candidate) -> String {
     let tags = if c.tags.is_empty() {
         "untagged".to_string()
     } else {
-        c.tags.join(", ")
+        c.tags
+            .iter()
+            .map(|t| clip(t))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     match &c.platform {
-        Some(p) => format!("{tags} ({p})"),
+        Some(p) => format!("{tags} ({})", clip(p)),
         None => tags,
+    }
+}
+
+/// Images for a message: the first 20, then how many more.
+fn list_of(all: &[String]) -> String {
+    let mut s = all.iter().take(20).cloned().collect::<Vec<_>>().join("; ");
+    if all.len() > 20 {
+        s.push_str(&format!("; and {} more", all.len() - 20));
+    }
+    s
+}
+
+/// A string from the image as messages show it: at most 100 characters (a tag or
+/// a digest of 16 MiB must not flood a CI log).
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(100) {
+        Some((i, _)) => format!("{}...", &s[..i]).into(),
+        None => s.into(),
     }
 }
 
@@ -540,7 +567,7 @@ fn choose(
         }
     }
     let all: Vec<String> = cands.iter().map(describe).collect();
-    let listing = || all.join("; ");
+    let listing = || list_of(&all);
     if let Some(t) = tag {
         cands.retain(|c| tag_matches(&c.tags, t));
         if cands.is_empty() {
@@ -555,7 +582,7 @@ fn choose(
                 .is_some_and(|p| platform_matches(p, w))
         });
         if cands.is_empty() {
-            bail!("no image for platform {w}; it has: {}", listing());
+            bail!("no image for platform {}; it has: {}", clip(w), listing());
         }
     } else if cands.len() > 1 {
         let host = host_platform();
@@ -579,7 +606,7 @@ fn choose(
         bail!(
             "it holds {} images: {}; pick one with IMAGE:TAG or --platform OS/ARCH[/VARIANT]",
             cands.len(),
-            these.join("; ")
+            list_of(&these)
         );
     }
     cands
@@ -725,14 +752,18 @@ fn resolve_legacy(
     }
     let config_of = |i: usize| -> anyhow::Result<Value> {
         let cfg = str_of(&list[i], "Config").unwrap_or("");
-        let name = member_name(cfg.as_bytes())
-            .ok_or_else(|| anyhow!("manifest.json: Config {cfg:?} climbs out of the archive"))?;
+        let name = member_name(cfg.as_bytes()).ok_or_else(|| {
+            anyhow!(
+                "manifest.json: Config {:?} climbs out of the archive",
+                clip(cfg)
+            )
+        })?;
         let b = store
             .locate(&name)
-            .ok_or_else(|| anyhow!("config {cfg} named by manifest.json is missing"))?;
+            .ok_or_else(|| anyhow!("config {} named by manifest.json is missing", clip(cfg)))?;
         json(
-            &store.read_small(&b, &format!("config {cfg}"))?,
-            &format!("config {cfg}"),
+            &store.read_small(&b, &format!("config {}", clip(cfg)))?,
+            &format!("config {}", clip(cfg)),
         )
     };
     let mut config_platform = |c: &Candidate| -> Option<String> {
@@ -765,10 +796,17 @@ fn resolve_legacy(
         let p = p
             .as_str()
             .ok_or_else(|| anyhow!("manifest.json: layer {n} is not a path"))?;
-        let name = member_name(p.as_bytes())
-            .ok_or_else(|| anyhow!("manifest.json: layer {p:?} climbs out of the archive"))?;
+        let name = member_name(p.as_bytes()).ok_or_else(|| {
+            anyhow!(
+                "manifest.json: layer {:?} climbs out of the archive",
+                clip(p)
+            )
+        })?;
         let bytes = store.locate(&name).ok_or_else(|| {
-            anyhow!("layer {p}: missing from the archive (manifest.json names it)")
+            anyhow!(
+                "layer {}: missing from the archive (manifest.json names it)",
+                clip(p)
+            )
         })?;
         // Docker 25+ names blobs by their digest; older ones check the diff_id.
         let (digest, expected) = match name.strip_prefix("blobs/sha256/").and_then(hex32) {
@@ -787,7 +825,7 @@ fn resolve_legacy(
         layers.push(Layer {
             index: n,
             digest,
-            label: format!("layer {p}"),
+            label: format!("layer {}", clip(p)),
             bytes,
             expected,
             size: None,
@@ -875,6 +913,17 @@ mod tests {
             Some("blobs/sha256/x")
         );
         assert_eq!(member_name(b"../x"), None);
+    }
+
+    #[test]
+    fn digests_are_lowercase_hex_and_messages_are_short() {
+        assert!(hex32(&"ab".repeat(32)).is_some());
+        assert!(hex32(&"AB".repeat(32)).is_none());
+        assert!(hex32(&"+f".repeat(32)).is_none());
+        assert_eq!(clip(&"x".repeat(500)).len(), 103);
+        assert_eq!(clip("short"), "short");
+        let many: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+        assert!(list_of(&many).ends_with("; 19; and 5 more"));
     }
 
     #[test]
