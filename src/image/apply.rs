@@ -336,6 +336,7 @@ pub fn read_layer<R: tar::Skip>(
     let mut pending: Vec<(Vec<u8>, bool)> = Vec::new();
     let mut lower_known = layer == 0;
     let mut last_dir: Vec<u8> = Vec::new();
+    let mut lander = Lander::default();
     while let Some(h) = r.next_entry().map_err(|e| e.to_string())? {
         if sh.stop.load(Ordering::Relaxed) {
             return Err(STOPPED.into());
@@ -378,12 +379,12 @@ pub fn read_layer<R: tar::Skip>(
         if !lower_known && sh.merged.load(Ordering::Acquire) >= layer {
             lower_known = true;
             let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-            pending.retain(|(p, d)| hits(&st, &landing(&st, &out.own, p), *d));
+            lander.keep_hits(&st, &out.own, &mut pending);
             out.replaced.append(&mut pending);
         }
         if lower_known {
             let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-            if hits(&st, &landing(&st, &out.own, &path), is_dir) {
+            if lander.hit(&st, &out.own, &path, is_dir) {
                 out.replaced.push((path.clone(), is_dir));
             }
         } else if path != b"/" {
@@ -394,7 +395,7 @@ pub fn read_layer<R: tar::Skip>(
                 }
                 lower_known = true;
                 let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-                pending.retain(|(p, d)| hits(&st, &landing(&st, &out.own, p), *d));
+                lander.keep_hits(&st, &out.own, &mut pending);
                 out.replaced.append(&mut pending);
             }
         }
@@ -468,35 +469,71 @@ fn link_to(link: &mut Kept, target: &mut Kept) {
     link.unresolved = false;
 }
 
-/// Where `p`, an entry of the layer whose own entries so far are `own`, lands on
-/// the tree `st` of the layers below.
-fn landing(st: &BTreeMap<Vec<u8>, Kept>, own: &BTreeMap<Vec<u8>, Kept>, p: &[u8]) -> Vec<u8> {
-    through_links(p, false, &|q| link_in(own, q).or_else(|| link_in(st, q)))
+/// Where a layer's entries land on the tree `st` of the layers below: through the
+/// layer's own symlinks (`own`) and those below, except where the layer already
+/// put an entry of its own (a directory that replaced a lower `a -> x` link takes
+/// `a/n` itself, as the runtime's applier finds it).
+#[derive(Default)]
+struct Lander {
+    /// Where this layer's entries replaced something below, so far.
+    shadow: HashSet<Vec<u8>>,
+}
+
+type Tree = BTreeMap<Vec<u8>, Kept>;
+
+impl Lander {
+    fn land(&self, st: &Tree, own: &Tree, p: &[u8], follow_last: bool) -> Vec<u8> {
+        through_links(p, follow_last, &|q| {
+            link_in(own, q).or_else(|| {
+                if self.shadow.contains(q) {
+                    None
+                } else {
+                    link_in(st, q)
+                }
+            })
+        })
+    }
+
+    /// Whether the entry at `p` replaces something below (and then it shadows it).
+    fn hit(&mut self, st: &Tree, own: &Tree, p: &[u8], dir: bool) -> bool {
+        let at = self.land(st, own, p, false);
+        let hit = hits(st, &at, dir);
+        if hit {
+            self.shadow.insert(at);
+        }
+        hit
+    }
+
+    /// Keep the pending paths that replace something below, in their order.
+    fn keep_hits(&mut self, st: &Tree, own: &Tree, pending: &mut Vec<(Vec<u8>, bool)>) {
+        pending.retain(|(p, d)| self.hit(st, own, p, *d));
+    }
 }
 
 /// Apply one layer (the next in order) to the tree.
 pub fn merge(sh: &Shared, layer: usize, out: LayerOut) -> Result<(), String> {
     let mut st = sh.state.write().unwrap_or_else(|e| e.into_inner());
     // Every path of the layer, where it really lands (through the symlinks of the
-    // layers below and of its own).
+    // layers below and of its own), the replaced ones in their order.
+    let mut lander = Lander::default();
+    let replaced: Vec<(Vec<u8>, bool)> = out
+        .replaced
+        .iter()
+        .map(|(p, d)| {
+            let at = lander.land(&st, &out.own, p, false);
+            lander.shadow.insert(at.clone());
+            (at, *d)
+        })
+        .collect();
     let whiteouts: Vec<Vec<u8>> = out
         .whiteouts
         .iter()
-        .map(|w| landing(&st, &out.own, w))
+        .map(|w| lander.land(&st, &out.own, w, false))
         .collect();
     let opaques: Vec<Vec<u8>> = out
         .opaques
         .iter()
-        .map(|o| {
-            through_links(o, true, &|q| {
-                link_in(&out.own, q).or_else(|| link_in(&st, q))
-            })
-        })
-        .collect();
-    let replaced: Vec<(Vec<u8>, bool)> = out
-        .replaced
-        .iter()
-        .map(|(p, d)| (landing(&st, &out.own, p), *d))
+        .map(|o| lander.land(&st, &out.own, o, true))
         .collect();
     let own: Vec<(Vec<u8>, Kept)> = out
         .own
@@ -504,9 +541,9 @@ pub fn merge(sh: &Shared, layer: usize, out: LayerOut) -> Result<(), String> {
         .map(|(p, k)| {
             let mut k = k.clone();
             if k.unresolved {
-                k.link = landing(&st, &out.own, &k.link);
+                k.link = lander.land(&st, &out.own, &k.link, false);
             }
-            (landing(&st, &out.own, p), k)
+            (lander.land(&st, &out.own, p, false), k)
         })
         .collect();
     for w in &whiteouts {

@@ -1798,3 +1798,22 @@ fn entries_under_a_lower_layers_directory_symlink_land_where_it_leads() {
         .stdout_is("")
         .stderr_has("'/nonexistent': No such file or directory in");
 }
+
+#[test]
+fn a_directory_that_replaces_a_lower_symlink_takes_the_entries_below_it() {
+    // Lower: a -> x. Upper (umoci insert of a directory at /a): the directory
+    // entry replaces the link, so a/n lands in the new /a, not in /x.
+    let lab = Lab::new(UMOCI_TOOLS);
+    lab.sh("umoci init --layout oci && umoci new --image oci:base
+         umoci unpack --image oci:base b >/dev/null
+         mkdir -p b/rootfs/x && ln -s x b/rootfs/a
+         cp /bin/true b/rootfs/x/old && setcap cap_net_raw=ep b/rootfs/x/old
+         umoci repack --image oci:one b >/dev/null
+         mkdir d && cp /bin/true d/n && setcap cap_kill=p d/n
+         umoci insert --image oci:one --tag two d /a >/dev/null");
+    reads_as(
+        &format!("{}:two", lab.s("oci")),
+        "/a/n cap_kill=p\n/x/old cap_net_raw=ep\n",
+        &umoci_oracle(&lab, "oci:two", false),
+    );
+}
