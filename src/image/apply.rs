@@ -350,6 +350,10 @@ pub fn read_layer<R: tar::Skip>(
         if let Some(name) = base.strip_prefix(b".wh.") {
             if name == b".wh..opq" {
                 out.opaques.push(dir.to_vec());
+            } else if name.is_empty() {
+                // ".wh." alone names the directory itself: containerd and moby
+                // join an empty name to it and remove the directory.
+                out.whiteouts.push(dir.to_vec());
             } else if !name.starts_with(b".wh.") {
                 let mut p = below(dir);
                 p.extend_from_slice(name);

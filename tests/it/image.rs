@@ -1817,3 +1817,24 @@ fn a_directory_that_replaces_a_lower_symlink_takes_the_entries_below_it() {
         &umoci_oracle(&lab, "oci:two", false),
     );
 }
+
+#[test]
+fn a_whiteout_named_only_wh_removes_its_directory() {
+    // containerd and moby join the empty name to the directory and remove it.
+    let lab = Lab::new(&["tar", "setcap", "getcap"]);
+    lab.sh(r#"
+mkdir -p l1/opt/app l1/usr/bin l2/opt/app
+cp /bin/true l1/opt/app/tool && setcap cap_kill=p l1/opt/app/tool
+cp /bin/true l1/usr/bin/keep && setcap cap_chown=p l1/usr/bin/keep
+tar --xattrs -C l1 -cf layer1.tar .
+: > l2/opt/app/.wh.
+tar --xattrs -C l2 -cf layer2.tar .
+"#);
+    let layers = [lab.p("layer1.tar"), lab.p("layer2.tar")];
+    let img = layout_of(&lab, "img", &layers);
+    reads_as(
+        &img,
+        "/usr/bin/keep cap_chown=p\n",
+        &tar_oracle(&lab, &layers, false),
+    );
+}
