@@ -460,18 +460,11 @@ fn capability_as_nobody_fails_with_fcaps_message() {
         fs::set_permissions(p, fs::Permissions::from_mode(0o777)).unwrap();
     }
     let inner = ansible(&work, "ansible-playbook");
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-    ])
-    .arg(inner.get_program())
-    .args(["-i", "localhost,", "-c", "local"])
-    .arg(&book)
-    .current_dir(&work)
-    .env("HOME", &work);
+    let mut c = as_nobody(inner.get_program());
+    c.args(["-i", "localhost,", "-c", "local"])
+        .arg(&book)
+        .current_dir(&work)
+        .env("HOME", &work);
     for (k, v) in inner.get_envs() {
         if let Some(v) = v {
             c.env(k, v);
@@ -484,15 +477,8 @@ fn capability_as_nobody_fails_with_fcaps_message() {
     assert_eq!(v["r"]["failed"], true, "{}", v["r"]);
     let mut c = fcap();
     c.args(["grant", "cap_net_raw"]).arg(&f);
-    let mut s = Command::new("setpriv");
-    s.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-    ])
-    .arg(c.get_program())
-    .args(c.get_args());
+    let mut s = as_nobody(c.get_program());
+    s.args(c.get_args());
     let direct = run(s);
     assert_eq!(direct.code(), 2);
     assert!(

@@ -56,18 +56,7 @@ impl Caller {
     fn wrap(self, prog: &OsStr, args: &[OsString]) -> Command {
         let mut c = match self {
             Caller::Root => Command::new(prog),
-            Caller::Nobody => {
-                let mut c = Command::new("setpriv");
-                c.args([
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    "--inh-caps=-all",
-                    "--",
-                ])
-                .arg(prog);
-                c
-            }
+            Caller::Nobody => as_nobody(prog),
             Caller::RootWithoutSetfcap => {
                 let mut c = Command::new("setpriv");
                 c.args(["--bounding-set=-setfcap", "--inh-caps=-all", "--"])

@@ -1256,16 +1256,8 @@ fn nobody_reads_a_0644_image() {
     let bin = lab.p("fcap");
     cp(Path::new(env!("CARGO_BIN_EXE_fcap")), &bin);
     let as_nobody = |image: &str| {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
-        .args(["read", "--image", image])
-        .env("LC_ALL", "C");
+        let mut c = as_nobody(&bin);
+        c.args(["read", "--image", image]).env("LC_ALL", "C");
         run(c)
     };
     let t = lab.s("y.tar");

@@ -1064,23 +1064,14 @@ fn nonexistent_path() {
 /// `fcap read --image IMAGE` run as nobody (uid and gid 65534, no groups, no
 /// capabilities), from a copy of the binary in `dir`: the build tree may be out of
 /// nobody's reach.
-fn as_nobody(dir: &Path, image: &Path) -> Command {
+fn read_as_nobody(dir: &Path, image: &Path) -> Command {
     require_tool("setpriv");
     let bin = dir.join("fcap");
     if !bin.exists() {
         cp(Path::new(env!("CARGO_BIN_EXE_fcap")), &bin);
     }
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-    ])
-    .arg(&bin)
-    .args(["read", "--image"])
-    .arg(image)
-    .env("LC_ALL", "C");
+    let mut c = crate::util::as_nobody(&bin);
+    c.args(["read", "--image"]).arg(image).env("LC_ALL", "C");
     c
 }
 
@@ -1090,7 +1081,7 @@ fn image_nobody_may_not_read() {
     let d = tempdir();
     let archive = f.copy("docker.tar", d.path());
     std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let r = run_bounded(as_nobody(d.path(), &archive));
+    let r = run_bounded(read_as_nobody(d.path(), &archive));
     r.stdout_is("");
     let lines = errors(&r, archive.as_os_str());
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -1098,7 +1089,7 @@ fn image_nobody_may_not_read() {
     // umoci writes its layout's files 0600: nobody cannot read the index.
     let oci = f.copy("oci", d.path());
     let image = PathBuf::from(format!("{}:capped", oci.display()));
-    let r = run_bounded(as_nobody(d.path(), &image));
+    let r = run_bounded(read_as_nobody(d.path(), &image));
     r.stdout_is("");
     let lines = errors(&r, image.as_os_str());
     assert_eq!(
@@ -1116,18 +1107,18 @@ fn image_0644_read_by_nobody() {
     let d = tempdir();
     let archive = f.copy("docker.tar", d.path());
     std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let r = run_bounded(as_nobody(d.path(), &archive));
+    let r = run_bounded(read_as_nobody(d.path(), &archive));
     r.ok().stdout_is("/usr/bin/pingish cap_net_raw=ep\n");
     // The oci-archive, and the umoci layout once its files are 0644 too.
     let oa = f.copy("ociarch.tar", d.path());
     std::fs::set_permissions(&oa, std::fs::Permissions::from_mode(0o644)).unwrap();
-    run_bounded(as_nobody(d.path(), &oa))
+    run_bounded(read_as_nobody(d.path(), &oa))
         .ok()
         .stdout_is("/usr/bin/pingish cap_net_raw=ep\n");
     let oci = f.copy("oci", d.path());
     sh(Command::new("chmod").args(["-R", "a+rX"]).arg(&oci));
     let image = PathBuf::from(format!("{}:capped", oci.display()));
-    run_bounded(as_nobody(d.path(), &image))
+    run_bounded(read_as_nobody(d.path(), &image))
         .ok()
         .stdout_is("/usr/bin/pingish cap_net_raw=ep\n");
 }

@@ -229,6 +229,21 @@ pub fn write_exec(dest: &Path, contents: &[u8]) {
 /// capability is made ambient by capsh, so it survives the uid switch and the exec of
 /// `sh`). The script first proves the shell's effective set is exactly CAP_SETFCAP
 /// (exit 99 otherwise).
+/// `program` run as nobody (uid and gid 65534, no groups, no inheritable
+/// capabilities), through setpriv; add its arguments to the command.
+pub fn as_nobody(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--",
+    ])
+    .arg(program);
+    c
+}
+
 pub fn only_setfcap_as_nobody(script: &str) -> Command {
     let script =
         format!("grep -q '^CapEff:.0000000080000000$' /proc/self/status || exit 99; {script}");
