@@ -14,7 +14,7 @@ fn usage_errors_are_one_fcap_line_with_a_usage_hint() {
         ),
         (
             &["read", "--jsn", "x"],
-            "fcap: unexpected argument '--jsn' found; tip: a similar argument exists: '--json' (usage: fcap read --json <PATH>...; see 'fcap read --help')\n",
+            "fcap: unexpected argument '--jsn' found; tip: a similar argument exists: '--json' (usage: fcap read --json [PATH]...; see 'fcap read --help')\n",
         ),
         (
             &["frob"],
