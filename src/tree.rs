@@ -6,7 +6,7 @@
 
 use crate::error::at_path;
 use crate::filecaps::FileCaps;
-use crate::image::apply::{Kept, Want};
+use crate::image::apply::{Kept, Step, Want};
 use crate::image::tar::{CapRecord, Kind};
 use crate::image::{Image, Snapshot};
 use crate::scan::{self, Entry, Found, WalkOpts};
@@ -33,9 +33,6 @@ pub struct Stat {
     pub id: (u64, u64),
     pub is_file: bool,
 }
-
-/// How many symlinks a path lookup follows before it gives up (the kernel's limit).
-const MAX_LINKS: usize = 40;
 
 impl Tree {
     /// Open an image and apply its layers, keeping what `want` asks for.
@@ -108,55 +105,12 @@ impl ImageTree {
     /// too when `follow`), relative targets taken from the link's directory and
     /// absolute ones from the image root.
     pub fn resolve(&self, path: &[u8], follow: bool) -> io::Result<Vec<u8>> {
-        let mut todo: Vec<Vec<u8>> = path
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .map(<[u8]>::to_vec)
-            .rev()
-            .collect();
-        let mut at: Vec<u8> = Vec::new();
-        let mut links = 0;
-        while let Some(c) = todo.pop() {
-            match &c[..] {
-                b"." => continue,
-                b".." => {
-                    let cut = at.iter().rposition(|&b| b == b'/').unwrap_or(0);
-                    at.truncate(cut);
-                    continue;
-                }
-                _ => {}
-            }
-            let mut next = at.clone();
-            next.push(b'/');
-            next.extend_from_slice(&c);
-            let last = todo.is_empty();
-            match self.snap.files.get(&next) {
-                Some(k) if k.kind == Kind::Symlink && (!last || follow) => {
-                    links += 1;
-                    if links > MAX_LINKS {
-                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
-                    }
-                    if k.link.starts_with(b"/") {
-                        at.clear();
-                    }
-                    todo.extend(
-                        k.link
-                            .split(|&b| b == b'/')
-                            .filter(|c| !c.is_empty())
-                            .map(<[u8]>::to_vec)
-                            .rev(),
-                    );
-                }
-                Some(k) if !last && k.kind != Kind::Dir => {
-                    return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
-                }
-                _ => at = next,
-            }
-        }
-        if at.is_empty() {
-            at.push(b'/');
-        }
-        Ok(at)
+        crate::image::apply::resolve_in(path, follow, &|p| match self.snap.files.get(p) {
+            Some(k) if k.kind == Kind::Symlink => Step::Link(k.link.clone()),
+            Some(k) if k.kind != Kind::Dir => Step::NotDir,
+            _ => Step::Plain,
+        })
+        .map_err(io::Error::from_raw_os_error)
     }
 
     fn stat(&self, path: &Path) -> io::Result<Stat> {

@@ -123,23 +123,37 @@ pub fn clean(name: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Where an entry really lands: the directories on its way resolved through the
-/// symlinks `link` knows (a lower layer's `lib -> usr/lib` puts `lib/c` at
-/// `/usr/lib/c`), inside the root (a `..` or an absolute target never leaves it),
-/// as containerd's applier resolves a parent (`fs.RootPath`) and the kernel does for
-/// moby's. The last component is followed too when `follow_last` (an opaque
-/// marker's directory).
-pub fn through_links(
+/// What a path component is, to [`resolve_in`].
+pub enum Step {
+    /// A symlink with this target.
+    Link(Vec<u8>),
+    /// Something that is not a directory (a lookup through it fails, ENOTDIR).
+    NotDir,
+    /// A directory, or nothing known.
+    Plain,
+}
+
+/// The kernel's limit on symlinks in one lookup.
+const MAX_LINKS: usize = 40;
+
+/// `path` inside an image root: every symlink on the way replaced by its target
+/// (the last one too when `follow_last`), relative targets taken from the link's
+/// directory, absolute ones and `..` never leaving the root, as the kernel and
+/// containerd's `fs.RootPath` resolve inside a container's root. `step` says what
+/// each component is. Err(errno): ELOOP past 40 links, ENOTDIR through a file.
+pub fn resolve_in(
     path: &[u8],
     follow_last: bool,
-    link: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
-) -> Vec<u8> {
-    let mut todo: Vec<Vec<u8>> = path
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .map(<[u8]>::to_vec)
-        .rev()
-        .collect();
+    step: &dyn Fn(&[u8]) -> Step,
+) -> Result<Vec<u8>, i32> {
+    let parts = |p: &[u8]| -> Vec<Vec<u8>> {
+        p.split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .map(<[u8]>::to_vec)
+            .rev()
+            .collect()
+    };
+    let mut todo = parts(path);
     let mut at: Vec<u8> = Vec::new();
     let mut hops = 0;
     while let Some(c) = todo.pop() {
@@ -152,30 +166,43 @@ pub fn through_links(
         next.push(b'/');
         next.extend_from_slice(&c);
         let last = todo.is_empty();
-        // The kernel's limit on symlinks in one lookup; past it, stop resolving.
-        if (!last || follow_last)
-            && hops < 40
-            && let Some(target) = link(&next)
-        {
-            hops += 1;
-            if target.starts_with(b"/") {
-                at.clear();
+        match step(&next) {
+            Step::Link(target) if !last || follow_last => {
+                hops += 1;
+                if hops > MAX_LINKS {
+                    return Err(libc::ELOOP);
+                }
+                if target.starts_with(b"/") {
+                    at.clear();
+                }
+                todo.extend(parts(&target));
             }
-            todo.extend(
-                target
-                    .split(|&b| b == b'/')
-                    .filter(|c| !c.is_empty() && *c != b".")
-                    .map(<[u8]>::to_vec)
-                    .rev(),
-            );
-            continue;
+            Step::NotDir if !last => return Err(libc::ENOTDIR),
+            _ => at = next,
         }
-        at = next;
     }
     if at.is_empty() {
         at.push(b'/');
     }
-    at
+    Ok(at)
+}
+
+/// Where an entry really lands: the directories on its way resolved through the
+/// symlinks `link` knows (a lower layer's `lib -> usr/lib` puts `lib/c` at
+/// `/usr/lib/c`), as containerd's applier resolves a parent (`fs.RootPath`) and the
+/// kernel does for moby's. The last component is followed too when `follow_last`
+/// (an opaque marker's directory). A lookup that fails (a link loop) leaves the
+/// name as it is.
+pub fn through_links(
+    path: &[u8],
+    follow_last: bool,
+    link: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<u8> {
+    resolve_in(path, follow_last, &|q| {
+        link(q).map_or(Step::Plain, Step::Link)
+    })
+    .or_else(|_| clean(path))
+    .unwrap_or_else(|_| path.to_vec())
 }
 
 /// The symlink at `p` in `m`, if there is one.
