@@ -377,13 +377,10 @@ fn from_k8s(
         describe: Box::new(move |t: &Tweak| {
             let mut parts = Vec::new();
             if !t.add.is_empty() {
-                let bare: Vec<String> = t
-                    .add
-                    .names()
-                    .iter()
-                    .map(|n| n[4..].to_ascii_uppercase())
-                    .collect();
-                parts.push(format!("add {} to {sc}.capabilities.add", bare.join(", ")));
+                parts.push(format!(
+                    "add {} to {sc}.capabilities.add",
+                    t.bare().join(", ")
+                ));
             }
             if t.no_nnp {
                 parts.push(format!("set {sc}.allowPrivilegeEscalation: true"));
@@ -483,24 +480,15 @@ fn container_descriptor(
     d.rebuild = Some(Rebuild {
         apply: Box::new(move |t: &Tweak| {
             let mut s = settings.clone();
-            for c in t.add.iter() {
-                s.add.push((
-                    crate::caps::name(c)[4..].to_ascii_uppercase(),
-                    String::new(),
-                ));
-            }
+            s.add
+                .extend(t.bare().into_iter().map(|n| (n, String::new())));
             if t.no_nnp {
                 s.nnp = None;
             }
             Ok(moby::process(&s, engine, all)?.0)
         }),
         describe: Box::new(move |t: &Tweak| {
-            let bare: Vec<String> = t
-                .add
-                .names()
-                .iter()
-                .map(|n| n[4..].to_ascii_uppercase())
-                .collect();
+            let bare = t.bare();
             let mut parts = Vec::new();
             match kind {
                 "compose" => {

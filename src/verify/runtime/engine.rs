@@ -150,6 +150,22 @@ pub fn sets(e: Engine, uid: u32, caps: CapSet, added: CapSet) -> [CapSet; 5] {
     }
 }
 
+/// Write [`sets`] into `p` for its uid, `caps` the resolved list and `add` the names
+/// the descriptor added (Podman raises those for a non-root user).
+pub fn apply(p: &mut super::Process, e: Engine, caps: CapSet, add: &[String]) {
+    let added = add
+        .iter()
+        .filter_map(|n| normalise(n))
+        .fold(CapSet::EMPTY, |a, c| a | CapSet::single(c));
+    [
+        p.bounding,
+        p.effective,
+        p.permitted,
+        p.inheritable,
+        p.ambient,
+    ] = sets(e, p.uid, caps, added);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -332,23 +332,10 @@ pub fn map_tweaked(
             }
         }
     }
-    for c in tweak.add.iter() {
-        add.push(crate::caps::name(c)[4..].to_ascii_uppercase());
-    }
+    add.extend(tweak.bare());
     let (set, unknown) = engine::resolve(e, &add, &drop, privileged, all);
     p.ignored = unknown;
-    let added = add
-        .iter()
-        .filter_map(|n| engine::normalise(n))
-        .fold(CapSet::EMPTY, |a, c| a | CapSet::single(c));
-    let [b, ef, pm, inh, amb] = engine::sets(e, p.uid, set, added);
-    (
-        p.bounding,
-        p.effective,
-        p.permitted,
-        p.inheritable,
-        p.ambient,
-    ) = (b, ef, pm, inh, amb);
+    engine::apply(&mut p, e, set, &add);
     let mut from = format!("{}'s default list", e.name());
     if privileged {
         from = r.at(

@@ -113,18 +113,7 @@ pub fn process(s: &Settings, e: Engine, all: CapSet) -> anyhow::Result<(Process,
             e.name()
         );
     }
-    let added = add
-        .iter()
-        .filter_map(|n| engine::normalise(n))
-        .fold(CapSet::EMPTY, |a, c| a | CapSet::single(c));
-    let [b, ef, pm, inh, amb] = engine::sets(e, p.uid, caps, added);
-    (
-        p.bounding,
-        p.effective,
-        p.permitted,
-        p.inheritable,
-        p.ambient,
-    ) = (b, ef, pm, inh, amb);
+    engine::apply(&mut p, e, caps, &add);
     let mut from = format!("{}'s default list", e.name());
     if let Some((true, at)) = &s.privileged {
         from = at.clone();

@@ -72,4 +72,12 @@ impl Tweak {
     pub fn is_empty(&self) -> bool {
         self.add.is_empty() && !self.no_nnp
     }
+
+    /// The capabilities to add as descriptors spell them: `NET_BIND_SERVICE`.
+    pub fn bare(&self) -> Vec<String> {
+        self.add
+            .iter()
+            .map(|c| crate::caps::name(c)[4..].to_ascii_uppercase())
+            .collect()
+    }
 }
