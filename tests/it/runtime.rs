@@ -596,6 +596,17 @@ struct UnitCase {
 }
 
 impl UnitCase {
+    /// The README's unit: nobody with AmbientCapabilities=CAP_NET_BIND_SERVICE,
+    /// CapabilityBoundingSet= the same, NoNewPrivileges=yes.
+    const README: UnitCase = UnitCase {
+        user: Some(65534),
+        ambient: 1 << 10,
+        bounding: 1 << 10,
+        nnp: true,
+        implied_nnp: false,
+        noroot: false,
+    };
+
     fn text(&self, prog: &Path) -> String {
         let caps = |bits: u64| names(bits).join(" ");
         let mut t = String::from("[Unit]\nDescription=test\n\n[Service]\n");
@@ -693,14 +704,7 @@ fn systemd_units_match_the_caller_built_for_real() {
     let pool = [0u32, 5, 10, 13, 21];
     let mut fixed = vec![
         // The README's recipe, with no file capability, then with one.
-        UnitCase {
-            user: Some(65534),
-            ambient: 1 << 10,
-            bounding: 1 << 10,
-            nnp: true,
-            implied_nnp: false,
-            noroot: false,
-        },
+        UnitCase::README,
         // No ambient: the uid switch empties the permitted set, and the implied
         // no_new_privs then blocks file capabilities.
         UnitCase {
@@ -998,14 +1002,7 @@ fn the_example_unit_matches_the_caller_built_for_real() {
         );
     let unit = d.path().join("web.service");
     std::fs::write(&unit, text).unwrap();
-    let case = UnitCase {
-        user: Some(65534),
-        ambient: 1 << 10,
-        bounding: 1 << 10,
-        nnp: true,
-        implied_nnp: false,
-        noroot: false,
-    };
+    let case = UnitCase::README;
     let r = fcap_run([
         os("verify"),
         os("--json"),

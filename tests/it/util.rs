@@ -502,3 +502,13 @@ impl SplitMix {
         &v[(self.next() % v.len() as u64) as usize]
     }
 }
+
+/// The reason codes of a `verify --json` answer, in order.
+pub fn codes(v: &serde_json::Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}

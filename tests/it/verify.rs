@@ -788,15 +788,6 @@ fn json_for(c: &Caller, file: &Path) -> serde_json::Value {
     predicted_json(&fcap_args(c, file))
 }
 
-fn codes(v: &serde_json::Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn libcap(args: &[&str], p: &Path) {
     let mut v: Vec<&std::ffi::OsStr> = args.iter().map(|a| os(a)).collect();
     v.push(p.as_os_str());

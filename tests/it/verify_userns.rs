@@ -152,15 +152,6 @@ fn v3(permitted: u64, effective: bool, rootid: u32) -> Vec<u8> {
 const RAW: u64 = 1 << 13;
 const ALL: u64 = (1 << 41) - 1;
 
-fn codes(v: &serde_json::Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_caller_in_a_user_namespace_matches_the_kernel() {
     require_root();
