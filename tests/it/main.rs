@@ -8,6 +8,7 @@ mod util;
 mod ansible;
 mod catalogue;
 mod compat;
+mod engines;
 mod generated;
 mod hardening;
 mod image;
