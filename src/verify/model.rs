@@ -348,6 +348,31 @@ pub struct Prediction {
     pub hints: Vec<String>,
 }
 
+impl Prediction {
+    /// The answer when no program is exec'd (the exec fails, fcap cannot tell, or a
+    /// runtime refuses the process section first): no new program holds anything, and
+    /// the ids and bounding set stay the caller's.
+    pub fn unexecuted(c: &Caller, outcome: Outcome, reasons: Vec<Reason>) -> Prediction {
+        Prediction {
+            outcome,
+            permitted: CapSet::EMPTY,
+            effective: CapSet::EMPTY,
+            inheritable: CapSet::EMPTY,
+            ambient: CapSet::EMPTY,
+            bounding: c.bounding,
+            uid: c.uid,
+            euid: c.euid,
+            gid: c.gid,
+            egid: c.egid,
+            secure_exec: false,
+            final_node: 0,
+            file_caps: None,
+            reasons,
+            hints: Vec::new(),
+        }
+    }
+}
+
 struct Out {
     reasons: Vec<Reason>,
     hints: Vec<String>,
@@ -431,23 +456,11 @@ fn fail(
             crate::error::strerror(&std::io::Error::from_raw_os_error(errno))
         ),
     );
-    Prediction {
-        outcome: Outcome::Fail(errno),
-        permitted: CapSet::EMPTY,
-        effective: CapSet::EMPTY,
-        inheritable: CapSet::EMPTY,
-        ambient: CapSet::EMPTY,
-        bounding: c.bounding,
-        uid: c.uid,
-        euid: c.euid,
-        gid: c.gid,
-        egid: c.egid,
-        secure_exec: false,
-        final_node: node,
-        file_caps,
-        reasons: o.reasons,
-        hints: o.hints,
-    }
+    let mut p = Prediction::unexecuted(c, Outcome::Fail(errno), o.reasons);
+    p.final_node = node;
+    p.file_caps = file_caps;
+    p.hints = o.hints;
+    p
 }
 
 /// Not an errno: `open_chain`'s way to say that a fact it needs is out of sight.

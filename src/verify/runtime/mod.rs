@@ -9,6 +9,7 @@
 //! ambient capability on its own (one the kernel refuses is skipped), set
 //! no_new_privs, exec `args[0]`.
 
+pub mod descriptor;
 pub mod engine;
 pub mod k8s;
 pub mod moby;

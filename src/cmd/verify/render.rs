@@ -1,0 +1,454 @@
+//! How `fcap verify` shows a prediction: one JSON object, or lines for people.
+
+use super::VerifyArgs;
+use crate::caps::{self, CapSet};
+use crate::output::escape_path;
+use crate::verify::caller::Described;
+use crate::verify::model::{self, Node, Outcome, Prediction};
+use crate::verify::runtime::descriptor::Descriptor;
+use crate::verify::runtime::{Refusal, Tweak};
+use colored::Colorize;
+use std::io::Write;
+use std::path::Path;
+
+/// The answer, as JSON or for people, with the verified fixes for a descriptor.
+#[allow(clippy::too_many_arguments)]
+pub fn print(
+    out: &mut dyn Write,
+    args: &VerifyArgs,
+    desc: Option<&Descriptor>,
+    who: &Described,
+    path: &Path,
+    chain: &[Node],
+    p: &Prediction,
+    missing: CapSet,
+    fixes: &[(Tweak, String)],
+) -> anyhow::Result<()> {
+    if args.json {
+        let mut v = to_json(args, path, chain, who, desc, p, missing);
+        if args.require.is_some() && desc.is_some() {
+            v["fixes"] = fixes
+                .iter()
+                .map(|(t, text)| {
+                    serde_json::json!({
+                        "change": text,
+                        "add": t.add.names(),
+                        "allow_new_privileges": t.no_nnp,
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
+        writeln!(out, "{v}")?;
+    } else {
+        if let Some(d) = desc {
+            descriptor_lines(out, d)?;
+        }
+        human(out, args, path, chain, who, p, missing)?;
+        if !fixes.is_empty() {
+            writeln!(out, "\n{}", "fix (each re-verified):".bold())?;
+            for (i, (_, text)) in fixes.iter().enumerate() {
+                let or = if i == 0 { "" } else { "or " };
+                writeln!(out, "  - {or}{text}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The process section a descriptor gave, one field a line with where it came from.
+pub fn descriptor_lines(out: &mut dyn Write, d: &Descriptor) -> anyhow::Result<()> {
+    let p = &d.process;
+    let bold = |s: &str| s.bold().to_string();
+    writeln!(
+        out,
+        "{}  {} ({})",
+        bold("descriptor:"),
+        escape_path(&d.file),
+        match d.kind {
+            "oci-config" => "OCI runtime config",
+            "kubernetes" => "Kubernetes manifest",
+            "compose" => "Docker Compose file",
+            "docker-args" => "docker run flags",
+            "systemd" => "systemd unit",
+            k => k,
+        }
+    )?;
+    let groups = if p.additional_gids.is_empty() {
+        "none".to_string()
+    } else {
+        p.additional_gids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let rows: Vec<(String, &str)> = vec![
+        (format!("user.uid {}", p.uid), "user.uid"),
+        (format!("user.gid {}", p.gid), "user.gid"),
+        (
+            format!("user.additionalGids {groups}"),
+            "user.additionalGids",
+        ),
+        (
+            format!("bounding {}", set_text(p.bounding)),
+            "capabilities.bounding",
+        ),
+        (
+            format!("effective {}", set_text(p.effective)),
+            "capabilities.effective",
+        ),
+        (
+            format!("permitted {}", set_text(p.permitted)),
+            "capabilities.permitted",
+        ),
+        (
+            format!("inheritable {}", set_text(p.inheritable)),
+            "capabilities.inheritable",
+        ),
+        (
+            format!("ambient {}", set_text(p.ambient)),
+            "capabilities.ambient",
+        ),
+        (
+            format!("noNewPrivileges {}", p.no_new_privs),
+            "noNewPrivileges",
+        ),
+        (
+            format!(
+                "args[0] {}",
+                p.args.first().map(String::as_str).unwrap_or("(none)")
+            ),
+            "args",
+        ),
+    ];
+    let width = rows
+        .iter()
+        .map(|(t, _)| t.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, (text, field)) in rows.iter().enumerate() {
+        let from = p.origin_of(field).unwrap_or("(not set: empty/default)");
+        let label = if i == 0 {
+            bold("process:")
+        } else {
+            String::new()
+        };
+        let pad = if i == 0 { "     " } else { "             " };
+        writeln!(
+            out,
+            "{label}{pad}{text:<width$}  {}",
+            format!("<- {from}").dimmed()
+        )?;
+    }
+    Ok(())
+}
+
+/// `--explain-caller`: the derived section and the caller runc builds from it.
+pub fn explain(
+    out: &mut dyn Write,
+    d: &Descriptor,
+    who: &Described,
+    path: &Path,
+) -> anyhow::Result<()> {
+    descriptor_lines(out, d)?;
+    writeln!(out, "{}        {}", "file:".bold(), escape_path(path))?;
+    if let Some(r) = &d.refusal {
+        writeln!(out, "{}      {}", "caller:".bold(), r.message().red())?;
+        return Ok(());
+    }
+    let c = &who.caller;
+    writeln!(
+        out,
+        "{}      uid {} gid {}{}",
+        "caller:".bold(),
+        c.uid,
+        c.gid,
+        if c.no_new_privs { ", no_new_privs" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "             inheritable {}; permitted {}; effective {}; ambient {}; bounding {}",
+        set_text(c.inheritable),
+        set_text(c.permitted),
+        set_text(c.effective),
+        set_text(c.ambient),
+        set_text(c.bounding)
+    )?;
+    Ok(())
+}
+
+/// The file whose credentials counted, when it is an interpreter.
+fn interpreter<'a>(chain: &'a [Node], p: &Prediction) -> Option<&'a Node> {
+    (p.final_node > 0)
+        .then(|| chain.get(p.final_node))
+        .flatten()
+}
+
+/// The program loader (PT_INTERP) of the final program, as the program names it.
+fn loader(chain: &[Node], p: &Prediction) -> Option<String> {
+    match &chain.get(p.final_node)?.elf {
+        model::ElfCheck::Loader(l) => Some(escape_path(&l.path)),
+        _ => None,
+    }
+}
+
+fn to_json(
+    args: &VerifyArgs,
+    path: &Path,
+    chain: &[Node],
+    who: &Described,
+    desc: Option<&Descriptor>,
+    p: &Prediction,
+    missing: CapSet,
+) -> serde_json::Value {
+    let c = &who.caller;
+    let reasons: Vec<serde_json::Value> = p
+        .reasons
+        .iter()
+        .map(|r| {
+            let mut o = serde_json::json!({ "code": r.code, "message": r.message });
+            if let Some(cap) = r.cap {
+                o["cap"] = caps::name(cap).into();
+            }
+            o
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "path": escape_path(path),
+        "image": args.image.as_deref().map(escape_path),
+        "file": chain[0].shown(),
+        "symlink_target": chain[0].symlink_target().map(|r| escape_path(r)),
+        "interpreter": interpreter(chain, p).map(Node::shown),
+        "chain": chain.iter().take(p.final_node + 1).map(Node::shown).collect::<Vec<_>>(),
+        "loader": loader(chain, p),
+        "file_caps": p.file_caps.map(|f| f.to_text()),
+        "exec": p.outcome.code(),
+        "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)), Outcome::Unknown => None },
+        "permitted": p.permitted.names(),
+        "effective": p.effective.names(),
+        "inheritable": p.inheritable.names(),
+        "ambient": p.ambient.names(),
+        "bounding": p.bounding.names(),
+        "uid": p.uid, "euid": p.euid, "gid": p.gid, "egid": p.egid,
+        "secure_exec": p.secure_exec,
+        "caller": {
+            "source": who.source,
+            "user": who.user_name,
+            "uid": c.uid, "euid": c.euid, "gid": c.gid, "egid": c.egid,
+            "groups": c.groups,
+            "inheritable": c.inheritable.names(),
+            "permitted": c.permitted.names(),
+            "effective": c.effective.names(),
+            "ambient": c.ambient.names(),
+            "bounding": c.bounding.names(),
+            "no_new_privs": c.no_new_privs,
+            "noroot": c.noroot,
+            "untrusted_tracer": c.untrusted_tracer,
+            "user_namespace": c.userns.as_ref().map(|ns| serde_json::json!({
+                "uid_map": ns.uid_map,
+                "gid_map": ns.gid_map,
+            })),
+            "notes": who.notes,
+        },
+        "reasons": reasons,
+        "hints": p.hints,
+    });
+    if let Some(d) = desc {
+        let settings: Vec<serde_json::Value> = d
+            .process
+            .origins
+            .iter()
+            .map(|o| serde_json::json!({ "field": o.field, "from": o.from }))
+            .collect();
+        v["caller"]["descriptor"] = serde_json::json!({
+            "kind": d.kind,
+            "file": escape_path(&d.file),
+            "process": d.process.to_json(),
+            "settings": settings,
+            "ignored_capabilities": d.process.ignored,
+            "runtime_refuses": d.refusal.as_ref().map(Refusal::message),
+        });
+    }
+    if let Some(r) = args.require {
+        v["required"] = r.names().into();
+        v["missing"] = missing.names().into();
+    }
+    v
+}
+
+/// A set for people: `none`, `all`, `all except cap_x`, or the list.
+pub fn set_text(s: CapSet) -> String {
+    let all = CapSet::all();
+    if s.is_empty() {
+        "none".to_string()
+    } else if s == all {
+        "all".to_string()
+    } else if (all - s).iter().count() <= 6 && (s - all).is_empty() {
+        format!("all except {}", (all - s).names().join(","))
+    } else {
+        s.names().join(",")
+    }
+}
+
+fn human(
+    out: &mut dyn Write,
+    args: &VerifyArgs,
+    path: &Path,
+    chain: &[Node],
+    who: &Described,
+    p: &Prediction,
+    missing: CapSet,
+) -> anyhow::Result<()> {
+    let bold = |s: &str| s.bold().to_string();
+    let dim = |s: &str| s.dimmed().to_string();
+    let first = &chain[0];
+    match first.symlink_target() {
+        Some(r) => writeln!(
+            out,
+            "{}        {} -> {}",
+            bold("file:"),
+            escape_path(path),
+            escape_path(r)
+        )?,
+        None => writeln!(out, "{}        {}", bold("file:"), escape_path(path))?,
+    }
+    if let Some(i) = &args.image {
+        writeln!(out, "{}       {}", bold("image:"), escape_path(i))?;
+    }
+    for n in chain.iter().take(p.final_node + 1).skip(1) {
+        let target = n
+            .symlink_target()
+            .map(|r| format!(" -> {}", escape_path(r)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{} {}{target}",
+            bold("interpreter:"),
+            escape_path(&n.path)
+        )?;
+    }
+    if let Some(f) = p.file_caps {
+        let of = if p.final_node > 0 {
+            " (the interpreter's)"
+        } else {
+            ""
+        };
+        writeln!(out, "{}   {}{of}", bold("file caps:"), f.to_text())?;
+    }
+    let c = &who.caller;
+    let mut flags = Vec::new();
+    if c.no_new_privs {
+        flags.push("no_new_privs");
+    }
+    if c.noroot {
+        flags.push("SECBIT_NOROOT");
+    }
+    if c.untrusted_tracer {
+        flags.push("traced");
+    }
+    let ids = if c.uid == c.euid && c.gid == c.egid {
+        format!("uid {} gid {}", c.uid, c.gid)
+    } else {
+        format!(
+            "uid {} euid {} gid {} egid {}",
+            c.uid, c.euid, c.gid, c.egid
+        )
+    };
+    writeln!(
+        out,
+        "{}      {}: {ids}{}",
+        bold("caller:"),
+        who.source,
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", flags.join(", "))
+        }
+    )?;
+    writeln!(
+        out,
+        "             inheritable {}; permitted {}; ambient {}; bounding {}",
+        set_text(c.inheritable),
+        set_text(c.permitted),
+        set_text(c.ambient),
+        set_text(c.bounding)
+    )?;
+    for n in &who.notes {
+        writeln!(out, "             {}", dim(&format!("note: {n}")))?;
+    }
+    match p.outcome {
+        Outcome::Ok => {
+            let ok = "succeeds";
+            writeln!(out, "{}        {}", bold("exec:"), ok.green().bold())?;
+            let sets = [
+                ("permitted:", p.permitted),
+                ("effective:", p.effective),
+                ("inheritable:", p.inheritable),
+                ("ambient:", p.ambient),
+            ];
+            for (label, s) in sets {
+                writeln!(out, "{}{}", bold(&format!("{label:<13}")), set_text(s))?;
+            }
+            if p.euid != c.euid || p.egid != c.egid {
+                writeln!(
+                    out,
+                    "{}          uid {} euid {} gid {} egid {}",
+                    bold("ids:"),
+                    p.uid,
+                    p.euid,
+                    p.gid,
+                    p.egid
+                )?;
+            }
+            writeln!(
+                out,
+                "{} {}",
+                bold("secure exec:"),
+                if p.secure_exec {
+                    "yes (AT_SECURE)"
+                } else {
+                    "no"
+                }
+            )?;
+        }
+        Outcome::Fail(e) => {
+            let msg = format!(
+                "fails with {} ({})",
+                crate::error::errno_name(e),
+                crate::error::strerror(&std::io::Error::from_raw_os_error(e))
+            );
+            writeln!(out, "{}        {}", bold("exec:"), msg.red().bold())?;
+        }
+        Outcome::Unknown => {
+            let msg = "unknown: fcap cannot see what decides it (see why)";
+            writeln!(out, "{}        {}", bold("exec:"), msg.yellow().bold())?;
+        }
+    }
+    if let Some(r) = args.require {
+        if missing.is_empty() {
+            writeln!(
+                out,
+                "{}     met ({})",
+                bold("require:"),
+                r.names().join(",")
+            )?;
+        } else {
+            let msg = format!("NOT met: {} not effective", missing.names().join(","));
+            writeln!(out, "{}     {}", bold("require:"), msg.red())?;
+        }
+    }
+    if !p.reasons.is_empty() {
+        writeln!(out, "\n{}", bold("why:"))?;
+        for r in &p.reasons {
+            writeln!(out, "  - {} {}", r.message, dim(&format!("[{}]", r.code)))?;
+        }
+    }
+    if !p.hints.is_empty() {
+        writeln!(out, "\n{}", bold("hints:"))?;
+        for h in &p.hints {
+            writeln!(out, "  - {h}")?;
+        }
+    }
+    Ok(())
+}
