@@ -372,7 +372,8 @@ fn dash_n_means_dry_run_and_one_arrow_is_used() {
     for src in [
         "src/cmd/set.rs",
         "src/cmd/read.rs",
-        "src/cmd/verify.rs",
+        "src/cmd/verify/mod.rs",
+        "src/cmd/verify/render.rs",
         "src/cmd/apply.rs",
     ] {
         let text =
