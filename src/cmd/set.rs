@@ -39,7 +39,8 @@ pub struct WriteFlags {
 /// Replace files' capabilities with a libcap text expression (setcap-compatible).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "EXPR is libcap text, e.g. 'cap_net_bind_service=ep' or \
-'cap_net_raw=p cap_net_admin=ei'; '-' reads it from standard input. Unlike 'fcap grant', \
+'cap_net_raw=p cap_net_admin=ei', or one list and flags in grant's spelling \
+('net_raw,CAP_CHOWN=EP'); '-' reads it from standard input. Unlike 'fcap grant', \
 set replaces everything the file had. Use '--' before an EXPR that starts with '-'. \
 setcap's 'CAPS FILE CAPS FILE...' form is refused here (a PATH that reads as capability text \
 is an error); 'fcap setcap' accepts it.")]
@@ -124,7 +125,17 @@ fn parse_expr(expr: &str, rootid: Option<u32>) -> anyhow::Result<FileCaps> {
             "'{shown}' has no operator: set takes libcap text and replaces everything, e.g. '{shown}=ep' (=ep is effective and permitted, what grant adds by default); to add it and keep the file's other capabilities: fcap grant {shown} PATH..."
         );
     }
+    // Failing libcap text, one clause in grant's spelling (`net_raw=EP`, `CAP_CHOWN+ep`)
+    // means what grant would give a file with nothing: the Ansible module's state=exact
+    // passes its caps and flags in the spelling the other states accept. setcap refuses
+    // every such text, so nothing setcap accepts changes meaning.
     let t = crate::text::parse(expr)
+        .or_else(|e| {
+            crate::capspec::parse_grant(shown)
+                .ok()
+                .and_then(|spec| crate::text::parse(&spec.to_string()).ok())
+                .ok_or(e)
+        })
         .map_err(|e| anyhow::anyhow!("invalid capability text '{shown}': {e}"))?;
     FileCaps::from_text_sets(&t, rootid).map_err(|m| {
         let as_file = |effective: bool| {
@@ -311,6 +322,27 @@ mod tests {
         ] {
             refuse_pairs("cap_net_raw=ep", &paths(good)).unwrap();
         }
+    }
+
+    #[test]
+    fn grants_spelling_of_one_clause_is_the_value_grant_gives_an_empty_file() {
+        let want = parse_expr("cap_chown,cap_net_raw=ep", None).unwrap();
+        for e in [
+            "net_raw,chown=ep",
+            "CAP_NET_RAW,CAP_CHOWN=PE",
+            "chown,13+Ep",
+        ] {
+            assert_eq!(parse_expr(e, None).unwrap(), want, "{e}");
+        }
+        // What neither spelling accepts keeps libcap's message.
+        let e = parse_expr("net_rw=ep", None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid capability text 'net_rw=ep': "),
+            "{e}"
+        );
+        // `-` and several clauses are libcap's alone.
+        assert!(parse_expr("net_raw-e", None).is_err());
+        assert!(parse_expr("net_raw=p chown=ep", None).is_err());
     }
 
     #[test]

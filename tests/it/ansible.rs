@@ -250,6 +250,62 @@ fn capability_every_spelling_changes_once() {
     }
 }
 
+/// `state: exact` takes every spelling `present` takes (short names, upper case, the
+/// `CAP_` prefix, numbers, flags in any order and case, one item with its own flags): the
+/// first run replaces what the file had, every other spelling of the same value after it
+/// is `ok`, and getcap shows the value each time.
+#[test]
+fn capability_exact_takes_every_spelling_and_is_idempotent_across_them() {
+    let d = tempdir();
+    let f = copy_prog(d.path(), "f");
+    setcap_on(&f, &["cap_kill,cap_net_admin=ep"]);
+    let spellings = [
+        "caps: [net_raw, chown]\n      flags: p",
+        "caps: [CAP_CHOWN, CAP_NET_RAW]\n      flags: P",
+        "caps: [Net_Raw, cap_chown]\n      flags: p",
+        "caps: [13, '0']\n      flags: p",
+        "caps: ['NET_RAW,chown=P']",
+        "caps: ['CAP_CHOWN,CAP_NET_RAW+p']",
+        "caps: ['cap_chown,cap_net_raw=p']",
+        "caps: ['cap_net_raw=p cap_chown=p']",
+    ];
+    let mut tasks = String::new();
+    for (i, args) in spellings.iter().enumerate() {
+        tasks += &format!(
+            "  - fcap.caps.capability:\n      path: {}\n      state: exact\n      {args}\n    register: r{i}\n",
+            q(&f)
+        );
+    }
+    // Effective too, in upper case, on a second file: the flags are read the same way.
+    let g = copy_prog(d.path(), "g");
+    for (reg, args) in [
+        ("e0", "caps: [net_bind_service]\n      flags: PE"),
+        ("e1", "caps: ['CAP_NET_BIND_SERVICE=eP']"),
+        ("e2", "caps: [cap_net_bind_service]"),
+    ] {
+        tasks += &format!(
+            "  - fcap.caps.capability:\n      path: {}\n      state: exact\n      {args}\n    register: {reg}\n",
+            q(&g)
+        );
+    }
+    let v = play_ok(d.path(), &tasks, &[]);
+    assert!(changed(&v, "r0"), "{}", v["r0"]);
+    assert_eq!(field(&v, "r0", "before"), "cap_kill,cap_net_admin=ep");
+    for (i, args) in spellings.iter().enumerate() {
+        let r = format!("r{i}");
+        assert_eq!(field(&v, &r, "after"), "cap_chown,cap_net_raw=p", "{args}");
+        if i > 0 {
+            assert!(!changed(&v, &r), "{args}: {}", v[&r]);
+        }
+    }
+    assert_eq!(getcap_caps(&f), "cap_chown,cap_net_raw=p");
+    assert!(changed(&v, "e0"), "{}", v["e0"]);
+    for r in ["e1", "e2"] {
+        assert!(!changed(&v, r), "{r}: {}", v[r]);
+    }
+    assert_eq!(getcap_caps(&g), "cap_net_bind_service=ep");
+}
+
 /// `=pe` on a file that has `=ep`, and two caps in the other order: nothing to do.
 #[test]
 fn capability_other_spellings_of_the_present_value_are_ok() {

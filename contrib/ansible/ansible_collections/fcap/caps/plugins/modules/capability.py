@@ -43,6 +43,8 @@ options:
       - Capabilities, in any spelling fcap accepts (C(cap_net_raw), C(CAP_NET_RAW), C(net_raw), a number).
       - One item may instead carry its own flags (C(cap_net_raw+ep), C(cap_net_raw=pe)); with
         O(state=exact) a single item may be a whole libcap expression (C(cap_net_raw=p cap_chown=ep)).
+      - Every state takes the same spellings; O(state=exact) passes them to C(fcap set), which
+        reads one list and flags in grant's spelling where libcap text would refuse it.
       - With O(state=absent), the item C(all) removes every capability.
       - With O(state=exact), an empty list removes the attribute.
     type: list
