@@ -25,13 +25,21 @@ use clap::{Parser, Subcommand};
     after_long_help = AFTER_LONG_HELP
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every subcommand takes, and the only ones allowed before a drop-in's name
+/// (`fcap --color never setcap ...`, see [`crate::compat::program`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+pub struct Globals {
     /// When to use colours: auto (a terminal, and NO_COLOR unset), always or never.
     // Listed last in every command's help: it is the least interesting option there.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", display_order = 900, hide_possible_values = true)]
     pub color: ColorChoice,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 /// The end of `fcap --help`, and the EXIT STATUS, EXAMPLES and SEE ALSO sections of

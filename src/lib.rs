@@ -45,7 +45,7 @@ use std::io::Write;
 /// Run a parsed command line, writing normal output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
     // Decided once: `colored` then styles (or not) everywhere.
-    cli.color.apply();
+    cli.globals.color.apply();
     let code = match cli.command {
         Command::Read(a) => cmd::read::run(&a, out)?,
         Command::Grant(a) => cmd::grant::run(&a, out)?,
@@ -67,7 +67,11 @@ pub fn main_with_args() -> std::process::ExitCode {
     use clap::Parser;
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Run as setcap or getcap (by link name or first word): libcap's behaviour.
-    if let Some((program, rest)) = compat::program(&args) {
+    if let Some((program, globals, rest)) = compat::program(&args) {
+        match globals {
+            Ok(g) => g.color.apply(),
+            Err(e) => return usage_error(&e, "fcap"),
+        };
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         return std::process::ExitCode::from(compat::run(program, rest, &mut out));
@@ -96,8 +100,7 @@ pub fn main_with_args() -> std::process::ExitCode {
                 Some(s) => format!("fcap {s}"),
                 None => "fcap".to_string(),
             };
-            error::print(&anyhow::anyhow!("{}", error::usage_line(&e, &command)));
-            return std::process::ExitCode::from(Exit::Error.code());
+            return usage_error(&e, &command);
         }
     };
     let stdout = std::io::stdout();
@@ -113,4 +116,10 @@ pub fn main_with_args() -> std::process::ExitCode {
     // A broken pipe while flushing the tail of the output is not an error either.
     let _ = out.flush();
     std::process::ExitCode::from(code.code())
+}
+
+/// A usage error looks like every other error: one `fcap: ...` line, exit 2.
+fn usage_error(e: &clap::Error, command: &str) -> std::process::ExitCode {
+    error::print(&anyhow::anyhow!("{}", error::usage_line(e, command)));
+    std::process::ExitCode::from(Exit::Error.code())
 }

@@ -16,6 +16,7 @@
 pub mod getcap;
 pub mod setcap;
 
+use crate::cli::Globals;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -38,15 +39,44 @@ impl Program {
     }
 }
 
-/// The drop-in a command line asks for, and the arguments that follow its name:
-/// argv[0]'s file name first (`/usr/sbin/setcap -> fcap`), then `fcap setcap ...`.
-pub fn program(args: &[OsString]) -> Option<(Program, &[OsString])> {
+/// The drop-in a command line asks for, fcap's global options given before its name,
+/// and the arguments that follow the name: argv[0]'s file name first
+/// (`/usr/sbin/setcap -> fcap`), then `fcap [--color WHEN] setcap ...`. The options are
+/// an error when clap refuses them (`fcap --color rainbow setcap`).
+pub fn program(args: &[OsString]) -> Option<(Program, Result<Globals, clap::Error>, &[OsString])> {
     let argv0 = args.first()?;
     if let Some(p) = Path::new(argv0).file_name().and_then(Program::from_name) {
-        return Some((p, &args[1..]));
+        return Some((p, Ok(Globals::default()), &args[1..]));
     }
-    let p = Program::from_name(args.get(1)?)?;
-    Some((p, &args[2..]))
+    let at = 1 + args
+        .get(1..)?
+        .iter()
+        .position(|a| Program::from_name(a).is_some())?;
+    let p = Program::from_name(&args[at])?;
+    let before = &args[1..at];
+    // Before the name, as before any subcommand, only fcap's global options may come;
+    // after a subcommand's name (`fcap read setcap`) it is an ordinary argument.
+    use clap::{Args, FromArgMatches, Subcommand};
+    if before
+        .iter()
+        .any(|w| w.to_str().is_some_and(crate::cli::Command::has_subcommand))
+    {
+        return None;
+    }
+    // Version too, so that `fcap -V setcap` is the version as before any subcommand.
+    let cmd = Globals::augment_args(
+        clap::Command::new("fcap")
+            .version(env!("CARGO_PKG_VERSION"))
+            .no_binary_name(true),
+    );
+    let globals = cmd
+        .try_get_matches_from(before)
+        .and_then(|m| Globals::from_arg_matches(&m));
+    // `fcap --help setcap`: fcap's help, from fcap's own parse.
+    if globals.as_ref().is_err_and(|e| !e.use_stderr()) {
+        return None;
+    }
+    Some((p, globals, &args[at + 1..]))
 }
 
 /// Run a drop-in with the arguments after its name, writing standard output to `out`;
@@ -112,6 +142,12 @@ fn license(out: &mut dyn Write, name: &str) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::ColorChoice;
+
+    /// [`program`] with the global options unwrapped.
+    fn ok(a: &[OsString]) -> Option<(Program, Globals, &[OsString])> {
+        program(a).map(|(p, g, rest)| (p, g.unwrap(), rest))
+    }
 
     fn args(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
@@ -119,16 +155,48 @@ mod tests {
 
     #[test]
     fn the_program_comes_from_argv0_or_the_first_word() {
+        let auto = Globals::default();
         let a = args(&["/usr/sbin/setcap", "-r", "f"]);
-        assert_eq!(program(&a), Some((Program::Setcap, &a[1..])));
+        assert_eq!(ok(&a), Some((Program::Setcap, auto, &a[1..])));
         let a = args(&["getcap", "f"]);
-        assert_eq!(program(&a), Some((Program::Getcap, &a[1..])));
+        assert_eq!(ok(&a), Some((Program::Getcap, auto, &a[1..])));
         let a = args(&["/usr/bin/fcap", "getcap", "-v", "f"]);
-        assert_eq!(program(&a), Some((Program::Getcap, &a[2..])));
-        assert_eq!(program(&args(&["fcap", "read", "f"])), None);
-        assert_eq!(program(&args(&["fcap"])), None);
+        assert_eq!(ok(&a), Some((Program::Getcap, auto, &a[2..])));
+        assert_eq!(ok(&args(&["fcap", "read", "f"])), None);
+        assert_eq!(ok(&args(&["fcap"])), None);
         // Only the exact names: a build directory called "setcap" is not the program.
-        assert_eq!(program(&args(&["/srv/setcap/fcap", "read"])), None);
-        assert_eq!(program(&args(&["setcap.old"])), None);
+        assert_eq!(ok(&args(&["/srv/setcap/fcap", "read"])), None);
+        assert_eq!(ok(&args(&["setcap.old"])), None);
+    }
+
+    #[test]
+    fn global_options_may_come_before_the_name_and_nothing_else() {
+        let never = Globals {
+            color: ColorChoice::Never,
+        };
+        for before in [&["--color", "never"][..], &["--color=never"]] {
+            let a = args(&[&["fcap"], before, &["setcap", "-q", "cap_chown=p", "f"]].concat());
+            let (p, g, rest) = program(&a).unwrap();
+            assert_eq!(
+                (p, g.unwrap(), rest),
+                (Program::Setcap, never, &a[before.len() + 2..])
+            );
+        }
+        // After a subcommand's name, setcap is a file.
+        assert!(program(&args(&["fcap", "read", "setcap"])).is_none());
+        assert!(program(&args(&["fcap", "--color", "never", "read", "getcap"])).is_none());
+        assert!(program(&args(&["fcap", "--help", "setcap"])).is_none());
+        assert!(program(&args(&["fcap", "-V", "getcap"])).is_none());
+        // What clap refuses before the name is an error, not a file called setcap.
+        for a in [
+            &["fcap", "--colour", "never", "setcap"][..],
+            &["fcap", "--color", "rainbow", "setcap"],
+            &["fcap", "--color", "setcap"],
+            &["fcap", "-v", "getcap"],
+            &["fcap", "--color=always", "--color", "never", "getcap"],
+        ] {
+            let (_, g, _) = program(&args(a)).unwrap();
+            assert!(g.is_err(), "{a:?}");
+        }
     }
 }

@@ -660,3 +660,76 @@ fn the_drop_in_works_in_an_empty_root() {
         .stdout_is(libcap.strip_prefix(prefix.as_str()).unwrap());
     assert!(!root.path().join("proc").exists() && !root.path().join("lib").exists());
 }
+
+/// `fcap --color never setcap ...`: fcap's global options may come before the drop-in's
+/// name, as before any subcommand, and the drop-in then behaves as libcap's program
+/// (status, stdout, bytes written) with every spelling of them; an invalid one is
+/// fcap's usage error, and nothing is written.
+#[test]
+fn global_options_before_the_drop_in_name_reach_it() {
+    require_root();
+    require_tool("setcap", "libcap2-bin");
+    let work = tempdir();
+    let theirs = copy_prog(work.path(), "by-libcap");
+    let ours = copy_prog(work.path(), "by-fcap");
+    let fcap = OsStr::new(env!("CARGO_BIN_EXE_fcap"));
+    let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+    for globals in [
+        &["--color", "never"][..],
+        &["--color=always"],
+        &["--color", "auto"],
+    ] {
+        for (name, args) in [
+            ("setcap", &["-v", "cap_net_raw=ep"][..]),
+            ("setcap", &["cap_net_raw,cap_chown=ep"]),
+            ("setcap", &["-v", "cap_chown,cap_net_raw+ep"]),
+            ("getcap", &["-v"]),
+            ("setcap", &["-r"]),
+            ("getcap", &[]),
+        ] {
+            let run_on = |prog: &OsStr, pre: &[OsString], f: &Path| {
+                let mut a = pre.to_vec();
+                a.extend(os(args));
+                a.push(f.file_name().unwrap().into());
+                run_in(Caller::Root.wrap(prog, &a), work.path(), None)
+            };
+            let libcap = run_on(OsStr::new(name), &[], &theirs);
+            let pre = [os(globals), os(&[name])].concat();
+            let fcaps = run_on(fcap, &pre, &ours);
+            // Both print their own file's name; the rest is the same.
+            let fcaps = Outcome {
+                stdout: String::from_utf8(fcaps.stdout)
+                    .unwrap()
+                    .replace("by-fcap", "by-libcap")
+                    .into_bytes(),
+                ..fcaps
+            };
+            assert_same(
+                &libcap,
+                &fcaps,
+                &format!("fcap {globals:?} {name} {args:?}"),
+            );
+            assert_eq!(
+                raw_xattr(&ours),
+                raw_xattr(&theirs),
+                "{globals:?} {name} {args:?}"
+            );
+        }
+    }
+    // An invalid value or a misspelt option: fcap's own one-line usage error.
+    let before = raw_xattr(&ours);
+    for globals in [&["--color", "rainbow"][..], &["--colour", "never"]] {
+        let pre = [os(globals), os(&["setcap", "cap_kill=p"])].concat();
+        let mut c = Caller::Root.wrap(fcap, &pre);
+        c.arg(&ours);
+        let out = run(c);
+        assert_eq!(out.code(), 2, "{globals:?}: {}", out.stderr());
+        assert!(
+            out.stderr().starts_with("fcap: ") && out.stderr().lines().count() == 1,
+            "{globals:?}: {}",
+            out.stderr()
+        );
+        assert!(out.stderr().contains(globals[0]), "{}", out.stderr());
+    }
+    assert_eq!(raw_xattr(&ours), before);
+}
