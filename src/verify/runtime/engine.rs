@@ -57,23 +57,39 @@ impl Engine {
     }
 }
 
-/// A capability name as an engine normalises it: upper-cased, `CAP_` prefixed.
-/// None for a name no kernel table knows (the engine passes it on; runc ignores it).
-pub fn normalise(name: &str) -> Option<u32> {
-    let up = name.trim().to_ascii_uppercase();
-    let full = if up.starts_with("CAP_") {
-        up
-    } else {
+/// A capability name as engine `e` spells it for runc. moby (`NormalizeLegacyCapabilities`),
+/// CRI-O (`toCAPPrefixed`, then runtime-tools' upper-casing) and Podman upper-case it
+/// and add `CAP_` when it is missing; containerd's CRI (`WithCapabilities`) adds `CAP_`
+/// to every name, so `CAP_NET_ADMIN` in a pod becomes `CAP_CAP_NET_ADMIN`, which no
+/// kernel knows.
+pub fn spelled(e: Engine, name: &str) -> String {
+    let up = name.to_ascii_uppercase();
+    if e == Engine::Containerd || !up.starts_with("CAP_") {
         format!("CAP_{up}")
-    };
-    super::oci::runc_cap(&full)
+    } else {
+        up
+    }
 }
 
-/// The capability list after `add`/`drop` (names as written). `all` is every
-/// capability this kernel has.
+/// [`spelled`] as a capability number; None for a name runc does not know.
+pub fn normalise(e: Engine, name: &str) -> Option<u32> {
+    super::oci::runc_cap(&spelled(e, name))
+}
+
+/// Whether a name is the `ALL` keyword (every engine compares it case-insensitively).
+fn is_all(name: &str) -> bool {
+    name.eq_ignore_ascii_case("all")
+}
+
+/// The capability list after `add`/`drop` (names as written), and the names, as the
+/// engine spells them, that runc does not know. `all` is every capability this kernel
+/// has.
 ///
-/// * moby (`TweakCapabilities`), Podman: drop `ALL` empties the defaults, drops
-///   are removed from the defaults, then adds are added: **add wins**.
+/// * moby (`TweakCapabilities`): add `ALL` gives every capability except the dropped
+///   ones; otherwise drop `ALL` leaves only the added ones; otherwise drops are removed
+///   from the defaults, then adds are added: **add wins**.
+/// * Podman: as moby, except that add `ALL` ignores the drops (containers/common
+///   `MergeCapabilities` returns the whole bounding set).
 /// * containerd, CRI-O: add `ALL`, then drop `ALL`, then each add, then each drop:
 ///   **drop wins**.
 pub fn resolve(
@@ -86,11 +102,14 @@ pub fn resolve(
     let mut unknown = Vec::new();
     let mut set_of = |list: &[String]| -> CapSet {
         list.iter()
-            .filter(|n| !n.eq_ignore_ascii_case("all"))
-            .fold(CapSet::EMPTY, |a, n| match normalise(n) {
+            .filter(|n| !is_all(n))
+            .fold(CapSet::EMPTY, |a, n| match normalise(e, n) {
                 Some(c) => a | CapSet::single(c),
                 None => {
-                    unknown.push(n.clone());
+                    let name = spelled(e, n);
+                    if !unknown.contains(&name) {
+                        unknown.push(name);
+                    }
                     a
                 }
             })
@@ -99,19 +118,17 @@ pub fn resolve(
     if privileged {
         return (all, unknown);
     }
-    let has_all = |l: &[String]| l.iter().any(|n| n.eq_ignore_ascii_case("all"));
+    let has_all = |l: &[String]| l.iter().any(|n| is_all(n));
     let caps = match e {
+        Engine::Docker if has_all(add) => all - drops,
+        Engine::Podman if has_all(add) => all,
         Engine::Docker | Engine::Podman => {
             let base = if has_all(drop) {
                 CapSet::EMPTY
             } else {
                 e.default_caps()
             };
-            if has_all(add) {
-                all
-            } else {
-                (base - drops) | adds
-            }
+            (base - drops) | adds
         }
         Engine::Containerd | Engine::CriO => {
             let mut s = e.default_caps();
@@ -155,7 +172,7 @@ pub fn sets(e: Engine, uid: u32, caps: CapSet, added: CapSet) -> [CapSet; 5] {
 pub fn apply(p: &mut super::Process, e: Engine, caps: CapSet, add: &[String]) {
     let added = add
         .iter()
-        .filter_map(|n| normalise(n))
+        .filter_map(|n| normalise(e, n))
         .fold(CapSet::EMPTY, |a, c| a | CapSet::single(c));
     [
         p.bounding,
@@ -206,7 +223,7 @@ mod tests {
         ] {
             let (c, u) = resolve(
                 e,
-                &s(&["net_bind_service", "CAP_FOO"]),
+                &s(&["net_bind_service", "FOO"]),
                 &s(&["all"]),
                 false,
                 ALL,
@@ -218,6 +235,42 @@ mod tests {
         assert_eq!(c, ALL - CapSet::single(0));
         assert_eq!(resolve(Engine::CriO, &[], &[], false, ALL).0, CRIO_DEFAULT);
         assert_eq!(resolve(Engine::Docker, &[], &[], true, ALL).0, ALL);
+    }
+
+    #[test]
+    fn mobys_add_all_keeps_the_drops_out() {
+        // TweakCapabilities: "Add all capabilities except ones on capDrop".
+        let (c, _) = resolve(
+            Engine::Docker,
+            &s(&["all"]),
+            &s(&["NET_RAW", "cap_sys_admin"]),
+            false,
+            ALL,
+        );
+        assert_eq!(c, ALL - CapSet::single(13) - CapSet::single(21));
+        // ALL in both lists: the add wins, every capability.
+        let (c, _) = resolve(Engine::Docker, &s(&["ALL"]), &s(&["ALL"]), false, ALL);
+        assert_eq!(c, ALL);
+    }
+
+    #[test]
+    fn containerd_prefixes_every_name_the_others_accept_the_prefix() {
+        let add = s(&["CAP_NET_BIND_SERVICE", "cap_kill"]);
+        let drop = s(&["ALL"]);
+        let (c, u) = resolve(Engine::Containerd, &add, &drop, false, ALL);
+        assert_eq!(c, CapSet::EMPTY, "containerd grants nothing");
+        assert_eq!(u, s(&["CAP_CAP_NET_BIND_SERVICE", "CAP_CAP_KILL"]));
+        // A prefixed drop drops nothing either: the default list stays.
+        let (c, _) = resolve(Engine::Containerd, &[], &s(&["CAP_CHOWN"]), false, ALL);
+        assert_eq!(c, MOBY_DEFAULT);
+        for e in [Engine::Docker, Engine::CriO, Engine::Podman] {
+            let (c, u) = resolve(e, &add, &drop, false, ALL);
+            assert_eq!(
+                (c, u.len()),
+                (CapSet::single(10) | CapSet::single(5), 0),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]

@@ -334,6 +334,30 @@ pub fn map_tweaked(
     }
     add.extend(tweak.bare());
     let (set, unknown) = engine::resolve(e, &add, &drop, privileged, all);
+    if let (Engine::CriO, false, Some(u)) = (e, privileged, unknown.first()) {
+        // runtime-tools' CapValid, for an add and for a drop alike.
+        anyhow::bail!(
+            "container '{}': unknown capability '{u}': CRI-O refuses to create the container",
+            f.name
+        );
+    }
+    let prefixed: Vec<&str> = add
+        .iter()
+        .chain(&drop)
+        .filter(|n| n.to_ascii_uppercase().starts_with("CAP_"))
+        .map(String::as_str)
+        .collect();
+    if e == Engine::Containerd && !privileged && !prefixed.is_empty() {
+        notes.push(format!(
+            "containerd puts CAP_ before every name in capabilities.add and .drop, so {} reach runc as {}, which no kernel knows: runc ignores them and they add or drop nothing (a common mistake; CRI-O and Docker accept the prefix); write the names without CAP_",
+            prefixed.join(", "),
+            prefixed
+                .iter()
+                .map(|n| engine::spelled(e, n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     p.ignored = unknown;
     engine::apply(&mut p, e, set, &add);
     let mut from = format!("{}'s default list", e.name());
@@ -595,6 +619,46 @@ spec:
             .unwrap()
             .process;
         assert_eq!(i.permitted, engine::CRIO_DEFAULT);
+    }
+
+    #[test]
+    fn cap_prefixed_names_do_nothing_on_containerd_and_unknown_ones_stop_cri_o() {
+        let pod = |caps: &str| {
+            format!(
+                "kind: Pod\nspec:\n  containers:\n  - name: c\n    securityContext:\n      runAsUser: 0\n      capabilities:\n{caps}"
+            )
+        };
+        let t = pod("        drop: [ALL]\n        add: [CAP_NET_BIND_SERVICE]\n");
+        let m = map(&t, "p.yaml", None, Engine::Containerd, ALL, None).unwrap();
+        assert_eq!(m.process.permitted, CapSet::EMPTY);
+        assert_eq!(m.process.ignored, vec!["CAP_CAP_NET_BIND_SERVICE"]);
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n.contains("CAP_NET_BIND_SERVICE reach runc as CAP_CAP_NET_BIND_SERVICE")),
+            "{:?}",
+            m.notes
+        );
+        for e in [Engine::CriO, Engine::Docker] {
+            let m = map(&t, "p.yaml", None, e, ALL, None).unwrap();
+            assert_eq!(m.process.permitted, NBS, "{e:?}");
+            assert!(m.notes.iter().all(|n| !n.contains("CAP_CAP_")), "{e:?}");
+        }
+        let e = map(
+            &pod("        drop: [FOO]\n"),
+            "p.yaml",
+            None,
+            Engine::CriO,
+            ALL,
+            None,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            e,
+            "container 'c': unknown capability 'CAP_FOO': CRI-O refuses to create the container"
+        );
     }
 
     #[test]

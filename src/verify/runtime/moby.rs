@@ -480,7 +480,7 @@ services:
         )
         .err()
         .unwrap();
-        assert!(e.to_string().starts_with("unknown capability 'FOO'"));
+        assert!(e.to_string().starts_with("unknown capability 'CAP_FOO'"));
         let e = process(&docker_args("-u node img").unwrap(), Engine::Docker, ALL)
             .err()
             .unwrap();
