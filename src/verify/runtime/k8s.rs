@@ -180,7 +180,7 @@ pub fn map_tweaked(
     tweak: &super::Tweak,
     image: Option<&super::ImageAccounts>,
 ) -> anyhow::Result<Mapped> {
-    let docs = yaml::load(text)?;
+    let docs = yaml::load(text, yaml::Merge::V2)?;
     let found = containers(&docs);
     anyhow::ensure!(
         !found.is_empty(),
@@ -658,6 +658,21 @@ spec:
         assert_eq!(
             e,
             "container 'c': unknown capability 'CAP_FOO': CRI-O refuses to create the container"
+        );
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_are_expanded_as_kubectl_does() {
+        let text = "kind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        securityContext: &sc\n          runAsUser: 1000\n          allowPrivilegeEscalation: false\n          capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}\n      - name: side\n        securityContext:\n          capabilities: {drop: [ALL]}\n          <<: *sc\n";
+        let side = map(text, "d.yaml", Some("side"), Engine::Containerd, ALL, None).unwrap();
+        let p = &side.process;
+        // go-yaml v2: the merge comes after the side's own capabilities and wins.
+        assert_eq!((p.uid, p.permitted, p.no_new_privs), (1000, NBS, true));
+        assert_eq!(
+            p.origin_of("noNewPrivileges"),
+            Some(
+                "d.yaml:10 (spec.template.spec.containers[1].securityContext.allowPrivilegeEscalation)"
+            )
         );
     }
 

@@ -159,7 +159,7 @@ pub fn process(s: &Settings, e: Engine, all: CapSet) -> anyhow::Result<(Process,
 
 /// A Compose file's service.
 pub fn compose(text: &str, file: &str, service: Option<&str>) -> anyhow::Result<Settings> {
-    let docs = yaml::load(text)?;
+    let docs = yaml::load(text, yaml::Merge::V3)?;
     let root = docs.first().ok_or_else(|| anyhow::anyhow!("empty file"))?;
     let services = match root.get("services").map(|s| &s.value) {
         Some(Value::Map(m)) => m,
@@ -451,6 +451,30 @@ services:
             e,
             "line 3: services.a.cap_add: expected a list, found a string"
         );
+    }
+
+    #[test]
+    fn compose_extension_fragments_are_merged() {
+        let text = "x-hardening: &hardening\n  user: \"101:101\"\n  cap_drop: [ALL]\n  security_opt: [no-new-privileges:true]\nservices:\n  web:\n    <<: *hardening\n    cap_add: [NET_BIND_SERVICE]\n  admin:\n    <<: *hardening\n    cap_drop: [NET_RAW]\n";
+        let (p, _) = process(
+            &compose(text, "c.yaml", Some("web")).unwrap(),
+            Engine::Docker,
+            ALL,
+        )
+        .unwrap();
+        assert_eq!((p.uid, p.bounding, p.no_new_privs), (101, NBS, true));
+        assert_eq!(
+            p.origin_of("noNewPrivileges"),
+            Some("c.yaml:4 (services.web.security_opt[0])")
+        );
+        // The service's own cap_drop replaces the fragment's.
+        let (p, _) = process(
+            &compose(text, "c.yaml", Some("admin")).unwrap(),
+            Engine::Docker,
+            ALL,
+        )
+        .unwrap();
+        assert_eq!(p.bounding, engine::MOBY_DEFAULT - CapSet::single(13));
     }
 
     #[test]
