@@ -2,38 +2,75 @@
 //! `ExecStart=` (systemd 252, the packaged version here; shared spec runtimes.md §4,
 //! systemd.exec(5), systemd.service(5)).
 //!
+//! Every rule here was checked against v252's code: `unit_patch_contexts()` (what
+//! `PrivateDevices=`, `ProtectKernelModules=`, `ProtectKernelLogs=`, `ProtectClock=`
+//! and `DynamicUser=` change), `exec_child()` and `context_has_no_new_privileges()`
+//! in src/core/execute.c, `capability_ambient_set_apply()` in
+//! src/basic/capability-util.c (doc/runtimes.md says how to re-check them).
+//!
 //! systemd (`exec_child`) drops the bounding set, makes the ambient capabilities
-//! inheritable, switches to `User=` (with SECBIT_KEEP_CAPS only when there are
-//! ambient capabilities or `SecureBits=`: then the service process keeps PID 1's
-//! permitted set until its exec; otherwise a non-root user's permitted set is
-//! cleared by the uid switch), raises the ambient set, applies `SecureBits=`, sets
-//! no_new_privs, and execs. That state is written as a [`Process`] so the same
-//! display and checks apply; `to_caller` then reproduces it.
+//! that are still in the bounding set inheritable and ambient (any other is dropped
+//! without a word, and the service starts), switches to `User=` (with
+//! SECBIT_KEEP_CAPS only when `AmbientCapabilities=` or `SecureBits=` is set: then
+//! the service process keeps PID 1's permitted set until its exec; otherwise a
+//! non-root user's permitted set is cleared by the uid switch), raises the ambient
+//! set again, applies `SecureBits=`, sets no_new_privs, and execs. That state is
+//! written as a [`Process`] so the same display and checks apply; `to_caller` then
+//! reproduces it.
 
 use super::process::Process;
 use crate::caps::CapSet;
 use crate::users::User;
 
-/// Options systemd.exec(5) says imply `NoNewPrivileges=yes` (for a service that
-/// runs without CAP_SYS_ADMIN, i.e. with a non-root `User=`).
-const IMPLY_NNP: [&str; 16] = [
-    "SystemCallFilter",
-    "SystemCallArchitectures",
-    "RestrictAddressFamilies",
-    "RestrictNamespaces",
-    "RestrictFileSystems",
+/// The boolean options `context_has_no_new_privileges()` (v252) counts: any of them
+/// on sets no_new_privs for a service that lacks CAP_SYS_ADMIN in its effective set
+/// when the check runs, after the uid switch, so for every non-root `User=`.
+const IMPLY_NNP_FLAGS: [&str; 10] = [
+    "LockPersonality",
+    "MemoryDenyWriteExecute",
     "PrivateDevices",
+    "ProtectClock",
+    "ProtectHostname",
     "ProtectKernelTunables",
     "ProtectKernelModules",
     "ProtectKernelLogs",
-    "ProtectClock",
-    "ProtectHostname",
-    "MemoryDenyWriteExecute",
     "RestrictRealtime",
     "RestrictSUIDSGID",
-    "LockPersonality",
-    "DynamicUser",
 ];
+
+/// The list options it counts: any non-empty list (an empty assignment resets it).
+/// `RestrictFileSystems=` (a BPF LSM program, no seccomp) is not among them.
+const IMPLY_NNP_LISTS: [&str; 4] = [
+    "RestrictAddressFamilies",
+    "SystemCallArchitectures",
+    "SystemCallFilter",
+    "SystemCallLog",
+];
+
+/// What `unit_patch_contexts()` removes from the bounding set for each option.
+const BOUNDING_REMOVED: [(&str, &[u32]); 4] = [
+    ("PrivateDevices", &[27, 17]),   // CAP_MKNOD, CAP_SYS_RAWIO
+    ("ProtectKernelModules", &[16]), // CAP_SYS_MODULE
+    ("ProtectKernelLogs", &[34]),    // CAP_SYSLOG
+    ("ProtectClock", &[25, 35]),     // CAP_SYS_TIME, CAP_WAKE_ALARM
+];
+
+/// The namespace types `RestrictNamespaces=` knows in v252, and which of them count
+/// (`NAMESPACE_FLAGS_ALL` leaves `time` out: allowing every other type restricts
+/// nothing).
+const NAMESPACES: [(&str, bool); 8] = [
+    ("cgroup", true),
+    ("ipc", true),
+    ("net", true),
+    ("mnt", true),
+    ("pid", true),
+    ("user", true),
+    ("uts", true),
+    ("time", false),
+];
+
+/// The first uid of the range DynamicUser= picks from (61184-65519).
+const DYNAMIC_UID: u32 = 61184;
 
 /// One `Key=value` of the `[Service]` section, with its place.
 struct Line {
@@ -130,6 +167,110 @@ pub struct Mapped {
     pub exec_start: Option<String>,
 }
 
+/// The options that make `context_has_no_new_privileges()` true for an
+/// unprivileged service, as the unit leaves them: each with the assignment that set
+/// it, for origins.
+#[derive(Default)]
+struct Sandbox {
+    /// Boolean and list options that are on, by name.
+    on: Vec<(&'static str, String, String)>,
+    /// `RestrictNamespaces=` as `config_parse_restrict_namespaces` keeps it: the
+    /// allowed types (None: the initial "everything", before any assignment).
+    namespaces: Option<(u16, String, String)>,
+}
+
+impl Sandbox {
+    fn set(&mut self, key: &'static str, on: bool, value: &str, at: &str) {
+        self.on.retain(|(k, _, _)| *k != key);
+        if on {
+            self.on.push((key, value.to_string(), at.to_string()));
+        }
+    }
+
+    fn is_on(&self, key: &str) -> bool {
+        self.on.iter().any(|(k, _, _)| *k == key)
+    }
+
+    /// `RestrictNamespaces=`: a boolean replaces (yes allows none, no allows all),
+    /// an empty value resets, a list (`~` inverted) replaces the initial value and
+    /// then adds to or removes from it. An unknown type makes systemd ignore the line.
+    fn namespaces(&mut self, value: &str, at: &str) {
+        let all: u16 = (1 << NAMESPACES.len()) - 1;
+        let allowed = if value.is_empty() {
+            None
+        } else if let Some(b) = yes(value) {
+            Some(if b { 0 } else { all })
+        } else {
+            let (invert, list) = match value.strip_prefix('~') {
+                Some(rest) => (true, rest),
+                None => (false, value),
+            };
+            let mut flags = 0u16;
+            for w in list.split_whitespace() {
+                match NAMESPACES.iter().position(|(n, _)| *n == w) {
+                    Some(i) => flags |= 1 << i,
+                    None => return,
+                }
+            }
+            Some(match (&self.namespaces, invert) {
+                (None, false) => flags,
+                (None, true) => all & !flags,
+                (Some((cur, _, _)), false) => cur | flags,
+                (Some((cur, _, _)), true) => cur & !flags,
+            })
+        };
+        self.namespaces = allowed.map(|a| (a, value.to_string(), at.to_string()));
+    }
+
+    /// The first option that implies no_new_privs, as `Key=value` and its place.
+    fn implies_nnp(&self) -> Option<(String, String)> {
+        let counted: u16 = NAMESPACES
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| *c)
+            .fold(0, |a, (i, _)| a | 1 << i);
+        let ns = self
+            .namespaces
+            .as_ref()
+            .filter(|(allowed, _, _)| allowed & counted != counted)
+            .map(|(_, v, at)| (format!("RestrictNamespaces={v}"), at.clone()));
+        self.on
+            .first()
+            .map(|(k, v, at)| (format!("{k}={v}"), at.clone()))
+            .or(ns)
+    }
+}
+
+/// The account `User=` names, as `get_user_creds()` finds it: root and nobody are
+/// built in, any other name or number must be in the user database, or the unit
+/// fails to start with status 217/USER.
+fn user_creds(
+    u: &str,
+    at: &str,
+    lookup: &dyn Fn(&str) -> anyhow::Result<User>,
+) -> anyhow::Result<User> {
+    let synthesized = |uid| User {
+        name: None,
+        uid,
+        gid: uid,
+        groups: Vec::new(),
+    };
+    match u {
+        "root" | "0" => return Ok(lookup(u).unwrap_or(synthesized(0))),
+        "nobody" | "65534" => return Ok(lookup(u).unwrap_or(synthesized(65534))),
+        _ => {}
+    }
+    match lookup(u) {
+        Ok(who) if who.name.is_some() => Ok(who),
+        Ok(_) => anyhow::bail!(
+            "{at}: User={u}: no account has uid {u} on this machine: systemd fails to start the unit (status=217/USER)"
+        ),
+        Err(e) => {
+            anyhow::bail!("{at}: User={u}: {e}: systemd fails to start the unit (status=217/USER)")
+        }
+    }
+}
+
 /// Map a unit (`files[0]`, then its drop-ins in name order) to the caller systemd
 /// builds. `lookup` resolves `User=`/`Group=` names (systemd resolves them on the
 /// host); `host` is PID 1's capability set (this machine's bounding set).
@@ -152,7 +293,8 @@ pub fn map(
     let mut secure: Vec<String> = Vec::new();
     let mut secure_at = None;
     let mut nnp = false;
-    let mut implied: Option<(String, String)> = None;
+    let mut dynamic: Option<String> = None;
+    let mut sandbox = Sandbox::default();
     let mut exec: Option<(String, String)> = None;
     for l in service_lines(files) {
         let bad = |what: &str| anyhow::anyhow!("{}: {}={}: {what}", l.at, l.key, l.value);
@@ -180,6 +322,11 @@ pub fn map(
                 nnp = yes(&l.value).ok_or_else(|| bad("expected yes or no"))?;
                 nnp_at = Some(l.at.clone());
             }
+            // A fatal boolean: a bad value stops the unit from loading.
+            "DynamicUser" => match yes(&l.value) {
+                Some(on) => dynamic = on.then(|| l.at.clone()),
+                None => return Err(bad("expected yes or no (systemd refuses to load the unit)")),
+            },
             "SecureBits" => {
                 if l.value.is_empty() {
                     secure.clear();
@@ -206,19 +353,47 @@ pub fn map(
             "ExecStart" => {
                 exec = (!l.value.is_empty()).then(|| (l.value.clone(), l.at.clone()));
             }
-            k if IMPLY_NNP.contains(&k) => {
-                let off = l.value.is_empty() || yes(&l.value) == Some(false);
-                if !off {
-                    implied = Some((format!("{k}={}", l.value), l.at.clone()));
-                } else if implied
-                    .as_ref()
-                    .is_some_and(|(x, _)| x.starts_with(&format!("{k}=")))
-                {
-                    implied = None;
+            "RestrictNamespaces" => sandbox.namespaces(&l.value, &l.at),
+            k => {
+                if let Some(key) = IMPLY_NNP_FLAGS.iter().find(|f| **f == k) {
+                    // config_parse_bool: a value it cannot read is ignored.
+                    if let Some(on) = yes(&l.value) {
+                        sandbox.set(key, on, &l.value, &l.at);
+                    }
+                } else if let Some(key) = IMPLY_NNP_LISTS.iter().find(|f| **f == k) {
+                    sandbox.set(key, !l.value.is_empty(), &l.value, &l.at);
                 }
             }
-            _ => {}
         }
+    }
+    // unit_patch_contexts(): what the sandboxing options take from the bounding set,
+    // and what DynamicUser= forces.
+    let mut patched = Vec::new();
+    for (key, caps) in BOUNDING_REMOVED {
+        if sandbox.is_on(key) {
+            let set = caps
+                .iter()
+                .fold(CapSet::EMPTY, |a, c| a | CapSet::single(*c));
+            if !(bounding & set).is_empty() {
+                patched.push(format!(
+                    "{key}= removes {}",
+                    (bounding & set).names().join(",")
+                ));
+            }
+            bounding = bounding - set;
+        }
+    }
+    if let Some(at) = &dynamic {
+        if user.is_none() {
+            // user_from_unit_name(): the unit's name up to '@' or the last '.'.
+            let unit = files.first().map(|(n, _)| n.as_str()).unwrap_or("");
+            let base = unit.rsplit('/').next().unwrap_or(unit);
+            let stem = base.split('@').next().unwrap_or(base);
+            let stem = stem.rsplit_once('.').map_or(stem, |(a, _)| a);
+            user = Some((stem.to_string(), at.clone()));
+        }
+        nnp = true;
+        nnp_at = Some(format!("{at} (DynamicUser=yes sets NoNewPrivileges=yes)"));
     }
     // ExecStart= prefixes: '-', '@', ':', '+', '!', '!!' in any order.
     let mut pre = Prefixes::default();
@@ -249,13 +424,28 @@ pub fn map(
     // The user switch.
     let switch = user.is_some() && !pre.full && !pre.no_setuid;
     if let (Some((u, at)), true) = (&user, switch) {
-        let who = lookup(u).map_err(|e| anyhow::anyhow!("{at}: User={u}: {e}"))?;
+        let who = match (&dynamic, lookup(u)) {
+            // A user of that name that already exists is used as it is.
+            (Some(_), Ok(who)) if who.name.is_some() => who,
+            (Some(_), _) => {
+                notes.push(format!(
+                    "DynamicUser=yes: systemd picks the uid of user {u} from {DYNAMIC_UID}-65519 when the unit starts; {DYNAMIC_UID} stands for it here"
+                ));
+                User {
+                    name: Some(u.clone()),
+                    uid: DYNAMIC_UID,
+                    gid: DYNAMIC_UID,
+                    groups: Vec::new(),
+                }
+            }
+            (None, _) => user_creds(u, at, lookup)?,
+        };
         p.uid = who.uid;
         p.gid = who.gid;
         p.additional_gids = who.groups.clone();
         p.origin("user.uid", at.clone());
         p.origin("user.gid", at.clone());
-        if let Some((g, gat)) = &group {
+        if let Some((g, gat)) = group.as_ref().filter(|_| dynamic.is_none()) {
             p.gid = match g.parse() {
                 Ok(n) => n,
                 Err(_) => anyhow::bail!("{gat}: Group={g}: only a numeric gid is understood here"),
@@ -291,13 +481,33 @@ pub fn map(
             exec_start,
         });
     }
+    // capability_ambient_set_apply(): a capability the bounding set no longer has is
+    // left out (a debug message only), and the inheritable set is exactly what is
+    // left.
+    let raised = ambient & bounding & host;
+    let dropped = ambient - raised;
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "AmbientCapabilities= {} {} outside the bounding set: systemd leaves {} out without a word and starts the service",
+            dropped.names().join(","),
+            if dropped.iter().count() == 1 { "is" } else { "are" },
+            if dropped.iter().count() == 1 { "it" } else { "them" },
+        ));
+    }
     p.bounding = bounding;
-    p.ambient = ambient;
-    p.inheritable = ambient;
-    if let Some(at) = &b_at {
-        p.origin("capabilities.bounding", at.clone());
-    } else {
-        p.origin("capabilities.bounding", "systemd default: every capability");
+    p.ambient = raised;
+    p.inheritable = raised;
+    match (&b_at, patched.is_empty()) {
+        (Some(at), true) => p.origin("capabilities.bounding", at.clone()),
+        (Some(at), false) => p.origin(
+            "capabilities.bounding",
+            format!("{at}, then {}", patched.join(", ")),
+        ),
+        (None, true) => p.origin("capabilities.bounding", "systemd default: every capability"),
+        (None, false) => p.origin(
+            "capabilities.bounding",
+            format!("every capability, then {}", patched.join(", ")),
+        ),
     }
     if let Some(at) = &a_at {
         p.origin("capabilities.ambient", at.clone());
@@ -306,6 +516,7 @@ pub fn map(
             format!("{at} (systemd makes ambient capabilities inheritable)"),
         );
     }
+    // enforce_user() asks for keep-caps on the unit's settings as written.
     let keep_caps = !ambient.is_empty() || !secure.is_empty();
     if p.uid == 0 {
         p.permitted = host;
@@ -331,7 +542,10 @@ pub fn map(
     if let Some(at) = nnp_at.filter(|_| nnp) {
         p.origin("noNewPrivileges", at);
     }
-    if let Some((what, at)) = implied.filter(|_| !nnp && p.uid != 0) {
+    // Root keeps CAP_SYS_ADMIN in its effective set whatever the bounding set says
+    // (the bounding set is dropped without touching the effective set); any other
+    // uid lost its effective set at the uid switch.
+    if let Some((what, at)) = sandbox.implies_nnp().filter(|_| !nnp && p.uid != 0) {
         p.no_new_privs = true;
         p.origin(
             "noNewPrivileges",
@@ -364,6 +578,13 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 groups: vec![0],
+            }),
+            // users::lookup answers a number with no account like this.
+            n if n.parse::<u32>().is_ok() => Ok(User {
+                name: None,
+                uid: n.parse().unwrap(),
+                gid: n.parse().unwrap(),
+                groups: Vec::new(),
             }),
             _ => anyhow::bail!("no such user"),
         }
@@ -464,5 +685,131 @@ mod tests {
         assert!(e("[Service]\nNoNewPrivileges=maybe\n").contains("expected yes or no"));
         assert!(e("[Service]\nUser=ghost\n").contains("User=ghost"));
         assert!(e("[Service]\nSecureBits=keepcaps\n").contains("unknown secure bit"));
+    }
+
+    #[test]
+    fn ambient_outside_the_bounding_set_is_dropped_and_the_service_starts() {
+        let m = unit(&[("a.service", "[Service]\nUser=node\nAmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_SYS_TIME\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_SYS_TIME\nProtectClock=yes\n")]).unwrap();
+        let p = &m.process;
+        let nbs = CapSet::single(10);
+        assert_eq!((p.bounding, p.ambient, p.inheritable), (nbs, nbs, nbs));
+        assert!(
+            m.notes[0].starts_with(
+                "AmbientCapabilities= cap_net_raw,cap_sys_time are outside the bounding set"
+            ),
+            "{:?}",
+            m.notes
+        );
+        assert_eq!(
+            p.origin_of("capabilities.bounding"),
+            Some("a.service:4, then ProtectClock= removes cap_sys_time")
+        );
+        // keep-caps follows the setting as written, even when nothing is left of it.
+        let m = unit(&[(
+            "b.service",
+            "[Service]\nUser=node\nAmbientCapabilities=CAP_KILL\nCapabilityBoundingSet=CAP_CHOWN\n",
+        )])
+        .unwrap();
+        assert_eq!(
+            (m.process.ambient, m.process.permitted),
+            (CapSet::EMPTY, HOST)
+        );
+    }
+
+    #[test]
+    fn sandboxing_options_as_v252_reads_them() {
+        let caller = |body: &str| {
+            unit(&[("s.service", &format!("[Service]\nUser=node\n{body}"))])
+                .unwrap()
+                .process
+        };
+        for (body, nnp) in [
+            ("RestrictFileSystems=ext4\n", false),
+            ("SystemCallLog=@clock\n", true),
+            (
+                "SystemCallFilter=@system-service\nSystemCallFilter=\n",
+                false,
+            ),
+            (
+                "RestrictNamespaces=cgroup ipc net mnt pid user uts\n",
+                false,
+            ),
+            (
+                "RestrictNamespaces=cgroup ipc net mnt pid user uts time\n",
+                false,
+            ),
+            ("RestrictNamespaces=~time\n", false),
+            ("RestrictNamespaces=no\n", false),
+            ("RestrictNamespaces=yes\n", true),
+            ("RestrictNamespaces=~user\n", true),
+            (
+                "RestrictNamespaces=net\nRestrictNamespaces=cgroup ipc mnt pid user uts\n",
+                false,
+            ),
+            ("RestrictNamespaces=yes\nRestrictNamespaces=\n", false),
+            ("RestrictNamespaces=bogus\n", false),
+            ("ProtectHostname=yes\nProtectHostname=\n", true),
+            ("ProtectHostname=yes\nProtectHostname=no\n", false),
+            ("LockPersonality=true\n", true),
+            ("RestrictAddressFamilies=none\n", true),
+        ] {
+            assert_eq!(caller(body).no_new_privs, nnp, "{body}");
+        }
+        let p = caller("PrivateDevices=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\n");
+        let gone = [27, 17, 16, 34]
+            .iter()
+            .fold(CapSet::EMPTY, |a, c| a | CapSet::single(*c));
+        assert_eq!(p.bounding, HOST - gone);
+        assert!(
+            p.origin_of("noNewPrivileges")
+                .unwrap()
+                .contains("PrivateDevices=yes implies")
+        );
+        // Root keeps CAP_SYS_ADMIN in its effective set: nothing implied.
+        let root = unit(&[(
+            "r.service",
+            "[Service]\nCapabilityBoundingSet=CAP_KILL\nSystemCallFilter=@system-service\n",
+        )])
+        .unwrap();
+        assert!(!root.process.no_new_privs);
+    }
+
+    #[test]
+    fn dynamic_and_numeric_users() {
+        let m = unit(&[(
+            "/etc/systemd/system/web@1.service",
+            "[Service]\nDynamicUser=yes\nNoNewPrivileges=no\nExecStart=/bin/x\n",
+        )])
+        .unwrap();
+        let p = &m.process;
+        assert_eq!(
+            (p.uid, p.gid, p.no_new_privs),
+            (DYNAMIC_UID, DYNAMIC_UID, true)
+        );
+        assert!(
+            m.notes[0].contains("uid of user web from 61184-65519"),
+            "{:?}",
+            m.notes
+        );
+        // An account of that name is used as it is.
+        let m = unit(&[("x.service", "[Service]\nDynamicUser=yes\nUser=node\n")]).unwrap();
+        assert_eq!((m.process.uid, m.process.no_new_privs), (1000, true));
+        let e = unit(&[("n.service", "[Service]\nUser=4242\n")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "n.service:2: User=4242: no account has uid 4242 on this machine: systemd fails to start the unit (status=217/USER)"
+        );
+        // root and nobody are built into systemd.
+        assert_eq!(
+            unit(&[("n.service", "[Service]\nUser=65534\n")])
+                .unwrap()
+                .process
+                .uid,
+            65534
+        );
+        assert!(unit(&[("n.service", "[Service]\nDynamicUser=maybe\n")]).is_err());
     }
 }
