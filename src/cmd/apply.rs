@@ -84,7 +84,7 @@ fn apply_one(e: &Entry, opts: WriteOpts) -> anyhow::Result<Change> {
 }
 
 fn report(c: &Change, e: &Entry, args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let warnings = super::effect::warnings(c);
+    let warnings = super::effect::warnings(c, true);
     out.flush()?;
     for w in &warnings {
         error::warn(&format!("{w} (listed at {})", e.source));

@@ -12,8 +12,9 @@ use crate::write::Change;
 
 /// The warnings for one written (or, with `--dry-run`, would-be written) file. Empty
 /// when nothing changed, so a repeated run that says `unchanged` stays quiet, and
-/// when the new value grants nothing (revoke).
-pub fn warnings(ch: &Change) -> Vec<String> {
+/// when the new value grants nothing (revoke). `on_host`: the target is a host
+/// file, whose mount, filesystem and kind can be looked at (not so in an image).
+pub fn warnings(ch: &Change, on_host: bool) -> Vec<String> {
     let Some(after) = ch.after.filter(|_| ch.changed) else {
         return Vec::new();
     };
@@ -29,6 +30,9 @@ pub fn warnings(ch: &Change) -> Vec<String> {
         out.push(format!(
             "{file} is an interpreter: every script it runs (and anyone who can run it) gets {granted}; prefer a small wrapper binary or systemd's AmbientCapabilities"
         ));
+    }
+    if !on_host {
+        return out;
     }
     // Only the file itself: what its interpreter would do is verify's question.
     let Some(node) = crate::verify::facts::gather(&ch.target).into_iter().next() else {

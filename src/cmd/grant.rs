@@ -55,8 +55,13 @@ pub fn run(args: &GrantArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             caps::kernel_cap_count()
         ));
     }
+    if args.write.image.image.is_some() {
+        super::inimage::warn_rootid(args.rootid);
+    }
+    let what = format!("grant {}", crate::output::shell_word(std::path::Path::new(&args.caps)));
     write_each(
         &args.write,
+        &what,
         out,
         |path, cur| merge(path, cur, &spec, args.rootid),
         |ch| {

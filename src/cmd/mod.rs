@@ -6,6 +6,7 @@ pub mod check;
 pub mod effect;
 pub mod explain;
 pub mod grant;
+pub mod inimage;
 pub mod list;
 pub mod read;
 pub mod revoke;

@@ -34,6 +34,9 @@ pub struct WriteFlags {
     /// following them (this also reaches paths longer than PATH_MAX).
     #[arg(short = 'P', long)]
     pub no_dereference: bool,
+
+    #[command(flatten)]
+    pub image: super::inimage::ImageArgs,
 }
 
 /// Replace files' capabilities with a libcap text expression (setcap-compatible).
@@ -82,6 +85,11 @@ pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         args.expr.clone()
     };
     let want = parse_expr(&expr, args.rootid)?;
+    if args.check && args.write.image.image.is_some() {
+        anyhow::bail!(
+            "set --check does not take --image; compare an image with a manifest: fcap check MANIFEST --image IMAGE"
+        );
+    }
     if args.check {
         return check(args, &want, out);
     }
@@ -90,7 +98,11 @@ pub fn run(args: &SetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             "this expression stores an empty value ('='): the kernel still treats the file as privileged at exec and drops ambient capabilities; 'fcap revoke all PATH...' removes the attribute instead",
         );
     }
-    write_each(&args.write, out, |_, _| Ok(Some(want)), |_| {})
+    if args.write.image.image.is_some() {
+        super::inimage::warn_rootid(args.rootid);
+    }
+    let what = format!("set {}", crate::output::shell_word(Path::new(expr.trim())));
+    write_each(&args.write, &what, out, |_, _| Ok(Some(want)), |_| {})
 }
 
 /// Refuse setcap's multi-pair form, `CAPS FILE CAPS FILE...`, before anything is
@@ -196,19 +208,25 @@ fn check(args: &SetArgs, want: &FileCaps, out: &mut dyn Write) -> anyhow::Result
 /// that was (or, with `--dry-run`, would be) written, e.g. to print warnings. What the
 /// new value cannot do at exec ([`super::effect::warnings`]) is warned about here, on
 /// stderr and in the JSON record's `warnings`.
+///
+/// With `--image`, the files are inside an image and the result is a new image
+/// ([`super::inimage`]); `what` is the command for the new layer's history
+/// (`grant cap_net_raw`), the paths added.
 pub fn write_each(
     flags: &WriteFlags,
+    what: &str,
     out: &mut dyn Write,
-    compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
+    mut compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
     mut done: impl FnMut(&Change),
 ) -> anyhow::Result<Exit> {
     let opts = WriteOpts {
         follow: !flags.no_dereference,
         dry_run: flags.dry_run,
     };
-    each(&flags.paths, opts, out, compute, |ch, out| {
+    let on_host = flags.image.image.is_none();
+    let report = |ch: &Change, out: &mut dyn Write| -> anyhow::Result<Exit> {
         done(ch);
-        let warnings = super::effect::warnings(ch);
+        let warnings = super::effect::warnings(ch, on_host);
         out.flush()?;
         for w in &warnings {
             warn(w);
@@ -221,7 +239,43 @@ pub fn write_each(
             writeln!(out, "{}", human_line(ch, flags.dry_run))?;
         }
         Ok(Exit::Success)
-    })
+    };
+    if on_host {
+        return each(&flags.paths, opts, out, compute, report);
+    }
+    in_image(flags, what, out, &mut compute, report)
+}
+
+/// [`write_each`] for files inside an image: every path is changed in one new
+/// layer, or (after any error) nothing is written.
+fn in_image(
+    flags: &WriteFlags,
+    what: &str,
+    out: &mut dyn Write,
+    compute: &mut dyn FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
+    mut report: impl FnMut(&Change, &mut dyn Write) -> anyhow::Result<Exit>,
+) -> anyhow::Result<Exit> {
+    let (image, dest) = super::inimage::open(&flags.image, flags.dry_run)?;
+    let mut s =
+        super::inimage::Session::new(image, &flags.paths, !flags.no_dereference, |_| {})?;
+    let mut exit = Exit::Success;
+    for (i, path) in flags.paths.iter().enumerate() {
+        match s.change(i, path, |cur| compute(path, cur)) {
+            Ok(ch) => exit = exit.max(report(&ch, out)?),
+            Err(e) => {
+                out.flush()?;
+                error::print(&e);
+                s.failed = true;
+            }
+        }
+    }
+    let paths: Vec<String> = flags
+        .paths
+        .iter()
+        .map(|p| crate::output::shell_word(p))
+        .collect();
+    let created_by = format!("fcap {what} {}", paths.join(" "));
+    Ok(exit.max(s.finish(dest.as_ref(), &created_by, flags.json, out)?))
 }
 
 /// The loop `grant`, `revoke`, `set` and `set --check` share: each path through

@@ -53,6 +53,9 @@ pub struct Want {
     pub dirs: bool,
     /// These paths whatever they are (`check`'s listed files).
     pub paths: HashSet<Vec<u8>>,
+    /// Entries with one of these base names, whatever they are: a writer's targets,
+    /// named before the layers say which directories are symlinks.
+    pub names: HashSet<Vec<u8>>,
     /// These paths with (at most) this many first bytes.
     pub heads: HashMap<Vec<u8>, usize>,
     /// Every executable regular file with this many first bytes (0: none), until
@@ -72,6 +75,10 @@ impl Want {
             || matches!(h.kind, Kind::HardLink | Kind::Symlink)
             || (self.dirs && h.kind == Kind::Dir)
             || self.paths.contains(path)
+            || (!self.names.is_empty()
+                && self
+                    .names
+                    .contains(path.rsplit(|&b| b == b'/').next().unwrap_or(path)))
             || self.heads.contains_key(path)
             || self.exec_heads(h) > 0
     }

@@ -72,12 +72,32 @@ pub struct Resolved {
     pub workdir: Option<String>,
     /// Which image it is, for messages ("capped", "linux/arm64"…).
     pub chosen: String,
+    /// What a writer needs to append a layer ([`super::write`]); empty for a single
+    /// layer tar.
+    pub source: Source,
+}
+
+/// The documents the chosen image was read from, kept whole (unknown fields
+/// included) so a writer can edit them as JSON.
+#[derive(Debug, Default, Clone)]
+pub struct Source {
+    /// The image config.
+    pub config: Value,
+    /// The OCI manifest (none for a legacy `docker save`).
+    pub manifest: Option<Value>,
+    /// The index descriptor that named the manifest (platform, annotations).
+    pub descriptor: Option<Value>,
+    /// The manifest.json entry (a `docker save`, either shape), when there is one.
+    pub docker_entry: Option<Value>,
+    /// The names the image had (ref.name annotations, RepoTags).
+    pub tags: Vec<String>,
 }
 
 impl Resolved {
     /// The layers, and what verify needs of the image config.
-    fn new(layers: Vec<Layer>, config: &Value, chosen: String) -> Resolved {
+    fn new(layers: Vec<Layer>, config: &Value, chosen: String, source: Source) -> Resolved {
         Resolved {
+            source,
             layers,
             user: user_of(config),
             entrypoint: entrypoint_of(config),
@@ -392,6 +412,8 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 #[derive(Clone, Debug)]
 struct Candidate {
     manifest: String,
+    /// The index descriptor naming it (OCI).
+    desc: Option<Value>,
     tags: Vec<String>,
     platform: Option<String>,
 }
@@ -491,6 +513,7 @@ fn walk_index(
         }
         out.push(Candidate {
             manifest: digest.to_string(),
+            desc: Some(d.clone()),
             tags: here,
             platform: d.get("platform").and_then(platform_of),
         });
@@ -646,6 +669,7 @@ fn resolve_oci(
         &mut cands,
     )?;
     // Docker 25+ keeps manifest.json beside the layout: its RepoTags name images too.
+    let mut docker_entries: Vec<(String, Value)> = Vec::new();
     if let Some(b) = store.locate("manifest.json")
         && let Ok(m) = json(&store.read_small(&b, "manifest.json")?, "manifest.json")
         && let Some(list) = m.as_array()
@@ -672,6 +696,7 @@ fn resolve_oci(
                     && cfg.ends_with(cd.trim_start_matches("sha256:"))
                 {
                     c.tags.extend(tags.iter().cloned());
+                    docker_entries.push((c.manifest.clone(), e.clone()));
                 }
             }
         }
@@ -715,7 +740,17 @@ fn resolve_oci(
             created_by: history.get(i).cloned().flatten(),
         });
     }
-    Ok(Resolved::new(layers, &config, describe(&chosen)))
+    let source = Source {
+        docker_entry: docker_entries
+            .into_iter()
+            .find(|(d, _)| *d == chosen.manifest)
+            .map(|(_, e)| e),
+        config: config.clone(),
+        manifest: Some(m.clone()),
+        descriptor: chosen.desc.clone(),
+        tags: chosen.tags.clone(),
+    };
+    Ok(Resolved::new(layers, &config, describe(&chosen), source))
 }
 
 fn resolve_legacy(
@@ -736,6 +771,7 @@ fn resolve_legacy(
             str_of(e, "Config").ok_or_else(|| anyhow!("manifest.json: image {i} has no Config"))?;
         cands.push(Candidate {
             manifest: i.to_string(),
+            desc: None,
             tags: e
                 .get("RepoTags")
                 .and_then(Value::as_array)
@@ -839,7 +875,14 @@ fn resolve_legacy(
             diff_ids.len()
         );
     }
-    Ok(Resolved::new(layers, &config, describe(&chosen)))
+    let source = Source {
+        config: config.clone(),
+        manifest: None,
+        descriptor: None,
+        docker_entry: Some(list[i].clone()),
+        tags: chosen.tags.clone(),
+    };
+    Ok(Resolved::new(layers, &config, describe(&chosen), source))
 }
 
 pub fn hex(h: &[u8]) -> String {

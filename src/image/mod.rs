@@ -9,7 +9,9 @@
 
 pub mod apply;
 pub mod layout;
+pub mod out;
 pub mod tar;
+pub mod write;
 
 use anyhow::anyhow;
 use apply::{Kept, STOPPED, Shared, Want};
@@ -167,10 +169,16 @@ impl Image {
                         path_env: None,
                         workdir: None,
                         chosen: "a single layer".into(),
+                        source: layout::Source::default(),
                     },
                 })
             }
         }
+    }
+
+    /// Where the image's blobs are (none for a single layer tar).
+    pub fn store(&self) -> Option<&layout::Store> {
+        self.store.as_ref()
     }
 
     /// Apply every layer, keeping what `want` asks for.

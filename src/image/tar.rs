@@ -61,6 +61,13 @@ pub struct Header {
     /// A link's target.
     pub link: Vec<u8>,
     pub cap: Option<CapRecord>,
+    /// Modification time, whole seconds (a pax `mtime` wins over the header's).
+    pub mtime: u64,
+    /// The other `SCHILY.xattr.*` records (name after the prefix, raw value), in
+    /// the archive's order: a copy-up carries them over.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A GNU sparse entry: its data is not the file's bytes.
+    pub sparse: bool,
 }
 
 /// Why an archive cannot be read.
@@ -165,6 +172,8 @@ struct Pax {
     schily: Option<Vec<u8>>,
     libarchive: Option<Vec<u8>>,
     bad_base64: bool,
+    mtime: Option<u64>,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl<R: Skip> Reader<R> {
@@ -284,7 +293,15 @@ impl<R: Skip> Reader<R> {
             self.unread = data;
             self.pad = pad_of(data);
             self.last.clone_from(&name);
+            let mut xattrs = self.globals.xattrs.clone();
+            for (k, v) in std::mem::take(&mut local.xattrs) {
+                xattrs.retain(|(g, _)| *g != k);
+                xattrs.push((k, v));
+            }
             return Ok(Some(Header {
+                mtime: local.mtime.or(self.globals.mtime).unwrap_or(h.mtime),
+                xattrs,
+                sparse: h.flag == b'S',
                 name,
                 kind,
                 mode: h.mode,
@@ -308,6 +325,29 @@ impl<R: Skip> Reader<R> {
         }
         self.unread -= want as u64;
         Ok(buf)
+    }
+
+    /// Copy the current entry's data (what is left of it) to `w`.
+    pub fn copy_to(&mut self, w: &mut dyn io::Write) -> Result<u64, Error> {
+        let mut done = 0;
+        while self.unread > 0 {
+            let want = self
+                .scratch
+                .len()
+                .min(usize::try_from(self.unread).unwrap_or(usize::MAX));
+            let mut buf = std::mem::take(&mut self.scratch);
+            let got = self.fill(&mut buf[..want]);
+            let r = match got {
+                Ok(0) => Err(Error::Truncated(self.data_of())),
+                Ok(n) => w.write_all(&buf[..n]).map(|()| n).map_err(Error::Io),
+                Err(e) => Err(e),
+            };
+            self.scratch = buf;
+            let n = r?;
+            self.unread -= n as u64;
+            done += n as u64;
+        }
+        Ok(done)
     }
 
     /// Skip the rest of the current entry's data and its padding.
@@ -421,6 +461,7 @@ struct RawHeader {
     uid: u64,
     gid: u64,
     size: u64,
+    mtime: u64,
     gnu_extended: bool,
 }
 
@@ -467,6 +508,8 @@ fn raw_header(b: &[u8; BLOCK]) -> Result<RawHeader, String> {
         uid: field(108..116, "uid")?,
         gid: field(116..124, "gid")?,
         size: field(124..136, "size")?,
+        // A negative (base-256) time is not one a layer needs: the epoch.
+        mtime: number(&b[136..148]).unwrap_or(0),
         gnu_extended: gnu && b[482] != 0,
     })
 }
@@ -556,6 +599,17 @@ fn parse_pax(mut data: &[u8], p: &mut Pax) -> Result<(), String> {
             b"uid" => p.uid = Some(num()?),
             b"gid" => p.gid = Some(num()?),
             k if k == SCHILY_CAP || k == MISSPELT_CAP => p.schily = Some(value.to_vec()),
+            // Fractions are dropped: a layer keeps whole seconds (as Go's writer
+            // does for ustar-representable times).
+            b"mtime" => {
+                let whole = value.split(|&c| c == b'.').next().unwrap_or(b"");
+                p.mtime = std::str::from_utf8(whole).ok().and_then(|s| s.parse().ok());
+            }
+            k if k.starts_with(b"SCHILY.xattr.") => {
+                let name = k[b"SCHILY.xattr.".len()..].to_vec();
+                p.xattrs.retain(|(n, _)| *n != name);
+                p.xattrs.push((name, value.to_vec()));
+            }
             k if k == LIBARCHIVE_CAP => match base64(value) {
                 Some(v) => p.libarchive = Some(v),
                 None => p.bad_base64 = true,

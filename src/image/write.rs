@@ -1,0 +1,593 @@
+//! Changing capabilities inside an image: the changes are computed by the same
+//! merge rules as on the host (the caller's `compute`), then written as one new
+//! layer of whole-file copy-ups appended to the image ([`super::out`] writes the
+//! result).
+//!
+//! Why each rule of the new layer (image-write notes, and what runtimes do):
+//!
+//! * An OCI changeset has no metadata-only change: a file's new capabilities need
+//!   the whole file again, with its content, owner, mode, mtime and other xattrs.
+//! * The value is a raw binary `SCHILY.xattr.security.capability` pax record (what
+//!   moby, containerd and umoci apply); a revoke is the copy-up without it.
+//! * Every name of a hard-linked file is written, the first as data and the others
+//!   as link entries to it in this layer, each with the same record: Docker and
+//!   containerd chown every entry, and the kernel clears the capability on a chown,
+//!   so a link entry without the record would take it from every name.
+//! * Paths are the real paths in the final tree (symlinks resolved inside the
+//!   image), and no directory entries are written: a directory entry over a lower
+//!   symlink (merged-usr `bin -> usr/bin`) would replace the link.
+//! * Fixed order (the order the data is found in the layers) and fixed headers
+//!   (no "now", no pid in pax names), so the same input gives the same bytes.
+
+use super::apply::{self, Kept, Want};
+use super::tar::{self, CapRecord, Kind};
+use super::{Compression, Image, layout};
+use crate::error::{at_path, quote};
+use crate::filecaps::FileCaps;
+use crate::tree::ImageTree;
+use crate::write::{Change, Current};
+use anyhow::anyhow;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// How many times a scan is repeated to learn a target it did not keep (a name
+/// reached only through a symlink or a hard link whose base name differs).
+const RESCANS: usize = 4;
+
+/// One file to change, and what the change is.
+pub struct Item {
+    pub change: Change,
+    /// The file's data entry in the final tree (a hard link's target).
+    inode: Vec<u8>,
+    /// The new mode bits (a `--strip-setid` clears some).
+    pub mode: Option<u32>,
+}
+
+/// An opened image with the files the user named found in it.
+pub struct Found {
+    pub tree: ImageTree,
+    /// Per path as given: the real path in the image, or why it cannot be changed.
+    pub targets: Vec<Result<(PathBuf, Vec<u8>), anyhow::Error>>,
+}
+
+/// `path` as an image path (`/usr/bin/x`).
+fn image_path(p: &Path) -> Vec<u8> {
+    let b = p.as_os_str().as_bytes();
+    if b.starts_with(b"/") {
+        b.to_vec()
+    } else {
+        [b"/", b].concat()
+    }
+}
+
+fn base(p: &[u8]) -> Vec<u8> {
+    p.rsplit(|&b| b == b'/').next().unwrap_or(p).to_vec()
+}
+
+/// The data entry of the file at `real` (itself, or a hard link's target).
+fn inode_of(k: &Kept, real: &[u8]) -> Vec<u8> {
+    if matches!(k.kind, Kind::Regular | Kind::HardLink) && !k.link.is_empty() {
+        k.link.clone()
+    } else {
+        real.to_vec()
+    }
+}
+
+/// Scan `image` once (more only when a target was not kept: see
+/// [`RESCANS`]), and find each path: resolved inside the image (`follow`: the
+/// last component too), a regular file.
+pub fn find(
+    image: Image,
+    paths: &[PathBuf],
+    follow: bool,
+    extra: impl Fn(&mut Want),
+) -> anyhow::Result<Found> {
+    let mut names: HashSet<Vec<u8>> = paths.iter().map(|p| base(&image_path(p))).collect();
+    let mut image = image;
+    let mut rounds = 0;
+    loop {
+        let mut want = Want {
+            names: names.clone(),
+            ..Want::default()
+        };
+        extra(&mut want);
+        let snap = image.scan(&want)?;
+        let tree = ImageTree { image, snap };
+        // Names the scan did not keep but the image has: learn them and scan again.
+        let mut missing = Vec::new();
+        let targets: Vec<_> = paths
+            .iter()
+            .map(|p| locate(&tree, p, follow, &mut missing))
+            .collect();
+        missing.retain(|m| !names.contains(m));
+        if missing.is_empty() || rounds == RESCANS {
+            return Ok(Found { tree, targets });
+        }
+        names.extend(missing);
+        rounds += 1;
+        image = tree.image;
+    }
+}
+
+/// Find one path in the tree. A real path whose entry was not kept (its base name
+/// differs from the one given) goes into `missing` for another scan.
+fn locate(
+    tree: &ImageTree,
+    given: &Path,
+    follow: bool,
+    missing: &mut Vec<Vec<u8>>,
+) -> anyhow::Result<(PathBuf, Vec<u8>)> {
+    let place = || format!(" in {}", quote(&tree.image.name));
+    let raw = image_path(given);
+    let real = tree
+        .resolve(&raw, follow)
+        .map_err(|e| at_path(given, format!("{}{}", crate::error::strerror(&e), place())))?;
+    if !follow {
+        let lexical = apply::clean(&raw).map_err(|e| at_path(given, e))?;
+        if lexical != real || tree.snap.files.get(&real).is_some_and(|k| k.kind == Kind::Symlink)
+        {
+            return Err(at_path(
+                given,
+                format!(
+                    "goes through a symbolic link{} (to '{}'); name the file itself",
+                    place(),
+                    crate::output::escape_bytes(&tree.resolve(&raw, true).unwrap_or(real))
+                ),
+            ));
+        }
+    }
+    let shown = PathBuf::from(std::ffi::OsStr::from_bytes(&real));
+    let Some(k) = tree.snap.files.get(&real) else {
+        if tree.snap.exists(&real) {
+            missing.push(base(&real));
+            return Err(at_path(
+                given,
+                format!("could not be found again{}", place()),
+            ));
+        }
+        return Err(at_path(
+            given,
+            format!(
+                "{}{}",
+                crate::error::strerror(&io::Error::from_raw_os_error(libc::ENOENT)),
+                place()
+            ),
+        ));
+    };
+    match k.kind {
+        Kind::Regular | Kind::HardLink => {}
+        Kind::Dir => {
+            return Err(at_path(
+                given,
+                format!(
+                    "is a directory{}; file capabilities can only be set on regular files",
+                    place()
+                ),
+            ));
+        }
+        _ => {
+            return Err(at_path(
+                given,
+                format!(
+                    "not a regular file{}; file capabilities can only be set on regular files",
+                    place()
+                ),
+            ));
+        }
+    }
+    let inode = inode_of(k, &real);
+    if inode != real && !tree.snap.files.contains_key(&inode) && tree.snap.exists(&inode) {
+        missing.push(base(&inode));
+    }
+    Ok((shown, real))
+}
+
+/// What the image's tar says a file carries, as the write path sees a host file.
+/// `raw` is the record a runtime applies (a LIBARCHIVE-only value is none: the copy-up
+/// with a SCHILY record is then a change even when the value is the same).
+fn current(k: &Kept) -> (Current, Option<Vec<u8>>, bool) {
+    match &k.cap {
+        None => (Current::None, None, true),
+        Some(CapRecord::Schily(v)) => (
+            match FileCaps::decode(v) {
+                Ok(c) => Current::Caps(c),
+                Err(e) => Current::Malformed(e.to_string()),
+            },
+            Some(v.clone()),
+            true,
+        ),
+        Some(CapRecord::LibarchiveOnly(v)) => (
+            match FileCaps::decode(v) {
+                Ok(c) => Current::Caps(c),
+                Err(e) => Current::Malformed(e.to_string()),
+            },
+            None,
+            false,
+        ),
+        Some(CapRecord::BadBase64) => (
+            Current::Malformed("its LIBARCHIVE.xattr.security.capability record is not base64".into()),
+            None,
+            false,
+        ),
+    }
+}
+
+impl Found {
+    /// The change for one target, computed by `compute` from the value the file has
+    /// so far in this run (a second name of the same file sees the first's change,
+    /// as on the host).
+    pub fn change(
+        &self,
+        given: &Path,
+        real: &[u8],
+        done: &mut HashMap<Vec<u8>, Item>,
+        compute: impl FnOnce(&Current) -> anyhow::Result<Option<FileCaps>>,
+    ) -> anyhow::Result<Change> {
+        let files = &self.tree.snap.files;
+        let k = files
+            .get(real)
+            .ok_or_else(|| at_path(given, "vanished from the scan"))?;
+        let inode = inode_of(k, real);
+        let (before, raw, runtime_ok) = match done.get(&inode) {
+            Some(it) => (
+                it.change
+                    .after
+                    .map_or(Current::None, Current::Caps),
+                it.change.after.map(|c| c.encode()),
+                true,
+            ),
+            None => current(k),
+        };
+        let after = compute(&before).map_err(|e| at_path(given, format!("{e:#}")))?;
+        let new_raw = after.map(|c| c.encode());
+        let changed = !runtime_ok || raw != new_raw;
+        let target = PathBuf::from(std::ffi::OsStr::from_bytes(real));
+        let ch = Change {
+            path: given.to_path_buf(),
+            target,
+            before,
+            after,
+            changed,
+            dev_ino: (0, 0),
+        };
+        if changed || done.contains_key(&inode) {
+            let prev_mode = done.get(&inode).and_then(|i| i.mode);
+            let first_changed = done.get(&inode).is_some_and(|i| i.change.changed);
+            let mut c = ch.clone();
+            c.changed = changed || first_changed;
+            done.insert(
+                inode.clone(),
+                Item {
+                    change: c,
+                    inode,
+                    mode: prev_mode,
+                },
+            );
+        }
+        Ok(ch)
+    }
+}
+
+/// Every name of the file whose data entry is `inode`, the data entry first.
+fn names_of(files: &BTreeMap<Vec<u8>, Kept>, inode: &[u8]) -> Vec<Vec<u8>> {
+    let mut v = vec![inode.to_vec()];
+    for (p, k) in files {
+        if p != inode && matches!(k.kind, Kind::Regular | Kind::HardLink) && k.link == inode {
+            v.push(p.clone());
+        }
+    }
+    v
+}
+
+/// A writer that hashes what passes and counts it.
+struct Hashing<W> {
+    w: W,
+    h: Sha256,
+    n: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(b)?;
+        self.h.update(&b[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// The new layer, written: where its blob is, its digest and size, and its diff_id.
+pub struct NewLayer {
+    pub file: PathBuf,
+    pub digest: String,
+    pub size: u64,
+    pub diff_id: String,
+    /// How many entries it holds (names written).
+    pub entries: usize,
+}
+
+/// The tar header fields of one copy-up.
+struct Meta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: u64,
+    size: u64,
+    pax: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Write the layer of copy-ups for `items` to `dest` (gzip, fixed header), reading
+/// each file's data once from the layer that holds it.
+pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewLayer> {
+    let files = &found.tree.snap.files;
+    let image = &found.tree.image;
+    // Data entry → (its layer, every name, the item).
+    let mut wanted: BTreeMap<usize, HashMap<Vec<u8>, (Vec<Vec<u8>>, &Item)>> = BTreeMap::new();
+    for it in items {
+        let names = names_of(files, &it.inode);
+        let k = files.get(&it.inode).ok_or_else(|| {
+            anyhow!(
+                "{}: the data of {} is in a layer entry fcap did not find again",
+                quote(&image.name),
+                crate::output::escape_bytes(&it.inode)
+            )
+        })?;
+        wanted
+            .entry(k.layer)
+            .or_default()
+            .insert(it.inode.clone(), (names, *it));
+    }
+    let f = std::fs::File::create(dest).map_err(|e| crate::error::io_at_path(dest, &e, true))?;
+    let gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Hashing { w: io::BufWriter::new(f), h: Sha256::new(), n: 0 }, flate2::Compression::new(6));
+    let mut tw = Hashing {
+        w: gz,
+        h: Sha256::new(),
+        n: 0,
+    };
+    let mut entries = 0;
+    for (li, want) in &wanted {
+        let layer = &image.resolved.layers[*li];
+        let at = |e: &dyn std::fmt::Display| anyhow!("{}: {}: {e}", quote(&image.name), layer.label);
+        let mut tr = image.layer_tar(layer).map_err(|e| at(&e))?;
+        let mut left: HashSet<&Vec<u8>> = want.keys().collect();
+        while !left.is_empty() {
+            let Some(h) = tr.next_entry().map_err(|e| at(&e))? else {
+                break;
+            };
+            if h.kind != Kind::Regular {
+                continue;
+            }
+            let Ok(clean) = apply::clean(&h.name) else {
+                continue;
+            };
+            let landed = found.tree.resolve(&clean, false).unwrap_or(clean);
+            let Some((names, item)) = want.get(&landed) else {
+                continue;
+            };
+            if !left.remove(&landed) {
+                continue;
+            }
+            if h.sparse {
+                return Err(at(&format!(
+                    "{} is a GNU sparse file; fcap cannot copy it into a new layer",
+                    crate::output::escape_bytes(&landed)
+                )));
+            }
+            let mut pax: Vec<(Vec<u8>, Vec<u8>)> = h
+                .xattrs
+                .iter()
+                .map(|(n, v)| ([&b"SCHILY.xattr."[..], n].concat(), v.clone()))
+                .collect();
+            if let Some(c) = item.change.after {
+                pax.push((
+                    b"SCHILY.xattr.security.capability".to_vec(),
+                    c.encode(),
+                ));
+            }
+            pax.sort();
+            let meta = Meta {
+                mode: item.mode.unwrap_or(h.mode),
+                uid: h.uid,
+                gid: h.gid,
+                mtime: h.mtime,
+                size: h.size,
+                pax,
+            };
+            header(&mut tw, &names[0], b'0', b"", &meta)?;
+            let n = tr.copy_to(&mut tw).map_err(|e| at(&e))?;
+            if n != h.size {
+                return Err(at(&format!(
+                    "the data of {} ends early",
+                    crate::output::escape_bytes(&landed)
+                )));
+            }
+            pad(&mut tw, h.size)?;
+            entries += 1;
+            let link_meta = Meta { size: 0, ..meta };
+            for other in &names[1..] {
+                header(&mut tw, other, b'1', &names[0], &link_meta)?;
+                entries += 1;
+            }
+        }
+        if let Some(l) = left.iter().next() {
+            return Err(at(&format!(
+                "no entry holds the data of {} (fcap found it in this layer while scanning)",
+                crate::output::escape_bytes(l)
+            )));
+        }
+    }
+    tw.write_all(&[0u8; 1024])?;
+    let diff_id = format!("sha256:{}", layout::hex(&tw.h.finalize()));
+    let mut inner = tw.w.finish()?;
+    inner.flush()?;
+    let size = inner.n;
+    let digest = format!("sha256:{}", layout::hex(&inner.h.finalize()));
+    let file = inner
+        .w
+        .into_inner()
+        .map_err(|e| crate::error::io_at_path(dest, e.error(), true))?;
+    file.sync_all()
+        .map_err(|e| crate::error::io_at_path(dest, &e, true))?;
+    Ok(NewLayer {
+        file: dest.to_path_buf(),
+        digest,
+        size,
+        diff_id,
+        entries,
+    })
+}
+
+const BLOCK: usize = 512;
+
+/// A member of an image archive (a blob or a document; `dir`: a directory), with
+/// fixed owner, mode and time so the same image gives the same archive.
+pub(crate) fn archive_member(w: &mut dyn Write, name: &[u8], size: u64, dir: bool) -> io::Result<()> {
+    let m = Meta {
+        mode: if dir { 0o755 } else { 0o644 },
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        size,
+        pax: Vec::new(),
+    };
+    header(w, name, if dir { b'5' } else { b'0' }, b"", &m)
+}
+
+/// The padding after a member's data.
+pub(crate) fn archive_pad(w: &mut dyn Write, size: u64) -> io::Result<()> {
+    pad(w, size)
+}
+
+fn pad(w: &mut dyn Write, size: u64) -> io::Result<()> {
+    let p = (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64;
+    w.write_all(&[0u8; BLOCK][..p as usize])
+}
+
+/// One pax record: `LEN KEY=VALUE\n`, LEN counting the whole record.
+fn pax_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    let rest = 1 + key.len() + 1 + value.len() + 1;
+    let mut len = rest + 1;
+    while len.to_string().len() + rest != len {
+        len = len.to_string().len() + rest;
+    }
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(key);
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(b'\n');
+}
+
+/// Write a ustar header (and a pax header before it when a name, an id or the
+/// size does not fit, or there are records) for a layer entry at image path `path`.
+fn header(w: &mut dyn Write, path: &[u8], flag: u8, link: &[u8], m: &Meta) -> io::Result<()> {
+    let name = path.strip_prefix(b"/").unwrap_or(path);
+    let link = link.strip_prefix(b"/").unwrap_or(link);
+    let mut pax = Vec::new();
+    if name.len() > 100 {
+        pax_record(&mut pax, b"path", name);
+    }
+    if link.len() > 100 {
+        pax_record(&mut pax, b"linkpath", link);
+    }
+    if m.uid > 0o7_777_777 {
+        pax_record(&mut pax, b"uid", m.uid.to_string().as_bytes());
+    }
+    if m.gid > 0o7_777_777 {
+        pax_record(&mut pax, b"gid", m.gid.to_string().as_bytes());
+    }
+    if m.size > 0o77_777_777_777 {
+        pax_record(&mut pax, b"size", m.size.to_string().as_bytes());
+    }
+    for (k, v) in &m.pax {
+        pax_record(&mut pax, k, v);
+    }
+    if !pax.is_empty() {
+        // Go's name for it (no pid, unlike GNU tar's default).
+        let (dir, file) = match name.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&name[..i], &name[i + 1..]),
+            None => (&b""[..], name),
+        };
+        let mut pname = Vec::new();
+        if !dir.is_empty() {
+            pname.extend_from_slice(dir);
+            pname.push(b'/');
+        }
+        pname.extend_from_slice(b"PaxHeaders.0/");
+        pname.extend_from_slice(file);
+        pname.truncate(100);
+        let pm = Meta {
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: m.mtime,
+            size: pax.len() as u64,
+            pax: Vec::new(),
+        };
+        w.write_all(&ustar(&pname, b'x', b"", &pm))?;
+        w.write_all(&pax)?;
+        pad(w, pax.len() as u64)?;
+    }
+    w.write_all(&ustar(name, flag, link, m))
+}
+
+fn octal(field: &mut [u8], v: u64) {
+    let s = format!("{:0width$o}", v.min(8u64.pow(field.len() as u32 - 1) - 1), width = field.len() - 1);
+    field[..s.len()].copy_from_slice(s.as_bytes());
+}
+
+fn ustar(name: &[u8], flag: u8, link: &[u8], m: &Meta) -> [u8; BLOCK] {
+    let mut b = [0u8; BLOCK];
+    let n = name.len().min(100);
+    b[..n].copy_from_slice(&name[..n]);
+    octal(&mut b[100..108], u64::from(m.mode & 0o7777));
+    octal(&mut b[108..116], m.uid);
+    octal(&mut b[116..124], m.gid);
+    octal(&mut b[124..136], m.size);
+    octal(&mut b[136..148], m.mtime);
+    b[156] = flag;
+    let l = link.len().min(100);
+    b[157..157 + l].copy_from_slice(&link[..l]);
+    b[257..263].copy_from_slice(b"ustar\0");
+    b[263..265].copy_from_slice(b"00");
+    b[148..156].copy_from_slice(b"        ");
+    let sum: u32 = b.iter().map(|&c| u32::from(c)).sum();
+    let s = format!("{sum:06o}\0 ");
+    b[148..156].copy_from_slice(s.as_bytes());
+    b
+}
+
+/// Copy-ups to write: every changed file once.
+pub fn changed(done: &HashMap<Vec<u8>, Item>) -> Vec<&Item> {
+    let mut v: Vec<&Item> = done.values().filter(|i| i.change.changed).collect();
+    v.sort_by(|a, b| a.inode.cmp(&b.inode));
+    v
+}
+
+impl Image {
+    /// A layer's entries, read again (the scan verified its digest already).
+    pub(crate) fn layer_tar(
+        &self,
+        layer: &layout::Layer,
+    ) -> io::Result<tar::Reader<BufReader<Box<dyn Read + Send>>>> {
+        let raw = match self.store() {
+            Some(s) => s.open(&layer.bytes)?,
+            None => return Err(io::Error::other("no image store")),
+        };
+        let mut br = BufReader::with_capacity(1 << 17, raw);
+        let comp = Compression::sniff(br.fill_buf()?);
+        let dec: Box<dyn Read + Send> = match comp {
+            Compression::None => Box::new(br),
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(br)?),
+        };
+        Ok(tar::Reader::new(BufReader::with_capacity(1 << 17, dec)))
+    }
+}
