@@ -55,23 +55,46 @@ complete -c fcap -n "__fish_fcap_using_subcommand read" -s l -l long -d 'Human v
 complete -c fcap -n "__fish_fcap_using_subcommand read" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand read" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid (without it, an existing rootid is kept)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l image -d 'Change the files inside this image instead of on the host: an OCI layout (DIR[:TAG]), an oci-archive or a docker save tar. Paths are resolved inside it; the input is never modified' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s o -l output -d 'Where the new image goes (a file, DIR or DIR:TAG; DIR:TAG may be the input\'s own layout, which then gets one more tag). Needed with --image unless --dry-run' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l format -d 'The output\'s shape (default: the input\'s)' -r -f -a "oci\t'An OCI image layout directory (`DIR` or `DIR:TAG`)'
+oci-archive\t'An OCI layout in a tar file (`skopeo`\'s oci-archive)'
+docker-archive\t'A `docker save` tar (Docker 25\'s shape: `docker load` and `podman load` take it)'"
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l tag -d 'Name the result (a docker save\'s name:tag, an OCI layout\'s ref name)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l platform -d 'Which image of a multi-platform index (OS/ARCH[/VARIANT])' -r
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
-complete -c fcap -n "__fish_fcap_using_subcommand grant" -s h -l help -d 'Print help'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -l force -d 'Replace an existing OUT'
+complete -c fcap -n "__fish_fcap_using_subcommand grant" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand grant" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l image -d 'Change the files inside this image instead of on the host: an OCI layout (DIR[:TAG]), an oci-archive or a docker save tar. Paths are resolved inside it; the input is never modified' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s o -l output -d 'Where the new image goes (a file, DIR or DIR:TAG; DIR:TAG may be the input\'s own layout, which then gets one more tag). Needed with --image unless --dry-run' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l format -d 'The output\'s shape (default: the input\'s)' -r -f -a "oci\t'An OCI image layout directory (`DIR` or `DIR:TAG`)'
+oci-archive\t'An OCI layout in a tar file (`skopeo`\'s oci-archive)'
+docker-archive\t'A `docker save` tar (Docker 25\'s shape: `docker load` and `podman load` take it)'"
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l tag -d 'Name the result (a docker save\'s name:tag, an OCI layout\'s ref name)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l platform -d 'Which image of a multi-platform index (OS/ARCH[/VARIANT])' -r
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
-complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -l force -d 'Replace an existing OUT'
+complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l rootid -d 'Write a namespaced (v3) value bound to this user-namespace root uid' -r
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l image -d 'Change the files inside this image instead of on the host: an OCI layout (DIR[:TAG]), an oci-archive or a docker save tar. Paths are resolved inside it; the input is never modified' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s o -l output -d 'Where the new image goes (a file, DIR or DIR:TAG; DIR:TAG may be the input\'s own layout, which then gets one more tag). Needed with --image unless --dry-run' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l format -d 'The output\'s shape (default: the input\'s)' -r -f -a "oci\t'An OCI image layout directory (`DIR` or `DIR:TAG`)'
+oci-archive\t'An OCI layout in a tar file (`skopeo`\'s oci-archive)'
+docker-archive\t'A `docker save` tar (Docker 25\'s shape: `docker load` and `podman load` take it)'"
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l tag -d 'Name the result (a docker save\'s name:tag, an OCI layout\'s ref name)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l platform -d 'Which image of a multi-platform index (OS/ARCH[/VARIANT])' -r
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -79,7 +102,8 @@ complete -c fcap -n "__fish_fcap_using_subcommand set" -l check -d 'Write nothin
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -l json -d 'Print one JSON object per file: path, target, before, after, changed, warnings'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s P -l no-dereference -d 'Refuse symlinks anywhere in the path, directories included, instead of following them (this also reaches paths longer than PATH_MAX)'
-complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -l force -d 'Replace an existing OUT'
+complete -c fcap -n "__fish_fcap_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand set" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l image -d 'Verify PATH inside this container image (see \'fcap read --image\'; PATH defaults to the image\'s entrypoint): its owner, mode, capabilities and `#!` lines come from the image, symlinks are followed inside it, --user is looked up in its /etc/passwd and defaults to its User, and the caller is a Docker container\'s process (--profile docker) unless told otherwise' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l platform -d 'With --image, the platform to pick when the image has several' -r

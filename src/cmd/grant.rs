@@ -58,7 +58,10 @@ pub fn run(args: &GrantArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if args.write.image.image.is_some() {
         super::inimage::warn_rootid(args.rootid);
     }
-    let what = format!("grant {}", crate::output::shell_word(std::path::Path::new(&args.caps)));
+    let what = format!(
+        "grant {}",
+        crate::output::shell_word(std::path::Path::new(&args.caps))
+    );
     write_each(
         &args.write,
         &what,

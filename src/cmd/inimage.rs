@@ -121,13 +121,7 @@ impl Session {
         json: bool,
         out: &mut dyn Write,
     ) -> anyhow::Result<Exit> {
-        let name = self.found.tree.image.name.clone();
         if self.failed {
-            out.flush()?;
-            error::note(&format!(
-                "nothing was written: an image gets all of the changes asked for or none ({} is unchanged)",
-                quote(&name)
-            ));
             return Ok(Exit::Error);
         }
         let Some(dest) = dest else {
@@ -141,7 +135,13 @@ impl Session {
             let file = staging.dir.join("layer.tar.gz");
             Some(write::layer(&self.found, &items, &file)?)
         };
-        let w = out::write(&self.found.tree.image, layer.as_ref(), created_by, dest, &staging)?;
+        let w = out::write(
+            &self.found.tree.image,
+            layer.as_ref(),
+            created_by,
+            dest,
+            &staging,
+        )?;
         if !json {
             let tag = w.tag.map(|t| format!(" as {t:?}")).unwrap_or_default();
             match &layer {
@@ -163,6 +163,15 @@ impl Session {
             }
         }
         Ok(Exit::Success)
+    }
+}
+
+/// An error about one path of an image run, saying that the output was not written
+/// (an image gets every change asked for or none).
+pub fn unwritten(e: anyhow::Error, args: &ImageArgs) -> anyhow::Error {
+    match &args.output {
+        Some(o) => anyhow::anyhow!("{e:#}; {} was not written", quote(o)),
+        None => e,
     }
 }
 

@@ -32,7 +32,10 @@ pub fn run(args: &RevokeArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let list = capspec::parse_revoke(&args.caps)
         .map_err(|e| capspec::with_order_hint(e, &args.caps, "revoke"))?;
     let everything = list.0 == u64::MAX;
-    let what = format!("revoke {}", crate::output::shell_word(std::path::Path::new(&args.caps)));
+    let what = format!(
+        "revoke {}",
+        crate::output::shell_word(std::path::Path::new(&args.caps))
+    );
     write_each(
         &args.write,
         &what,

@@ -256,15 +256,14 @@ fn in_image(
     mut report: impl FnMut(&Change, &mut dyn Write) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
     let (image, dest) = super::inimage::open(&flags.image, flags.dry_run)?;
-    let mut s =
-        super::inimage::Session::new(image, &flags.paths, !flags.no_dereference, |_| {})?;
+    let mut s = super::inimage::Session::new(image, &flags.paths, !flags.no_dereference, |_| {})?;
     let mut exit = Exit::Success;
     for (i, path) in flags.paths.iter().enumerate() {
         match s.change(i, path, |cur| compute(path, cur)) {
             Ok(ch) => exit = exit.max(report(&ch, out)?),
             Err(e) => {
                 out.flush()?;
-                error::print(&e);
+                error::print(&super::inimage::unwritten(e, &flags.image));
                 s.failed = true;
             }
         }

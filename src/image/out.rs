@@ -79,7 +79,10 @@ impl Dest {
     /// True when this writes a new tag into the layout `input` (a directory).
     pub fn same_layout(&self, input: &Path) -> bool {
         self.shape == Shape::Oci
-            && match (std::fs::canonicalize(&self.path), std::fs::canonicalize(input)) {
+            && match (
+                std::fs::canonicalize(&self.path),
+                std::fs::canonicalize(input),
+            ) {
                 (Ok(a), Ok(b)) => a == b,
                 _ => false,
             }
@@ -449,7 +452,8 @@ pub fn write(
     });
     let index_bytes = serde_json::to_vec(&index)?;
     let layout_bytes = br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec();
-    let mut top: Vec<(&str, Vec<u8>)> = vec![("oci-layout", layout_bytes), ("index.json", index_bytes)];
+    let mut top: Vec<(&str, Vec<u8>)> =
+        vec![("oci-layout", layout_bytes), ("index.json", index_bytes)];
     if dest.shape == Shape::DockerArchive {
         let entry = json!([{
             "Config": format!("blobs/sha256/{}", hex_of(&config_digest)),
@@ -488,7 +492,8 @@ fn docker_ref(t: &str) -> String {
 /// The full reference containerd and Docker 25 write (`docker.io/library/x:t`).
 fn full_name(r: &str) -> String {
     let first = r.split('/').next().unwrap_or(r);
-    let has_host = r.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_host =
+        r.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if has_host {
         r.to_string()
     } else if r.contains('/') {
@@ -508,9 +513,10 @@ fn legacy_descriptor(store: &Store, l: &layout::Layer) -> anyhow::Result<Value> 
     let n = read_full(&mut r, &mut magic)?;
     let comp = Compression::sniff(&magic[..n]);
     let (digest, size) = match (comp, l.expected) {
-        (Compression::None, Some((h, layout::HashOf::Uncompressed))) => {
-            (format!("sha256:{}", layout::hex(&h)), blob_len(store, &l.bytes)?)
-        }
+        (Compression::None, Some((h, layout::HashOf::Uncompressed))) => (
+            format!("sha256:{}", layout::hex(&h)),
+            blob_len(store, &l.bytes)?,
+        ),
         _ => {
             let mut h = Sha256::new();
             h.update(&magic[..n]);
@@ -571,7 +577,11 @@ fn place_blob(store: &Store, b: &Blob, blobs: &Path) -> anyhow::Result<()> {
     if to.exists() {
         return Ok(());
     }
-    let tmp = blobs.join(format!(".{}.fcap-{}", hex_of(&b.digest), std::process::id()));
+    let tmp = blobs.join(format!(
+        ".{}.fcap-{}",
+        hex_of(&b.digest),
+        std::process::id()
+    ));
     match &b.from {
         From::File(p) => std::fs::rename(p, &tmp)
             .or_else(|_| std::fs::copy(p, &tmp).map(|_| ()))
@@ -622,13 +632,18 @@ fn write_dir(
 fn replace(built: &Path, to: &Path, force: bool) -> anyhow::Result<()> {
     let aside = parent_of(to).join(format!(
         ".{}.fcap-old-{}",
-        to.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        to.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let had = std::fs::symlink_metadata(to).is_ok();
     if had {
         if !force {
-            bail!("{}: already exists; fcap does not replace it without --force", quote(to));
+            bail!(
+                "{}: already exists; fcap does not replace it without --force",
+                quote(to)
+            );
         }
         std::fs::rename(to, &aside).map_err(|e| crate::error::io_at_path(to, &e, true))?;
     }
@@ -687,7 +702,9 @@ fn write_archive(
         write::archive_pad(&mut w, b.size).map_err(at)?;
     }
     w.write_all(&[0u8; 1024]).map_err(at)?;
-    let f = w.into_inner().map_err(|e| at(io::Error::other(e.to_string())))?;
+    let f = w
+        .into_inner()
+        .map_err(|e| at(io::Error::other(e.to_string())))?;
     f.sync_all().map_err(at)?;
     replace(&tmp, &dest.path, dest.force)
 }
@@ -703,7 +720,8 @@ fn add_tag(
     staging: &Staging,
 ) -> anyhow::Result<()> {
     let index_path = dest.path.join("index.json");
-    let data = std::fs::read(&index_path).map_err(|e| crate::error::io_at_path(&index_path, &e, false))?;
+    let data =
+        std::fs::read(&index_path).map_err(|e| crate::error::io_at_path(&index_path, &e, false))?;
     let mut index: Value = serde_json::from_slice(&data)
         .map_err(|e| anyhow!("{}: not valid JSON: {e}", quote(&index_path)))?;
     let tag = dest.tag.clone().unwrap_or_default();
@@ -735,7 +753,8 @@ fn add_tag(
     list.push(desc.clone());
     let tmp = staging.dir.join("index.json");
     write_file(&tmp, &serde_json::to_vec(&index)?)?;
-    std::fs::rename(&tmp, &index_path).map_err(|e| crate::error::io_at_path(&index_path, &e, true))?;
+    std::fs::rename(&tmp, &index_path)
+        .map_err(|e| crate::error::io_at_path(&index_path, &e, true))?;
     Ok(())
 }
 

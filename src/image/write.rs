@@ -127,7 +127,12 @@ fn locate(
         .map_err(|e| at_path(given, format!("{}{}", crate::error::strerror(&e), place())))?;
     if !follow {
         let lexical = apply::clean(&raw).map_err(|e| at_path(given, e))?;
-        if lexical != real || tree.snap.files.get(&real).is_some_and(|k| k.kind == Kind::Symlink)
+        if lexical != real
+            || tree
+                .snap
+                .files
+                .get(&real)
+                .is_some_and(|k| k.kind == Kind::Symlink)
         {
             return Err(at_path(
                 given,
@@ -208,7 +213,9 @@ fn current(k: &Kept) -> (Current, Option<Vec<u8>>, bool) {
             false,
         ),
         Some(CapRecord::BadBase64) => (
-            Current::Malformed("its LIBARCHIVE.xattr.security.capability record is not base64".into()),
+            Current::Malformed(
+                "its LIBARCHIVE.xattr.security.capability record is not base64".into(),
+            ),
             None,
             false,
         ),
@@ -233,9 +240,7 @@ impl Found {
         let inode = inode_of(k, real);
         let (before, raw, runtime_ok) = match done.get(&inode) {
             Some(it) => (
-                it.change
-                    .after
-                    .map_or(Current::None, Current::Caps),
+                it.change.after.map_or(Current::None, Current::Caps),
                 it.change.after.map(|c| c.encode()),
                 true,
             ),
@@ -321,13 +326,16 @@ struct Meta {
     pax: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Every name of one file (the data entry first) and its change.
+type Group<'a> = (Vec<Vec<u8>>, &'a Item);
+
 /// Write the layer of copy-ups for `items` to `dest` (gzip, fixed header), reading
 /// each file's data once from the layer that holds it.
 pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewLayer> {
     let files = &found.tree.snap.files;
     let image = &found.tree.image;
     // Data entry → (its layer, every name, the item).
-    let mut wanted: BTreeMap<usize, HashMap<Vec<u8>, (Vec<Vec<u8>>, &Item)>> = BTreeMap::new();
+    let mut wanted: BTreeMap<usize, HashMap<Vec<u8>, Group>> = BTreeMap::new();
     for it in items {
         let names = names_of(files, &it.inode);
         let k = files.get(&it.inode).ok_or_else(|| {
@@ -343,9 +351,14 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
             .insert(it.inode.clone(), (names, *it));
     }
     let f = std::fs::File::create(dest).map_err(|e| crate::error::io_at_path(dest, &e, true))?;
-    let gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Hashing { w: io::BufWriter::new(f), h: Sha256::new(), n: 0 }, flate2::Compression::new(6));
+    let gz = flate2::GzBuilder::new().mtime(0).write(
+        Hashing {
+            w: io::BufWriter::new(f),
+            h: Sha256::new(),
+            n: 0,
+        },
+        flate2::Compression::new(6),
+    );
     let mut tw = Hashing {
         w: gz,
         h: Sha256::new(),
@@ -354,7 +367,8 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
     let mut entries = 0;
     for (li, want) in &wanted {
         let layer = &image.resolved.layers[*li];
-        let at = |e: &dyn std::fmt::Display| anyhow!("{}: {}: {e}", quote(&image.name), layer.label);
+        let at =
+            |e: &dyn std::fmt::Display| anyhow!("{}: {}: {e}", quote(&image.name), layer.label);
         let mut tr = image.layer_tar(layer).map_err(|e| at(&e))?;
         let mut left: HashSet<&Vec<u8>> = want.keys().collect();
         while !left.is_empty() {
@@ -386,10 +400,7 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
                 .map(|(n, v)| ([&b"SCHILY.xattr."[..], n].concat(), v.clone()))
                 .collect();
             if let Some(c) = item.change.after {
-                pax.push((
-                    b"SCHILY.xattr.security.capability".to_vec(),
-                    c.encode(),
-                ));
+                pax.push((b"SCHILY.xattr.security.capability".to_vec(), c.encode()));
             }
             pax.sort();
             let meta = Meta {
@@ -448,7 +459,12 @@ const BLOCK: usize = 512;
 
 /// A member of an image archive (a blob or a document; `dir`: a directory), with
 /// fixed owner, mode and time so the same image gives the same archive.
-pub(crate) fn archive_member(w: &mut dyn Write, name: &[u8], size: u64, dir: bool) -> io::Result<()> {
+pub(crate) fn archive_member(
+    w: &mut dyn Write,
+    name: &[u8],
+    size: u64,
+    dir: bool,
+) -> io::Result<()> {
     let m = Meta {
         mode: if dir { 0o755 } else { 0o644 },
         uid: 0,
@@ -539,7 +555,11 @@ fn header(w: &mut dyn Write, path: &[u8], flag: u8, link: &[u8], m: &Meta) -> io
 }
 
 fn octal(field: &mut [u8], v: u64) {
-    let s = format!("{:0width$o}", v.min(8u64.pow(field.len() as u32 - 1) - 1), width = field.len() - 1);
+    let s = format!(
+        "{:0width$o}",
+        v.min(8u64.pow(field.len() as u32 - 1) - 1),
+        width = field.len() - 1
+    );
     field[..s.len()].copy_from_slice(s.as_bytes());
 }
 

@@ -13,6 +13,7 @@ mod generated;
 mod hardening;
 mod image;
 mod image_bad;
+mod image_write;
 mod maintscripts;
 mod manifest;
 mod newuser;

@@ -1,0 +1,499 @@
+//! `fcap grant|revoke|set --image IN --output OUT`: the output image is checked by
+//! the tools that consume images, never by fcap alone: `umoci unpack` + libcap's
+//! `getcap` (digests, sizes, diff_ids and the xattrs on a real kernel), `skopeo`
+//! (structure, digests), and a private `dockerd` and `podman` that load the result
+//! and run a probe printing its own `/proc/self/status`.
+
+use crate::engines::{Dockerd, Podman};
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch directory where a test builds images with real tools.
+struct Lab {
+    d: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(tools: &[&str]) -> Lab {
+        require_root();
+        for t in tools {
+            require_tool(t);
+        }
+        Lab { d: tempdir() }
+    }
+
+    fn p(&self, rel: &str) -> PathBuf {
+        self.d.path().join(rel)
+    }
+
+    #[track_caller]
+    fn sh(&self, script: &str) -> Run {
+        let mut c = Command::new("bash");
+        c.args(["-euo", "pipefail", "-c", script])
+            .current_dir(self.d.path())
+            .env("LC_ALL", "C");
+        let r = run(c);
+        r.ok();
+        r
+    }
+
+    /// fcap run in the lab directory.
+    fn fcap(&self, args: &[&str]) -> Run {
+        let mut c = fcap();
+        c.args(args).current_dir(self.d.path());
+        run(c)
+    }
+}
+
+/// A bash function `dyn BIN DEST ROOT` that copies a dynamically linked program and
+/// the libraries `ldd` names into a root filesystem, at the same paths.
+const DYN: &str = r#"
+dyn() {
+  mkdir -p "$3/$(dirname "$2")"; cp "$1" "$3/$2"
+  for l in $(ldd "$1" | grep -o '/[^ ]*'); do
+    mkdir -p "$3/$(dirname "$l")"; cp -n "$l" "$3/$l"
+  done
+}
+"#;
+
+/// `oci:base`: merged-usr (`/bin -> usr/bin`), `/usr/bin/probe` (a copy of cat, so
+/// `probe /proc/self/status` prints its own capabilities) with a second name
+/// `/usr/bin/probe2` (a hard link), `/usr/bin/plain`, and user 1000.
+fn probe_image(lab: &Lab) {
+    lab.sh(&format!(
+        r#"{DYN}
+umoci init --layout oci
+umoci new --image oci:base
+umoci unpack --image oci:base b
+R=b/rootfs
+dyn /bin/cat usr/bin/probe $R
+ln $R/usr/bin/probe $R/usr/bin/probe2
+cp /bin/true $R/usr/bin/plain
+mkdir -p $R/etc/dir
+ln -s usr/bin $R/bin
+umoci repack --image oci:base --history.created_by='COPY probe' b
+umoci config --image oci:base --config.user 1000 --history.created_by='USER 1000'
+"#
+    ));
+}
+
+/// `getcap -r -n` of `umoci unpack IMAGE`, image-absolute.
+fn unpacked_caps(lab: &Lab, image: &str) -> String {
+    let b = tempfile::Builder::new()
+        .prefix("unpack")
+        .tempdir_in(lab.d.path())
+        .unwrap();
+    let bundle = b.path().join("b");
+    let mut c = Command::new("umoci");
+    c.args(["unpack", "--image", image])
+        .arg(&bundle)
+        .current_dir(lab.d.path());
+    run(c).ok();
+    let root = bundle.join("rootfs");
+    let mut c = Command::new("getcap");
+    c.args(["-r", "-n"]).arg(&root);
+    let out = run(c).ok().stdout();
+    let mut lines: Vec<String> = out
+        .lines()
+        .map(|l| l.strip_prefix(root.to_str().unwrap()).unwrap().to_string())
+        .collect();
+    lines.sort();
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// The entries of a layer blob (`tar tv` columns type, mode, owner, name, link)
+/// and its pax records, as Python's tarfile reads them.
+fn layer_listing(blob: &Path) -> String {
+    let mut c = Command::new("python3");
+    c.arg("-c")
+        .arg(
+            r#"
+import sys, tarfile
+for m in tarfile.open(sys.argv[1]):
+    pax = {k: v.encode('utf-8', 'surrogateescape').hex() for k, v in sorted(m.pax_headers.items())}
+    print(m.type.decode(), oct(m.mode), m.uid, m.gid, m.name, m.linkname, pax)
+"#,
+        )
+        .arg(blob);
+    run(c).ok().stdout()
+}
+
+/// The blob of the last layer of the image tagged `tag` in layout `dir`.
+fn top_layer(dir: &Path, tag: &str) -> PathBuf {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let d = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no tag {tag} in {index}"));
+    let blob = |d: &serde_json::Value| {
+        dir.join("blobs/sha256")
+            .join(d["digest"].as_str().unwrap().trim_start_matches("sha256:"))
+    };
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(blob(d)).unwrap()).unwrap();
+    blob(m["layers"].as_array().unwrap().last().unwrap())
+}
+
+/// cap_net_bind_service=ep, as a v2 value in hex.
+const NBS_V2: &str = "0100000200040000000000000000000000000000";
+
+/// The core promise, checked by umoci + getcap, skopeo, and fcap's own reader: a
+/// grant through a symlinked directory writes one layer holding the real path and
+/// every name of the hard-linked file, each with the raw v2 record, nothing else;
+/// the other tags of the layout are untouched; a second run is byte-identical.
+#[test]
+fn grant_into_a_layout_writes_one_layer_that_umoci_and_skopeo_accept() {
+    let lab = Lab::new(&["umoci", "skopeo", "getcap", "python3"]);
+    probe_image(&lab);
+    let before = std::fs::read(lab.p("oci/index.json")).unwrap();
+    let r = lab.fcap(&[
+        "grant",
+        "cap_net_bind_service",
+        "/bin/probe",
+        "--image",
+        "oci:base",
+        "--output",
+        "oci:capped",
+    ]);
+    r.ok();
+    let out = r.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "/bin/probe -> /usr/bin/probe: cap_net_bind_service=ep (was none)",
+        "{}",
+        r.stdout()
+    );
+    assert!(
+        lines[1].starts_with("wrote oci as \"capped\": one new layer (2 entries"),
+        "{}",
+        r.stdout()
+    );
+    assert_eq!(
+        unpacked_caps(&lab, "oci:capped"),
+        "/usr/bin/probe cap_net_bind_service=ep\n/usr/bin/probe2 cap_net_bind_service=ep\n"
+    );
+    // The base tag is as it was, and still unpacks without capabilities.
+    assert_eq!(unpacked_caps(&lab, "oci:base"), "");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.p("oci/index.json")).unwrap()).unwrap();
+    let old: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    assert_eq!(index["manifests"][0], old["manifests"][0]);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+    // The layer: the data entry and a link entry, both with the record, no
+    // directories (a `usr/` entry could replace what lower layers have there).
+    let mode = format!(
+        "{:o}",
+        std::fs::metadata("/bin/cat")
+            .unwrap()
+            .permissions()
+            .mode_bits()
+    );
+    let pax = format!("{{'SCHILY.xattr.security.capability': '{NBS_V2}'}}");
+    assert_eq!(
+        layer_listing(&top_layer(&lab.p("oci"), "capped")),
+        format!(
+            "0 0o{mode} 0 0 usr/bin/probe  {pax}\n1 0o{mode} 0 0 usr/bin/probe2 usr/bin/probe {pax}\n"
+        )
+    );
+    // skopeo reads it and copies it (re-reading every blob against its digest).
+    let insp = lab.sh("skopeo inspect oci:oci:capped");
+    let v: serde_json::Value = serde_json::from_str(&insp.stdout()).unwrap();
+    assert_eq!(v["Layers"].as_array().unwrap().len(), 2, "{v}");
+    lab.sh("skopeo copy -q oci:oci:capped oci:copy:capped");
+    // fcap's reader agrees with umoci, and check against a manifest agrees too.
+    let r = lab.fcap(&["read", "-r", "/", "--image", "oci:capped"]);
+    r.ok().stdout_is(
+        "/usr/bin/probe cap_net_bind_service=ep\n/usr/bin/probe2 cap_net_bind_service=ep\n",
+    );
+    std::fs::write(lab.p("m.caps"), r.stdout()).unwrap();
+    lab.fcap(&["check", "m.caps", "--image", "oci:capped"]).ok();
+    // The same command again: the same bytes (nothing from the clock or the pid).
+    for out in ["again.tar", "again2.tar"] {
+        lab.fcap(&[
+            "grant",
+            "cap_net_bind_service",
+            "/bin/probe",
+            "--image",
+            "oci:base",
+            "--output",
+            out,
+            "--format",
+            "oci-archive",
+            "--tag",
+            "capped",
+        ])
+        .ok();
+    }
+    assert_eq!(
+        std::fs::read(lab.p("again.tar")).unwrap(),
+        std::fs::read(lab.p("again2.tar")).unwrap(),
+        "two runs of the same command differ"
+    );
+    lab.sh("skopeo inspect oci-archive:again.tar:capped >/dev/null");
+    // A second grant of what the image now has writes no layer and says so.
+    let r = lab.fcap(&[
+        "grant",
+        "cap_net_bind_service",
+        "/usr/bin/probe2",
+        "--image",
+        "oci:capped",
+        "--output",
+        "same.tar",
+        "--format",
+        "oci-archive",
+    ]);
+    r.ok();
+    assert!(
+        r.stdout().starts_with("/usr/bin/probe2: cap_net_bind_service=ep (unchanged)\nwrote same.tar as \"capped\": nothing changed, so no layer was added"),
+        "{}",
+        r.stdout()
+    );
+}
+
+trait ModeBits {
+    fn mode_bits(&self) -> u32;
+}
+
+impl ModeBits for std::fs::Permissions {
+    fn mode_bits(&self) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        self.mode() & 0o7777
+    }
+}
+
+/// The capability sets (`CapPrm`, `CapEff`) and uid a probe printed from its own
+/// `/proc/self/status`.
+fn status_caps(status: &str) -> (String, String, String) {
+    let field = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k} in:\n{status}"))
+            .trim()
+            .to_string()
+    };
+    let uid = field("Uid:").split_whitespace().next().unwrap().to_string();
+    (field("CapPrm:"), field("CapEff:"), uid)
+}
+
+/// `oci:node`: the host's real node with its libraries, a `node` user (uid 1000)
+/// and `USER node`, and no setcap inside; `oci:ep`: the probe with
+/// `cap_sys_module=ep` (a capability no engine grants by default).
+fn node_and_ep_images(lab: &Lab) {
+    lab.sh(&format!(
+        r#"{DYN}
+umoci new --image oci:node
+umoci unpack --image oci:node n
+R=n/rootfs
+dyn /usr/bin/node usr/bin/node $R
+mkdir -p $R/etc $R/tmp
+echo 'root:x:0:0:root:/root:/bin/sh' > $R/etc/passwd
+echo 'node:x:1000:1000:node:/home/node:/bin/sh' >> $R/etc/passwd
+printf 'root:x:0:\nnode:x:1000:\n' > $R/etc/group
+umoci repack --image oci:node --history.created_by='COPY node' n
+umoci config --image oci:node --config.user node --history.created_by='USER node'
+umoci unpack --image oci:base e
+setcap cap_sys_module=ep e/rootfs/usr/bin/probe
+umoci repack --image oci:ep --history.created_by='RUN setcap cap_sys_module=ep probe' e
+"#
+    ));
+}
+
+const LISTEN_80: &str = "require('net').createServer().listen(80, () => { console.log('listening on 80'); process.exit(0) }).on('error', e => { console.log(e.code); process.exit(3) })";
+
+/// What Docker and podman really give: each engine loads fcap's docker-save output
+/// and runs the probe as the configured user (1000), under both names of the
+/// hard-linked file. Then the seed's story: node as USER node binds port 80 after
+/// `fcap grant --image` and not before (Docker lowers the unprivileged port floor
+/// to 0 in containers, so the test puts it back to 1024). And the reverse: an
+/// entrypoint carrying `=ep` of a capability outside `--cap-drop ALL` fails to start
+/// until `fcap revoke --image` removes it.
+#[test]
+fn docker_and_podman_run_what_fcap_wrote() {
+    let lab = Lab::new(&["umoci", "setcap", "dockerd", "docker", "podman"]);
+    probe_image(&lab);
+    node_and_ep_images(&lab);
+    let grant = |caps: &str, path: &str, input: &str, out: &str, tag: &str| {
+        lab.fcap(&[
+            "grant",
+            caps,
+            path,
+            "--image",
+            input,
+            "--output",
+            out,
+            "--format",
+            "docker-archive",
+            "--tag",
+            tag,
+        ])
+        .ok();
+    };
+    grant(
+        "cap_net_bind_service",
+        "/usr/bin/probe2",
+        "oci:base",
+        "probe.tar",
+        "probe:1",
+    );
+    grant(
+        "cap_net_bind_service",
+        "/usr/bin/node",
+        "oci:node",
+        "node-after.tar",
+        "node:after",
+    );
+    // The same images without fcap's layer, as docker-save archives too.
+    lab.fcap(&[
+        "revoke",
+        "all",
+        "/usr/bin/node",
+        "--image",
+        "oci:node",
+        "--output",
+        "node-before.tar",
+        "--format",
+        "docker-archive",
+        "--tag",
+        "node:before",
+    ])
+    .ok();
+    lab.fcap(&[
+        "revoke",
+        "all",
+        "/usr/bin/plain",
+        "--image",
+        "oci:ep",
+        "--output",
+        "ep-before.tar",
+        "--format",
+        "docker-archive",
+        "--tag",
+        "ep:before",
+    ])
+    .ok();
+    let r = lab.fcap(&[
+        "revoke",
+        "cap_sys_module",
+        "/bin/probe",
+        "--image",
+        "oci:ep",
+        "--output",
+        "ep-after.tar",
+        "--format",
+        "docker-archive",
+        "--tag",
+        "ep:after",
+    ]);
+    r.ok();
+    assert!(
+        r.stdout()
+            .starts_with("/bin/probe -> /usr/bin/probe: none (was cap_sys_module=ep)\n"),
+        "{}",
+        r.stdout()
+    );
+
+    let d = Dockerd::start();
+    for t in [
+        "probe",
+        "node-after",
+        "node-before",
+        "ep-before",
+        "ep-after",
+    ] {
+        d.load(&lab.p(&format!("{t}.tar")));
+    }
+    let docker = |args: &[&str]| {
+        let mut c = d.docker();
+        c.args(["run", "--rm", "--network", "none"]).args(args);
+        run(c)
+    };
+    for name in ["/usr/bin/probe", "/usr/bin/probe2"] {
+        let r = docker(&["--entrypoint", name, "probe:1", "/proc/self/status"]);
+        r.ok();
+        let (prm, eff, uid) = status_caps(&r.stdout());
+        assert_eq!(
+            (prm.as_str(), eff.as_str(), uid.as_str()),
+            ("0000000000000400", "0000000000000400", "1000"),
+            "{name} under docker:\n{}",
+            r.stdout()
+        );
+    }
+    let node = |tag: &str| {
+        docker(&[
+            "--sysctl",
+            "net.ipv4.ip_unprivileged_port_start=1024",
+            "--entrypoint",
+            "/usr/bin/node",
+            tag,
+            "-e",
+            LISTEN_80,
+        ])
+    };
+    let before = node("node:before");
+    before.status(3);
+    assert_eq!(before.stdout(), "EACCES\n");
+    node("node:after").ok().stdout_is("listening on 80\n");
+    let whoami = docker(&[
+        "--entrypoint",
+        "/usr/bin/node",
+        "node:after",
+        "-e",
+        "console.log(process.getuid())",
+    ]);
+    whoami.ok().stdout_is("1000\n");
+    let ep = |tag: &str| {
+        docker(&[
+            "--cap-drop",
+            "ALL",
+            "--user",
+            "0",
+            "--entrypoint",
+            "/usr/bin/probe",
+            tag,
+            "/proc/self/status",
+        ])
+    };
+    let failed = ep("ep:before");
+    assert_ne!(
+        failed.code(),
+        0,
+        "a =ep capability outside the bounding set must fail exec:\n{}",
+        failed.stdout()
+    );
+    assert!(
+        failed.stderr().contains("operation not permitted"),
+        "{}",
+        failed.stderr()
+    );
+    let (prm, _, _) = status_caps(&ep("ep:after").ok().stdout());
+    assert_eq!(prm, "0000000000000000");
+    drop(d);
+
+    let p = Podman::new();
+    let mut c = p.cmd();
+    c.args(["load", "-i"]).arg(lab.p("probe.tar"));
+    run(c).ok();
+    for name in ["/usr/bin/probe", "/usr/bin/probe2"] {
+        let mut c = p.cmd();
+        c.args(["run", "--rm"]).args(Podman::RUN_LIMITS).args([
+            "--entrypoint",
+            name,
+            "probe:1",
+            "/proc/self/status",
+        ]);
+        let r = run(c);
+        r.ok();
+        let (prm, eff, uid) = status_caps(&r.stdout());
+        assert_eq!(
+            (prm.as_str(), eff.as_str(), uid.as_str()),
+            ("0000000000000400", "0000000000000400", "1000"),
+            "{name} under podman:\n{}",
+            r.stdout()
+        );
+    }
+}
