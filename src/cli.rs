@@ -98,6 +98,8 @@ pub enum Command {
     Apply(cmd::apply::ApplyArgs),
     /// Compare files against manifests; exit 1 on any drift.
     Check(cmd::check::CheckArgs),
+    /// Judge every privileged file (capabilities, setuid, setgid) against rules and a policy.
+    Audit(cmd::audit::AuditArgs),
     /// List every capability with what it allows.
     List(cmd::list::ListArgs),
     /// Explain what one capability allows and how dangerous it is.

@@ -17,6 +17,7 @@
 //! (paths opened a directory at a time: any length, links refused), [`cli`] and
 //! [`cmd`] (one module per subcommand), [`compat`] (the setcap/getcap drop-in).
 
+pub mod audit;
 pub mod caps;
 pub mod capspec;
 pub mod catalogue;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
     cli.globals.color.apply();
     let code = match cli.command {
         Command::Read(a) => cmd::read::run(&a, out)?,
+        Command::Audit(a) => cmd::audit::run(&a, out)?,
         Command::Grant(a) => cmd::grant::run(&a, out)?,
         Command::Revoke(a) => cmd::revoke::run(&a, out)?,
         Command::Set(a) => cmd::set::run(&a, out)?,

@@ -54,6 +54,34 @@ pub struct Entry {
     pub found: Found,
     /// For an image: the layer (0-based) that wrote the file.
     pub layer: Option<usize>,
+    /// A regular file's mode and owner, when the scan was asked for them
+    /// ([`WalkOpts::setid`]).
+    pub meta: Option<Meta>,
+}
+
+/// The mode (type and permission bits) and owner of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Meta {
+    pub fn is_regular(self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+
+    /// A regular file whose set-user-ID bit the kernel honours at exec.
+    pub fn setuid(self) -> bool {
+        self.is_regular() && self.mode & libc::S_ISUID != 0
+    }
+
+    /// A regular file whose set-group-ID bit the kernel honours at exec: only with
+    /// the group execute bit (without it the bit marks mandatory locking).
+    pub fn setgid(self) -> bool {
+        self.is_regular() && self.mode & libc::S_ISGID != 0 && self.mode & libc::S_IXGRP != 0
+    }
 }
 
 /// Options of a recursive scan.
@@ -67,6 +95,10 @@ pub struct WalkOpts {
     pub exclude: Vec<Pattern>,
     /// Live counters for a progress display.
     pub progress: Option<Arc<Progress>>,
+    /// Read every regular file's mode and owner too (one `statx` each), give them
+    /// in [`Entry::meta`], and report set-user-ID and set-group-ID files as hits
+    /// even without capabilities (`fcap audit`).
+    pub setid: bool,
 }
 
 /// Counters a scan updates while it runs (once per directory, not per file, so the
@@ -242,16 +274,24 @@ pub fn walk(
                     path: root,
                     found: Found::NotRegular,
                     layer: None,
+                    meta: None,
                 });
             }
             return;
         }
         let found = read_caps(&root);
-        if opts.verbose || !matches!(found, Found::File(None)) {
+        let meta = opts.setid.then(|| Meta {
+            mode: meta.mode(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+        });
+        let setid = meta.is_some_and(|m| m.setuid() || m.setgid());
+        if opts.verbose || setid || !matches!(found, Found::File(None)) {
             emit(Entry {
                 path: root,
                 found,
                 layer: None,
+                meta,
             });
         }
         return;
@@ -541,10 +581,15 @@ impl<'a, 'b> Worker<'a, 'b> {
     }
 
     fn emit(&mut self, path: Vec<u8>, found: Found) {
+        self.emit_meta(path, found, None);
+    }
+
+    fn emit_meta(&mut self, path: Vec<u8>, found: Found, meta: Option<Meta>) {
         self.out.entries.push(Entry {
             path: to_path(path),
             found,
             layer: None,
+            meta,
         });
     }
 
@@ -693,14 +738,32 @@ impl<'a, 'b> Worker<'a, 'b> {
         let (dir, fd) = (here.dir, &here.fd.0);
         self.files += 1;
         let verbose = self.shared.opts.verbose;
+        // With `setid`, the mode comes first: a set-ID file is reported whatever
+        // its attributes say.
+        let meta = if self.shared.opts.setid {
+            match stat_at(fd, name_z) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    let p = join_bytes(dir, name);
+                    let err = at_path(
+                        Path::new(OsStr::from_bytes(&p)),
+                        format!("cannot read the mode: {}", strerror(&e)),
+                    );
+                    return self.fail(&p, err);
+                }
+            }
+        } else {
+            None
+        };
+        let keep = verbose || meta.is_some_and(|m| m.setuid() || m.setgid());
         let mut sized = false;
         if here.fast_list {
             let names = self.names_first();
             sized = !names;
             self.sized += u64::from(sized);
             if list_at(fd, name_z, names) == Some(false) {
-                if verbose {
-                    self.emit(join_bytes(dir, name), Found::File(None));
+                if keep {
+                    self.emit_meta(join_bytes(dir, name), Found::File(None), meta);
                 }
                 return;
             }
@@ -709,7 +772,7 @@ impl<'a, 'b> Worker<'a, 'b> {
         if sized && matches!(raw, Some(Ok(None))) {
             self.labelled += 1;
         }
-        if matches!(raw, Some(Ok(None))) && !verbose {
+        if matches!(raw, Some(Ok(None))) && !keep {
             return;
         }
         // From here on the entry is reported: build its path once.
@@ -723,11 +786,11 @@ impl<'a, 'b> Worker<'a, 'b> {
             None => read_caps(p),
         };
         match found {
-            Found::File(None) if !verbose => {}
-            Found::File(None) => self.emit(path, found),
+            Found::File(None) if !keep => {}
+            Found::File(None) => self.emit_meta(path, found, meta),
             _ => {
                 self.hits += 1;
-                self.emit(path, found);
+                self.emit_meta(path, found, meta);
             }
         }
     }
@@ -841,6 +904,32 @@ fn stat_type(dir: &OwnedFd, name_z: &[u8]) -> io::Result<u8> {
         libc::S_IFDIR => libc::DT_DIR,
         libc::S_IFLNK => libc::DT_LNK,
         _ => libc::DT_REG,
+    })
+}
+
+/// Mode and owner of `name` in `dir` (not following a symlink): one `statx` that
+/// asks for nothing else, and never syncs with a network filesystem's server.
+pub fn stat_at(dir: &OwnedFd, name_z: &[u8]) -> io::Result<Meta> {
+    // SAFETY: an all-zero statx is a valid value of this plain C struct.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `name_z` is NUL-terminated (it comes from a dirent record or a
+    // CString) and `stx` is a live, writable statx buffer.
+    let r = unsafe {
+        libc::statx(
+            dir.as_raw_fd(),
+            name_z.as_ptr().cast(),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_DONT_SYNC,
+            libc::STATX_TYPE | libc::STATX_MODE | libc::STATX_UID | libc::STATX_GID,
+            &mut stx,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Meta {
+        mode: u32::from(stx.stx_mode),
+        uid: stx.stx_uid,
+        gid: stx.stx_gid,
     })
 }
 

@@ -247,12 +247,18 @@ impl ImageTree {
                 continue;
             }
             let found = self.found(p, k);
-            if opts.verbose || !matches!(found, Found::File(None) | Found::NotRegular) {
-                self.warn_about(&as_named, k);
+            let meta = opts.setid.then(|| meta_of(k)).flatten();
+            let setid = meta.is_some_and(|m| m.setuid() || m.setgid());
+            if opts.verbose || setid || !matches!(found, Found::File(None) | Found::NotRegular) {
+                if !opts.setid {
+                    // (audit reports these as findings of its own.)
+                    self.warn_about(&as_named, k);
+                }
                 emit(Entry {
                     path: PathBuf::from(std::ffi::OsStr::from_bytes(&as_named)),
                     found,
                     layer: Some(k.layer),
+                    meta,
                 });
             }
             if opts.verbose {
@@ -261,6 +267,7 @@ impl ImageTree {
                         path: PathBuf::from(std::ffi::OsStr::from_bytes(&shown(d))),
                         found: Found::NotRegular,
                         layer: None,
+                        meta: None,
                     })
                 });
             }
@@ -275,6 +282,7 @@ impl ImageTree {
                 path: PathBuf::from("/"),
                 found: Found::NotRegular,
                 layer: None,
+                meta: None,
             });
         }
     }
@@ -339,6 +347,17 @@ impl ImageTree {
             _ => {}
         }
     }
+}
+
+/// A kept regular file's mode and owner as the host scan gives them (ids beyond
+/// 32 bits, which no kernel has, as the overflow id).
+fn meta_of(k: &Kept) -> Option<scan::Meta> {
+    let id = |i: u64| u32::try_from(i).unwrap_or(65534);
+    matches!(k.kind, Kind::Regular | Kind::HardLink).then(|| scan::Meta {
+        mode: libc::S_IFREG | (k.mode & 0o7777),
+        uid: id(k.uid),
+        gid: id(k.gid),
+    })
 }
 
 fn self_place(t: &ImageTree) -> String {

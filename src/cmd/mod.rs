@@ -2,6 +2,7 @@
 //! `run(args, out) -> Result<Exit>` that writes its normal output to `out`.
 
 pub mod apply;
+pub mod audit;
 pub mod check;
 pub mod effect;
 pub mod explain;

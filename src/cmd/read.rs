@@ -104,6 +104,7 @@ pub fn run(args: &ReadArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         verbose: args.verbose,
         exclude: args.exclude.iter().map(|p| Pattern::new(p)).collect(),
         progress: std::io::stderr().is_terminal().then(Default::default),
+        setid: false,
     };
     let tree = match &args.image {
         Some(image) => {
@@ -266,6 +267,7 @@ fn named(
             Found::NotRegular
         },
         layer: None,
+        meta: None,
     };
     if let Style::Json = style {
         // A dangling link's target is its text; a live one's the file it leads to.

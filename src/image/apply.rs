@@ -62,6 +62,8 @@ pub struct Want {
     /// [`HEAD_BUDGET`] bytes are kept: `verify` then finds a program, its `#!`
     /// interpreters and its ELF loader in one pass over the image.
     pub exec_heads: usize,
+    /// Regular files with a set-user-ID or set-group-ID bit (`audit`).
+    pub setid: bool,
 }
 
 /// The most bytes of executables' heads one scan keeps.
@@ -74,6 +76,7 @@ impl Want {
             || h.cap.is_some()
             || matches!(h.kind, Kind::HardLink | Kind::Symlink)
             || (self.dirs && h.kind == Kind::Dir)
+            || (self.setid && h.kind == Kind::Regular && h.mode & 0o6000 != 0)
             || self.paths.contains(path)
             || (!self.names.is_empty()
                 && self

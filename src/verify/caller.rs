@@ -29,6 +29,11 @@ pub enum Profile {
     /// (cri-dockerd) gives a non-root user the bounding set only. `--drop
     /// net_bind_service` is the same pod without the added capability.
     K8sRestricted,
+    /// A Kubernetes Pod Security "baseline" container: the most a baseline pod may
+    /// hold, Docker's defaults without NET_RAW (AUDIT_WRITE, CHOWN, DAC_OVERRIDE,
+    /// FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP,
+    /// SETUID, SYS_CHROOT), started by --runtime (containerd by default).
+    K8sBaseline,
 }
 
 /// Docker's default capability list (moby `oci/caps/defaults.go`).
@@ -48,6 +53,8 @@ pub const DOCKER_DEFAULT: [u32; 14] = [
     5,  // kill
     29, // audit_write
 ];
+
+const CAP_NET_RAW: u32 = 13;
 
 /// [`DOCKER_DEFAULT`] as a set.
 pub fn docker_default() -> CapSet {
@@ -380,7 +387,10 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
     let mut ambient = ambient;
     let mut inheritable = inheritable;
     let k8s_engine = req.runtime.unwrap_or(Engine::Containerd);
-    if req.profile == Some(Profile::K8sRestricted) {
+    if matches!(
+        req.profile,
+        Some(Profile::K8sRestricted | Profile::K8sBaseline)
+    ) {
         // Not a freshly exec'd process: the runtime sets the entrypoint's sets
         // directly (shared spec runtimes.md §3), from the pod's capability list,
         // which is the bounding set computed above.
@@ -417,6 +427,10 @@ pub fn build(req: &Request) -> anyhow::Result<Described> {
         Some(Profile::Docker) => format!("a Docker container's process running as {who}"),
         Some(Profile::K8sRestricted) => format!(
             "a Kubernetes \"restricted\" container on {} running as {who}",
+            k8s_engine.name()
+        ),
+        Some(Profile::K8sBaseline) => format!(
+            "a Kubernetes \"baseline\" container on {} running as {who}",
             k8s_engine.name()
         ),
         None => format!("a new process of {who}"),
@@ -471,6 +485,9 @@ fn apply_profile(
         Some(Profile::K8sRestricted) => {
             *bounding = *bounding & CapSet::single(caps::CAP_NET_BIND_SERVICE);
             *no_new_privs = true;
+        }
+        Some(Profile::K8sBaseline) => {
+            *bounding = *bounding & (docker_default() - CapSet::single(CAP_NET_RAW));
         }
         None => {}
     }
