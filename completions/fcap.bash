@@ -19,6 +19,9 @@ _fcap() {
             fcap,apply)
                 cmd="fcap__subcmd__apply"
                 ;;
+            fcap,audit)
+                cmd="fcap__subcmd__audit"
+                ;;
             fcap,check)
                 cmd="fcap__subcmd__check"
                 ;;
@@ -48,6 +51,9 @@ _fcap() {
                 ;;
             fcap__subcmd__help,apply)
                 cmd="fcap__subcmd__help__subcmd__apply"
+                ;;
+            fcap__subcmd__help,audit)
+                cmd="fcap__subcmd__help__subcmd__audit"
                 ;;
             fcap__subcmd__help,check)
                 cmd="fcap__subcmd__help__subcmd__check"
@@ -83,7 +89,7 @@ _fcap() {
 
     case "${cmd}" in
         fcap)
-            opts="-h -V --color --help --version read grant revoke set verify apply check list explain help"
+            opts="-h -V --color --help --version read grant revoke set verify apply check audit list explain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -109,6 +115,64 @@ _fcap() {
             case "${prev}" in
                 --config-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fcap__subcmd__audit)
+            opts="-h -V --image --platform --profile --runtime --user --allow --policy --no-exceptions --show-suppressed --exclude --json --format --fail-on --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "docker k8s-restricted k8s-baseline" -- "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -W "containerd cri-o docker podman" -- "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json sarif gitlab junit" -- "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "error warning note none" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -225,7 +289,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__help)
-            opts="read grant revoke set verify apply check list explain help"
+            opts="read grant revoke set verify apply check audit list explain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +303,20 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fcap__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -586,7 +664,7 @@ _fcap() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -W "docker k8s-restricted" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "docker k8s-restricted k8s-baseline" -- "${cur}"))
                     return 0
                     ;;
                 --require)

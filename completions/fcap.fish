@@ -36,6 +36,7 @@ complete -c fcap -n "__fish_fcap_needs_command" -f -a "set" -d 'Replace files\' 
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "audit" -d 'Judge every privileged file (capabilities, setuid, setgid) against rules and a policy'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "list" -d 'List every capability with what it allows'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -125,7 +126,8 @@ complete -c fcap -n "__fish_fcap_using_subcommand verify" -l ambient -d 'The cal
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l bounding -d 'The caller\'s bounding set, exactly (systemd CapabilityBoundingSet=)' -r -f -a "(__fcap_caps all none)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l drop -d 'Remove these from the caller\'s bounding set (docker --cap-drop)' -r -f -a "(__fcap_caps all none)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l profile -d 'Start from a deployment target\'s setup' -r -f -a "docker\t'Docker\'s default: the bounding set is the 14 capabilities moby grants (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and ambient sets; root unless --user'
-k8s-restricted\t'A Kubernetes Pod Security "restricted" container: capabilities drop ALL + add NET_BIND_SERVICE, no_new_privs (allowPrivilegeEscalation: false), a non-root user (--user required), started by --runtime (containerd by default). containerd and CRI-O put the added capability in the bounding, effective and permitted sets, so a `=ep` entrypoint keeps it; Docker (cri-dockerd) gives a non-root user the bounding set only. `--drop net_bind_service` is the same pod without the added capability'"
+k8s-restricted\t'A Kubernetes Pod Security "restricted" container: capabilities drop ALL + add NET_BIND_SERVICE, no_new_privs (allowPrivilegeEscalation: false), a non-root user (--user required), started by --runtime (containerd by default). containerd and CRI-O put the added capability in the bounding, effective and permitted sets, so a `=ep` entrypoint keeps it; Docker (cri-dockerd) gives a non-root user the bounding set only. `--drop net_bind_service` is the same pod without the added capability'
+k8s-baseline\t'A Kubernetes Pod Security "baseline" container: the most a baseline pod may hold, Docker\'s defaults without NET_RAW (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), started by --runtime (containerd by default)'"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 unless the exec succeeds and each of these capabilities is effective' -r -f -a "(__fcap_caps all none)"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
@@ -160,6 +162,36 @@ complete -c fcap -n "__fish_fcap_using_subcommand check" -l json -d 'Print JSON 
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l allow-empty -d 'Accept manifests that list nothing (without --root, such a check passes whatever the files carry, so it is an error unless asked for)'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l image -d 'Audit a container image instead of the host (see \'fcap read --image\')' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l platform -d 'With --image, the platform to pick when the image has several' -r
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l profile -d 'Judge the capabilities against a deployment target (FC120, FC121) with verify\'s exec model; with --image the entrypoint is verified as \'verify --image\' would' -r -f -a "docker\t'Docker\'s default: the bounding set is the 14 capabilities moby grants (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and ambient sets; root unless --user'
+k8s-restricted\t'A Kubernetes Pod Security "restricted" container: capabilities drop ALL + add NET_BIND_SERVICE, no_new_privs (allowPrivilegeEscalation: false), a non-root user (--user required), started by --runtime (containerd by default). containerd and CRI-O put the added capability in the bounding, effective and permitted sets, so a `=ep` entrypoint keeps it; Docker (cri-dockerd) gives a non-root user the bounding set only. `--drop net_bind_service` is the same pod without the added capability'
+k8s-baseline\t'A Kubernetes Pod Security "baseline" container: the most a baseline pod may hold, Docker\'s defaults without NET_RAW (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), started by --runtime (containerd by default)'"
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l runtime -d 'The engine that starts the container (as for \'fcap verify\')' -r -f -a "containerd\t'containerd\'s CRI plugin (most Kubernetes clusters)'
+cri-o\t'CRI-O'
+docker\t'Docker/moby (also cri-dockerd and Compose)'
+podman\t'Podman'"
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l user -d 'Who runs the files under --profile (default: the image\'s User; on a host, root for docker and nobody (65534) for the Kubernetes profiles)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l allow -d 'Manifests (as \'fcap read -r\' prints them) of the paths that may carry capabilities and the most each may carry (FC140)' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l policy -d 'The policy file (default: .fcap-policy.yaml in the working directory, if any)' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l exclude -d 'Leave out entries matching this glob (as for \'fcap read -r\')' -r
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l format -d 'Output format' -r -f -a "human\t''
+json\t''
+sarif\t''
+gitlab\t''
+junit\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l fail-on -d 'The lowest severity that fails the run (exit 1); none: never' -r -f -a "error\t''
+warning\t''
+note\t''
+none\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l no-exceptions -d 'Ignore every exception: audit everything'
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l show-suppressed -d 'Also show the findings that exceptions suppress, with their reasons'
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -l json -d 'Print JSON Lines: one object per finding (same as --format json)'
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand audit" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand list" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -172,16 +204,17 @@ never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand explain" -l json -d 'Print one JSON object instead of text'
 complete -c fcap -n "__fish_fcap_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand explain" -s V -l version -d 'Print version'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "read" -d 'Show the capabilities of files (getcap-compatible)'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "grant" -d 'Add capabilities to files, keeping the ones they have'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "revoke" -d 'Remove capabilities from files'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "list" -d 'List every capability with what it allows'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check list explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "read" -d 'Show the capabilities of files (getcap-compatible)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "grant" -d 'Add capabilities to files, keeping the ones they have'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "revoke" -d 'Remove capabilities from files'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "audit" -d 'Judge every privileged file (capabilities, setuid, setgid) against rules and a policy'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "list" -d 'List every capability with what it allows'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # fcap's own completers (completions/src/extra.fish): capability names (after commas
 # too) for grant, revoke and explain and for verify's capability options, and users

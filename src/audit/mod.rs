@@ -300,8 +300,6 @@ pub struct Context {
     pub allow: Option<HashMap<PathBuf, Option<FileCaps>>>,
     /// `--profile`: the caller that runs the files, and the profile's name.
     pub profile: Option<(Caller, String)>,
-    /// The command that removes things, for fix texts (`fcap`, or a Dockerfile's).
-    pub image: bool,
 }
 
 fn names(s: CapSet) -> String {

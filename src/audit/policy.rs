@@ -367,7 +367,7 @@ fn exception(n: &Node) -> anyhow::Result<Exception> {
                     v.line
                 );
                 anyhow::ensure!(
-                    s != "/" && !s.ends_with("/**") && s != "**/*" && !s.ends_with("/*"),
+                    s != "/" && !s.ends_with("/**") && s != "**/*",
                     "line {}: path {s:?} exempts a whole directory; name the files (a glob may end in a name pattern such as /opt/app/**/node)",
                     v.line
                 );

@@ -133,7 +133,7 @@ fn completion(shell: Shell) -> Vec<u8> {
     };
     let want = match shell {
         Shell::Bash => 2,
-        Shell::Zsh => 9,
+        Shell::Zsh => 10,
         _ => 6,
     };
     assert_eq!(
@@ -708,7 +708,12 @@ fn man_pages_document_every_json_field() {
     let fp = f.to_str().unwrap();
     let lp = link.to_str().unwrap();
     let mp = m.to_str().unwrap();
+    let sd = crate::util::tempdir();
+    let s = crate::util::copy_prog(sd.path(), "suid");
+    std::fs::set_permissions(&s, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+    let sp = sd.path().to_str().unwrap();
     let runs: Vec<(&str, Vec<&str>)> = vec![
+        ("fcap-audit", vec!["audit", "--json", "--no-exceptions", sp]),
         ("fcap-read", vec!["read", "--json", fp, lp]),
         (
             "fcap-grant",
@@ -1071,7 +1076,9 @@ fn completions_complete_capabilities_profiles_and_users() {
             "fcap verify /bin/true --drop cap_chown,cap_ki",
             "cap_chown,cap_kill",
         ),
-        ("fcap verify /bin/true --profile k8s", "k8s-restricted"),
+        ("fcap verify /bin/true --profile k8s-r", "k8s-restricted"),
+        ("fcap audit --profile k8s-b", "k8s-baseline"),
+        ("fcap audit --fail-on warn", "warning"),
         ("fcap verify /bin/true --user nobo", nobody),
     ];
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();

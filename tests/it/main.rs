@@ -6,6 +6,7 @@
 mod util;
 
 mod ansible;
+mod audit;
 mod catalogue;
 mod compat;
 mod engines;
