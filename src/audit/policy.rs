@@ -255,7 +255,8 @@ fn err(n: &Node, msg: impl std::fmt::Display) -> anyhow::Error {
 
 /// Parse a policy file's text.
 pub fn parse(text: &str) -> anyhow::Result<Policy> {
-    let docs = yaml::load(text)?;
+    // (Merge keys as go-yaml v3 reads them; a policy rarely has any.)
+    let docs = yaml::load(text, yaml::Merge::V3)?;
     let mut p = Policy::default();
     let Some(doc) = docs.first() else {
         return Ok(p);
