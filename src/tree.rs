@@ -248,7 +248,9 @@ impl ImageTree {
             }
             let found = self.found(p, k);
             let meta = opts.setid.then(|| meta_of(k)).flatten();
-            let setid = meta.is_some_and(|m| m.setuid() || m.setgid());
+            // (A capability a runtime loses at a hard link is audit's finding too.)
+            let setid = meta.is_some_and(|m| m.setuid() || m.setgid())
+                || opts.setid && k.lost_cap.is_some();
             if opts.verbose || setid || !matches!(found, Found::File(None) | Found::NotRegular) {
                 if !opts.setid {
                     // (audit reports these as findings of its own.)

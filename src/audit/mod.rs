@@ -466,13 +466,6 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 Error,
                 "the capability is only in a LIBARCHIVE.xattr pax record (bsdtar): Docker and containerd apply only SCHILY.xattr records, so the container's file will not have it; fix: write the layer with GNU tar --xattrs, umoci or docker build".to_string(),
             );
-        } else if f.on_link_entry {
-            push(
-                &mut out,
-                "FC161",
-                Error,
-                "the capability record sits on a hard-link entry: Docker and containerd strip it when they create the link, so the file will not have it; fix: put the record on the file's own entry (or set the capability in a RUN step)".to_string(),
-            );
         }
         if let Some(r) = c.rootid {
             push(
@@ -485,6 +478,14 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 ),
             );
         }
+    }
+    if f.on_link_entry {
+        push(
+            &mut out,
+            "FC161",
+            Error,
+            "a hard-link entry to this file has no capability record of its own: Docker and containerd chown each link entry (which clears the capability) and then set only that entry's records, so the file will not have it (umoci and podman keep it); fix: give every link entry the same SCHILY.xattr record (bsdtar, docker build), or set the capability in a RUN step".to_string(),
+        );
     }
     if let Some(m) = f.meta {
         let owner = |uid: u32| {

@@ -285,7 +285,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             libarchive_only: record
                 .as_ref()
                 .is_some_and(|k| matches!(k.cap, Some(CapRecord::LibarchiveOnly(_)))),
-            on_link_entry: false,
+            on_link_entry: record.as_ref().is_some_and(|k| k.lost_cap.is_some()),
         };
         findings.extend(audit::judge(&cx, &fact));
     }

@@ -42,6 +42,11 @@ pub struct Kept {
     pub head: Option<Vec<u8>>,
     /// A hard link whose target is not yet known to be in the tree.
     pub unresolved: bool,
+    /// A capability the tar gave this inode that Docker and containerd lose: a later
+    /// hard-link entry to it has no record of its own, and they lchown every link
+    /// entry (which clears `security.capability`) before setting only that entry's
+    /// records (`audit`'s FC161).
+    pub lost_cap: Option<CapRecord>,
 }
 
 /// What to keep.
@@ -473,6 +478,7 @@ pub fn read_layer<R: tar::Skip>(
             link: h.link,
             head,
             unresolved: false,
+            lost_cap: None,
         };
         if k.kind == Kind::HardLink {
             k.link = clean(&k.link)?;
@@ -492,9 +498,14 @@ pub fn read_layer<R: tar::Skip>(
 fn link_to(link: &mut Kept, target: &mut Kept) {
     if link.cap.is_some() {
         target.cap.clone_from(&link.cap);
+        target.lost_cap = None;
     } else {
+        if target.cap.is_some() {
+            target.lost_cap.clone_from(&target.cap);
+        }
         link.cap.clone_from(&target.cap);
     }
+    link.lost_cap.clone_from(&target.lost_cap);
     link.kind = if target.kind == Kind::HardLink {
         Kind::Regular
     } else {

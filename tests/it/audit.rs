@@ -547,6 +547,9 @@ umoci repack --refresh-bundle --image oci:app --history.created_by='RUN build' b
 umoci config --image oci:app --tag app --config.user app --config.entrypoint /usr/local/bin/app
 mkdir -p la/usr/local/bin && cp /bin/true la/usr/local/bin/bsd && setcap cap_kill=ep la/usr/local/bin/bsd
 bsdtar --xattrs --format pax --options xattrheader=LIBARCHIVE -cf bsd.tar -C la usr
+mkdir -p hl/usr/bin && cp /bin/true hl/usr/bin/a && setcap cap_kill=ep hl/usr/bin/a && ln hl/usr/bin/a hl/usr/bin/b
+tar --xattrs --xattrs-include='*' --format=pax -cf gnu-link.tar -C hl usr
+bsdtar --xattrs --format pax -cf bsd-link.tar -C hl usr
 "#,
             su = su.display(),
             py = py.display(),
@@ -586,6 +589,34 @@ bsdtar --xattrs --format pax --options xattrheader=LIBARCHIVE -cf bsd.tar -C la 
         triples(&r),
         vec![t3("FC161", &p("/usr/local/bin/bsd"), "error")]
     );
+    // A hard link: GNU tar writes the record on the data entry only, so Docker and
+    // containerd lose the capability on both names; bsdtar repeats it on the link.
+    let r = audit(
+        &[
+            "--json",
+            "--image",
+            lab.join("gnu-link.tar").to_str().unwrap(),
+        ],
+        w.path(),
+    );
+    r.status(1);
+    assert_eq!(
+        triples(&r),
+        vec![
+            t3("FC161", &p("/usr/bin/a"), "error"),
+            t3("FC161", &p("/usr/bin/b"), "error")
+        ]
+    );
+    let r = audit(
+        &[
+            "--json",
+            "--image",
+            lab.join("bsd-link.tar").to_str().unwrap(),
+        ],
+        w.path(),
+    );
+    r.ok();
+    assert_eq!(r.stdout(), "");
     // Under k8s-restricted as the image's user 'app': the entrypoint fits (containerd
     // grants net_bind_service), ping's =ep net_raw would fail with EPERM, and python3's
     // setuid too; on docker the entrypoint's capability is inert.
