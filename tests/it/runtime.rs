@@ -1016,3 +1016,343 @@ fn the_example_unit_matches_the_caller_built_for_real() {
     assert_eq!(Observed::predicted(&v), case.real(&prog).unwrap());
     assert_eq!(v["ambient"], serde_json::json!(["cap_net_bind_service"]));
 }
+
+/// moby's default list (`oci/caps/defaults.go`), which containerd's CRI shares.
+const MOBY_DEFAULTS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// CRI-O's `default_capabilities`.
+const CRIO_DEFAULTS: [&str; 9] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_KILL",
+];
+
+/// The capability lists an engine's code writes into the process section, as string
+/// lists, transcribed step by step from the Go sources (not from fcap's model): moby
+/// `TweakCapabilities` and `SetCapabilities`, containerd 1.6 CRI `WithCapabilities`,
+/// CRI-O `SpecSetupCapabilities`. `avail` is what the engine's `ALL` means where it
+/// asks the running process (moby, containerd: `cap.Current()`), `known` every name
+/// the kernel has (CRI-O). Err: the engine refuses the container.
+fn engine_lists(
+    engine: &str,
+    uid: u32,
+    add: &[&str],
+    drop: &[&str],
+    avail: &[String],
+    known: &[String],
+) -> Result<serde_json::Value, String> {
+    let up = |c: &str| c.to_ascii_uppercase();
+    let prefixed = |c: &str| {
+        let c = up(c);
+        if c == "ALL" || c.starts_with("CAP_") {
+            c
+        } else {
+            format!("CAP_{c}")
+        }
+    };
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (bounding, eff_perm) = match engine {
+        "docker" => {
+            let adds: Vec<String> = add.iter().map(|c| prefixed(c)).collect();
+            let drops: Vec<String> = drop.iter().map(|c| prefixed(c)).collect();
+            for c in adds.iter().chain(&drops) {
+                if c != "ALL" && !known.contains(c) {
+                    return Err(format!("unknown capability: {c:?}"));
+                }
+                if c != "ALL" && !avail.contains(c) {
+                    return Err(format!("capability not available: {c:?}"));
+                }
+            }
+            let caps: Vec<String> = if add.is_empty() && drop.is_empty() {
+                strings(&MOBY_DEFAULTS)
+            } else if adds.iter().any(|c| c == "ALL") {
+                avail
+                    .iter()
+                    .filter(|c| !drops.contains(c))
+                    .cloned()
+                    .collect()
+            } else if drops.iter().any(|c| c == "ALL") {
+                adds
+            } else {
+                let mut v: Vec<String> = MOBY_DEFAULTS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .filter(|c| !drops.contains(c))
+                    .collect();
+                v.extend(adds);
+                v
+            };
+            // SetCapabilities: a non-root user gets the bounding set only.
+            let ep = if uid == 0 { caps.clone() } else { Vec::new() };
+            (caps, ep)
+        }
+        "containerd" => {
+            let mut caps = strings(&MOBY_DEFAULTS);
+            if add.iter().any(|c| c.eq_ignore_ascii_case("all")) {
+                caps = avail.to_vec();
+            }
+            if drop.iter().any(|c| c.eq_ignore_ascii_case("all")) {
+                caps.clear();
+            }
+            for c in add.iter().filter(|c| up(c) != "ALL") {
+                let n = format!("CAP_{}", up(c));
+                if !caps.contains(&n) {
+                    caps.push(n);
+                }
+            }
+            for c in drop.iter().filter(|c| up(c) != "ALL") {
+                let n = format!("CAP_{}", up(c));
+                caps.retain(|x| *x != n);
+            }
+            (caps.clone(), caps)
+        }
+        "cri-o" => {
+            let add_all = add.iter().any(|c| c.eq_ignore_ascii_case("all"));
+            let drop_all = drop.iter().any(|c| c.eq_ignore_ascii_case("all"));
+            let mut adds = strings(add);
+            if !add_all && !drop_all {
+                adds.extend(strings(&CRIO_DEFAULTS));
+            }
+            let mut caps: Vec<String> = Vec::new();
+            if add_all {
+                caps = known.to_vec();
+            }
+            if drop_all {
+                caps.clear();
+            }
+            for c in adds.iter().filter(|c| !c.eq_ignore_ascii_case("all")) {
+                let n = up(&prefixed(c));
+                if !known.contains(&n) {
+                    return Err(format!("unknown capability {n:?} to add"));
+                }
+                if !caps.contains(&n) {
+                    caps.push(n);
+                }
+            }
+            for c in drop.iter().filter(|c| !c.eq_ignore_ascii_case("all")) {
+                let n = up(&prefixed(c));
+                if !known.contains(&n) {
+                    return Err(format!("unknown capability {n:?} to drop"));
+                }
+                caps.retain(|x| *x != n);
+            }
+            (caps.clone(), caps)
+        }
+        _ => unreachable!(),
+    };
+    Ok(serde_json::json!({
+        "bounding": bounding, "effective": eff_perm, "permitted": eff_perm,
+        "inheritable": [], "ambient": [],
+    }))
+}
+
+/// Capability names of a mask, as runc spells them.
+fn cap_names(mask: u64) -> Vec<String> {
+    names(mask)
+}
+
+/// Random add/drop lists (every spelling engines meet: bare, `CAP_`-prefixed, lower
+/// case, `ALL`, one capability this machine lacks), a random user and no_new_privs,
+/// written as a Compose file or a Kubernetes pod (directly, or through a YAML merge
+/// key) for Docker, containerd and CRI-O: fcap's prediction from the descriptor
+/// against runc running the section the engine's own code builds (transcribed in
+/// [`engine_lists`]), on an entrypoint with random file capabilities.
+/// `FCAP_ENGINES_SEED` replays a run, `FCAP_ENGINES_CASES` sets the count.
+#[test]
+fn engine_add_drop_and_merge_keys_match_runc_running_the_engines_section() {
+    let b = Bundle::new();
+    let (seed, cases, mut rng) = random_run("FCAP_ENGINES", "engine differential test", 60);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let avail = cap_names(eff);
+    let known = cap_names((1u64 << (last + 1)) - 1);
+    let pool = [
+        "NET_BIND_SERVICE",
+        "net_raw",
+        "CAP_KILL",
+        "cap_chown",
+        "SYS_ADMIN",
+        "ALL",
+        "all",
+        "SETUID",
+        "SYS_RESOURCE",
+        "FOO",
+    ];
+    let dir = b.dir.path();
+    let (mut ran, mut refused, mut rejected) = (0, 0, 0);
+    for case in 0..cases {
+        let engine = *rng.pick(&["docker", "containerd", "cri-o"]);
+        let pick = |rng: &mut SplitMix| -> Vec<&str> {
+            pool.iter()
+                .copied()
+                .filter(|c| {
+                    rng.chance(if matches!(*c, "SYS_RESOURCE" | "FOO") {
+                        7
+                    } else {
+                        18
+                    })
+                })
+                .collect()
+        };
+        let (add, drop) = (pick(&mut rng), pick(&mut rng));
+        let uid = *rng.pick(&[0u32, 1000]);
+        let nnp = rng.chance(40);
+        let merge = rng.chance(50);
+        let list = |v: &[&str]| format!("[{}]", v.join(", "));
+        let (file, flags) = if engine == "docker" {
+            let caps = format!("cap_add: {}\n    cap_drop: {}\n", list(&add), list(&drop));
+            let nnp_line = if nnp {
+                "    security_opt: [no-new-privileges:true]\n"
+            } else {
+                ""
+            };
+            let text = if merge {
+                format!(
+                    "x-caps: &caps\n    {caps}services:\n  app:\n    user: \"{uid}:{uid}\"\n{nnp_line}    <<: *caps\n"
+                )
+            } else {
+                format!("services:\n  app:\n    user: \"{uid}:{uid}\"\n{nnp_line}    {caps}")
+            };
+            let f = dir.join("compose.yaml");
+            std::fs::write(&f, &text).unwrap();
+            (text, vec!["--compose".to_string(), f.display().to_string()])
+        } else {
+            let caps = format!("{{add: {}, drop: {}}}", list(&add), list(&drop));
+            let ape = if nnp {
+                "\n      allowPrivilegeEscalation: false"
+            } else {
+                ""
+            };
+            let text = if merge {
+                format!(
+                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: base\n    securityContext:\n      capabilities: &caps {caps}\n  - name: app\n    securityContext:\n      runAsUser: {uid}\n      runAsGroup: {uid}{ape}\n      capabilities:\n        <<: *caps\n"
+                )
+            } else {
+                format!(
+                    "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: app\n    securityContext:\n      runAsUser: {uid}\n      runAsGroup: {uid}{ape}\n      capabilities: {caps}\n"
+                )
+            };
+            let f = dir.join("pod.yaml");
+            std::fs::write(&f, &text).unwrap();
+            (
+                text,
+                vec![
+                    "--k8s".to_string(),
+                    f.display().to_string(),
+                    "--container".to_string(),
+                    "app".to_string(),
+                    "--runtime".to_string(),
+                    engine.to_string(),
+                ],
+            )
+        };
+        // The entrypoint's own capabilities.
+        let _ = Command::new("setcap")
+            .arg("-r")
+            .arg(b.entrypoint())
+            .output();
+        let fcaps = *rng.pick(&[
+            None,
+            Some("cap_net_bind_service=ep"),
+            Some("cap_kill,cap_net_raw=p"),
+            Some("cap_chown,cap_setuid=ep"),
+        ]);
+        if let Some(t) = fcaps {
+            setcap_on(&b.entrypoint(), &[t]);
+        }
+        let what = format!(
+            "case {case} (FCAP_ENGINES_SEED={seed}) {engine} uid {uid} nnp {nnp} file caps {fcaps:?}\n{file}"
+        );
+        let mut args = vec!["verify".to_string(), "--json".to_string()];
+        args.extend(flags);
+        args.push(b.entrypoint().display().to_string());
+        let r = fcap_run(&args);
+        let section = match engine_lists(engine, uid, &add, &drop, &avail, &known) {
+            Ok(s) => s,
+            Err(e) => {
+                // The engine refuses the container: so does verify, in one line.
+                r.status(2);
+                assert!(
+                    r.stderr().contains("refuses to create the container"),
+                    "{what}\nengine: {e}\nfcap: {}",
+                    r.stderr()
+                );
+                rejected += 1;
+                continue;
+            }
+        };
+        assert!(matches!(r.code(), 0 | 1), "{what}\n{}", r.stderr());
+        let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+        b.write(&serde_json::json!({
+            "user": {"uid": uid, "gid": uid},
+            "capabilities": section,
+            // The kubelet sets it whenever allowPrivilegeEscalation is false (the
+            // API server refuses only the literal CAP_SYS_ADMIN, never drawn here).
+            "noNewPrivileges": nnp,
+        }));
+        match b.run() {
+            Ok(seen) => {
+                assert_eq!(v["exec"], "ok", "runc ran it: {what}\n{v}");
+                assert_eq!(
+                    Observed::predicted(&v),
+                    seen,
+                    "fcap (left) and runc (right): {what}\nsection {section}"
+                );
+                ran += 1;
+            }
+            Err(e) => {
+                assert!(e.contains("operation not permitted"), "runc: {e}\n{what}");
+                assert_eq!(v["exec"], "eperm", "runc: {e}\n{what}\n{v}");
+                refused += 1;
+            }
+        }
+        // containerd's CAP_ prefix: the note says what happened to the names.
+        let prefixed = add
+            .iter()
+            .chain(&drop)
+            .any(|c| c.to_ascii_uppercase().starts_with("CAP_"));
+        if engine == "containerd" && prefixed {
+            let notes = v["caller"]["notes"].to_string();
+            assert!(notes.contains("CAP_CAP_"), "{what}\n{notes}");
+        }
+    }
+    eprintln!(
+        "engine differential test: {ran} ran, {refused} refused by runc or the kernel, {rejected} refused by the engine"
+    );
+    if cases >= 40 {
+        assert!(
+            ran > 0 && refused > 0 && rejected > 0,
+            "{ran} {refused} {rejected}"
+        );
+    }
+}

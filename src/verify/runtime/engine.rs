@@ -82,8 +82,12 @@ fn is_all(name: &str) -> bool {
 }
 
 /// The capability list after `add`/`drop` (names as written), and the names, as the
-/// engine spells them, that runc does not know. `all` is every capability this kernel
-/// has.
+/// engine spells them, that runc does not know. `all` is every capability available
+/// here (the runtime's own set), which `ALL` and `privileged` stand for, except on
+/// CRI-O, whose `ALL` is every capability the kernel knows
+/// (`getOCICapabilitiesList`). A capability named outright is passed on even when it
+/// is not available (only moby refuses it, see [`unavailable`]): runc then fails to
+/// apply it for a process that should hold it.
 ///
 /// * moby (`TweakCapabilities`): add `ALL` gives every capability except the dropped
 ///   ones; otherwise drop `ALL` leaves only the added ones; otherwise drops are removed
@@ -133,7 +137,11 @@ pub fn resolve(
         Engine::Containerd | Engine::CriO => {
             let mut s = e.default_caps();
             if has_all(add) {
-                s = all;
+                s = if e == Engine::CriO {
+                    CapSet::all()
+                } else {
+                    all
+                };
             }
             if has_all(drop) {
                 s = CapSet::EMPTY;
@@ -141,7 +149,19 @@ pub fn resolve(
             (s | adds) - drops
         }
     };
-    (caps & all, unknown)
+    (caps, unknown)
+}
+
+/// The capabilities named in `add` or `drop` that are not available here: moby
+/// (since 23.0, `NormalizeLegacyCapabilities` on both lists) refuses to create the
+/// container for one ("capability not supported by your kernel or not available in
+/// the current environment").
+pub fn unavailable(e: Engine, add: &[String], drop: &[String], all: CapSet) -> Vec<String> {
+    add.iter()
+        .chain(drop)
+        .filter(|n| normalise(e, n).is_some_and(|c| !all.has(c)))
+        .map(|n| spelled(e, n))
+        .collect()
 }
 
 /// The five sets an engine writes for `caps` and this uid:

@@ -341,6 +341,16 @@ pub fn map_tweaked(
             f.name
         );
     }
+    if let (Engine::Docker, false, Some(u)) = (
+        e,
+        privileged,
+        engine::unavailable(e, &add, &drop, all).first(),
+    ) {
+        anyhow::bail!(
+            "container '{}': capability '{u}' is not available here (not in this machine's bounding set): Docker refuses to create the container",
+            f.name
+        );
+    }
     let prefixed: Vec<&str> = add
         .iter()
         .chain(&drop)
@@ -390,8 +400,8 @@ pub fn map_tweaked(
         "capabilities.ambient",
         format!("{} clears ambient", e.name()),
     );
-    // kubelet: no_new_privs only when allowPrivilegeEscalation is explicitly false;
-    // it is always allowed when privileged or with CAP_SYS_ADMIN.
+    // kubelet (AddNoNewPrivileges): no_new_privs exactly when allowPrivilegeEscalation
+    // is explicitly false.
     let ape_path = format!("{sc_path}.allowPrivilegeEscalation");
     let ape = match sc
         .and_then(|s| s.get("allowPrivilegeEscalation"))
@@ -403,8 +413,11 @@ pub fn map_tweaked(
         None => None,
     };
     if let Some((false, n)) = ape {
-        if privileged || set.has(21) {
-            notes.push("allowPrivilegeEscalation: false is void with privileged or CAP_SYS_ADMIN (the API server rejects the pod)".to_string());
+        // ValidateSecurityContext refuses the pair only for privileged: true and for
+        // the literal name "CAP_SYS_ADMIN" in add; SYS_ADMIN by any other spelling
+        // (or through ALL) passes, and the kubelet sets no_new_privs.
+        if privileged || add.iter().any(|a| a == "CAP_SYS_ADMIN") {
+            notes.push("allowPrivilegeEscalation: false with privileged: true or capabilities.add CAP_SYS_ADMIN: the API server rejects the pod".to_string());
         } else {
             p.no_new_privs = true;
             p.origin("noNewPrivileges", r.at(n, &ape_path));

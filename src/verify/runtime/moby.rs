@@ -113,6 +113,11 @@ pub fn process(s: &Settings, e: Engine, all: CapSet) -> anyhow::Result<(Process,
             e.name()
         );
     }
+    if let (Engine::Docker, Some(u)) = (e, engine::unavailable(e, &add, &drop, all).first()) {
+        anyhow::bail!(
+            "capability '{u}' is not available here (not in this machine's bounding set): Docker refuses to create the container"
+        );
+    }
     engine::apply(&mut p, e, caps, &add);
     let mut from = format!("{}'s default list", e.name());
     if let Some((true, at)) = &s.privileged {
