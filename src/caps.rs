@@ -60,7 +60,9 @@ pub const MAX_BITS: u32 = 64;
 /// Well-known capability numbers used by the tool itself.
 pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
+pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETPCAP: u32 = 8;
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
 pub const CAP_SYS_PTRACE: u32 = 19;
 pub const CAP_SETFCAP: u32 = 31;

@@ -2,6 +2,7 @@
 //!
 //! * [`model`]: the kernel's computation as a pure function (caller, file facts) →
 //!   (outcome, new sets, reasons).
+//! * [`chain`]: a chain of execs, user switches and forks, link by link.
 //! * [`facts`]: gathering the file facts from the system (symlinks, `#!` chain, mount
 //!   flags, modes and owners, the raw attribute).
 //! * [`caller`]: the caller's state: this process, `--pid`, or a simulated
@@ -11,6 +12,7 @@
 //!   and applied the way runc (or systemd) applies it.
 
 pub mod caller;
+pub mod chain;
 pub mod facts;
 pub mod image;
 pub mod model;

@@ -10,8 +10,9 @@ mod render;
 use crate::caps::CapSet;
 use crate::error::Exit;
 use crate::verify::caller::{self, Described, Profile, Request};
+use crate::verify::chain::{self, Link, Resolved, Step};
 use crate::verify::facts;
-use crate::verify::model::{Node, Outcome};
+use crate::verify::model::{self, Caller, Node, Outcome, Prediction};
 use crate::verify::runtime::descriptor::{
     self, ContainerArgs, Descriptor, container_descriptor, from_oci, from_unit, shortest_fixes,
 };
@@ -147,6 +148,9 @@ pub struct VerifyArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub chain: ChainArgs,
 }
 
 /// A capability list for the command line: names, numbers, `all`, or `none`/empty.
@@ -232,10 +236,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     let mut chain = facts::gather(&path);
     facts::mark_open_for_writing(&mut chain);
-    if chain[0].inode.is_none() && chain[0].lookup_errno != Some(libc::ENAMETOOLONG) {
-        let e = std::io::Error::from_raw_os_error(chain[0].lookup_errno.unwrap_or(libc::ENOENT));
-        return Err(crate::error::io_at_path(&path, &e, false));
-    }
+    first_exists(&path, &chain, "")?;
     if let Some(root) = root.as_ref().and_then(|r| std::fs::canonicalize(r).ok()) {
         // Inside the container the root is `/`: the host directories above it are
         // not on the entrypoint's lookup path.
@@ -243,7 +244,70 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             n.dirs.retain(|(d, _)| d.starts_with(&root));
         }
     }
-    answer(args, out, desc.as_ref(), &who, &path, &chain)
+    let rest = resolve_host(&args.chain.links, root.as_deref())?;
+    answer(args, out, desc.as_ref(), &who, &path, &chain, rest)
+}
+
+/// Where a bare program name (no `/`) is found, as execvp finds it: the first
+/// executable file of that name in a directory of PATH.
+pub fn on_path(p: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    if p.as_os_str().as_bytes().contains(&b'/') {
+        return Some(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(p))
+        .find(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// The facts for each link after the first, on this host: programs by path or
+/// through PATH (inside `root`, a bundle's, when given), users in /etc/passwd.
+fn resolve_host(links: &[Link], root: Option<&Path>) -> anyhow::Result<Vec<Resolved>> {
+    links
+        .iter()
+        .map(|l| {
+            Ok(match l {
+                Link::Exec(p) => {
+                    let found = match root {
+                        Some(r) if p.is_absolute() => r.join(p.strip_prefix("/").unwrap_or(p)),
+                        _ => on_path(p).ok_or_else(|| {
+                            crate::error::at_path(p, "not found in PATH (--then)")
+                        })?,
+                    };
+                    let mut nodes = facts::gather(&found);
+                    facts::mark_open_for_writing(&mut nodes);
+                    first_exists(&found, &nodes, "")?;
+                    Resolved::Exec { path: found, nodes }
+                }
+                Link::User(spec) => Resolved::User {
+                    spec: spec.clone(),
+                    user: host_user(spec)?,
+                },
+                Link::Fork => Resolved::Fork,
+            })
+        })
+        .collect()
+}
+
+/// `user[:group]` in this host's account files.
+pub fn host_user(spec: &str) -> anyhow::Result<crate::users::User> {
+    let read = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
+    crate::users::lookup_spec(spec, &read("/etc/passwd"), &read("/etc/group"), "")
+}
+
+/// An error when the program itself does not exist (a verify of nothing).
+fn first_exists(path: &Path, nodes: &[Node], place: &str) -> anyhow::Result<()> {
+    let first = &nodes[0];
+    if first.inode.is_none() && first.lookup_errno != Some(libc::ENAMETOOLONG) {
+        let e = std::io::Error::from_raw_os_error(first.lookup_errno.unwrap_or(libc::ENOENT));
+        return Err(crate::error::at_path(
+            path,
+            format!("{}{place}", crate::error::strerror(&e)),
+        ));
+    }
+    Ok(())
 }
 
 /// `verify --image`: the same answer, with the file facts and the accounts taken
@@ -327,7 +391,7 @@ fn run_image(
                 );
                 req.profile = Some(Profile::Docker);
             }
-            req.accounts = Some(accounts);
+            req.accounts = Some(accounts.clone());
             let mut w = caller::build(&req)?;
             w.notes.extend(notes);
             (None, w)
@@ -342,15 +406,35 @@ fn run_image(
         render::explain(out, d, &who, &g.program)?;
         return Ok(Exit::Success);
     }
-    let first = &g.chain[0];
-    if first.inode.is_none() && first.lookup_errno != Some(libc::ENAMETOOLONG) {
-        let e = std::io::Error::from_raw_os_error(first.lookup_errno.unwrap_or(libc::ENOENT));
-        return Err(crate::error::at_path(
-            &g.program,
-            format!("{}{place}", crate::error::strerror(&e)),
-        ));
+    first_exists(&g.program, &g.chain, &place)?;
+    // Later links resolve in the image too: each is looked up in a new pass over it.
+    let crate::verify::image::Gathered {
+        tree,
+        program,
+        chain: nodes,
+        ..
+    } = g;
+    let mut image = tree.image;
+    let mut rest = Vec::new();
+    for l in &args.chain.links {
+        rest.push(match l {
+            Link::Exec(p) => {
+                let g = crate::verify::image::gather(image, p)?;
+                first_exists(&g.program, &g.chain, &place)?;
+                image = g.tree.image;
+                Resolved::Exec {
+                    path: g.program,
+                    nodes: g.chain,
+                }
+            }
+            Link::User(spec) => Resolved::User {
+                spec: spec.clone(),
+                user: accounts.resolve(spec)?,
+            },
+            Link::Fork => Resolved::Fork,
+        });
     }
-    answer(args, out, desc.as_ref(), &who, &g.program, &g.chain)
+    answer(args, out, desc.as_ref(), &who, &program, &nodes, rest)
 }
 
 /// Predict, then print the answer and pick the exit status.
@@ -361,8 +445,12 @@ fn answer(
     who: &Described,
     path: &Path,
     chain: &[Node],
+    rest: Vec<Resolved>,
 ) -> anyhow::Result<Exit> {
     let p = descriptor::predict(desc, who, chain);
+    if !rest.is_empty() {
+        return answer_chain(args, out, desc, who, path, chain, p, rest);
+    }
     let missing = args
         .require
         .map(|r| match p.outcome {
@@ -372,7 +460,10 @@ fn answer(
         })
         .unwrap_or(CapSet::EMPTY);
     let fixes = match (desc, args.require) {
-        (Some(d), Some(r)) if !missing.is_empty() => shortest_fixes(d, chain, r, missing)?,
+        (Some(d), Some(r)) if !missing.is_empty() => shortest_fixes(d, missing, &|c| {
+            let pred = model::predict(c, chain);
+            pred.outcome == Outcome::Ok && (r - pred.effective).is_empty()
+        })?,
         _ => Vec::new(),
     };
     render::print(out, args, desc, who, path, chain, &p, missing, &fixes)?;
@@ -380,6 +471,62 @@ fn answer(
         (Outcome::Ok, true) => Exit::Success,
         _ => Exit::Negative,
     })
+}
+
+/// The answer for a chain: every link predicted from the state the one before left,
+/// `--require` judged at the last, fixes re-verified over the whole chain.
+#[allow(clippy::too_many_arguments)]
+fn answer_chain(
+    args: &VerifyArgs,
+    out: &mut dyn Write,
+    desc: Option<&Descriptor>,
+    who: &Described,
+    path: &Path,
+    nodes: &[Node],
+    first: Prediction,
+    rest: Vec<Resolved>,
+) -> anyhow::Result<Exit> {
+    let links = rest.len() + 1;
+    let first_link = Resolved::Exec {
+        path: path.to_path_buf(),
+        nodes: nodes.to_vec(),
+    };
+    let steps = chain::follow(
+        Step {
+            link: first_link.clone(),
+            caller: who.caller.clone(),
+            prediction: first,
+        },
+        rest.clone(),
+    );
+    let required = args.require.unwrap_or(CapSet::EMPTY);
+    let missing = chain::missing(&steps, links, required);
+    let mut all = vec![first_link];
+    all.extend(rest);
+    let meets = |c: &Caller, links_now: &[Resolved]| -> bool {
+        let s = chain::predict_all(c, links_now);
+        chain::missing(&s, links_now.len(), required).is_empty()
+    };
+    let (fixes, hints) = if missing.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let fixes = match desc {
+            Some(d) => shortest_fixes(d, missing, &|c| meets(c, &all))?,
+            None => Vec::new(),
+        };
+        let user = who
+            .user_name
+            .clone()
+            .unwrap_or_else(|| who.caller.uid.to_string());
+        (fixes, chain::fixes(&who.caller, &all, required, &user))
+    };
+    render::print_chain(out, args, desc, who, &steps, links, missing, &fixes, &hints)?;
+    Ok(
+        match (steps.len() == links, steps.last().map(|s| s.prediction.outcome), missing.is_empty()) {
+            (true, Some(Outcome::Ok), true) => Exit::Success,
+            _ => Exit::Negative,
+        },
+    )
 }
 
 impl VerifyArgs {
@@ -393,5 +540,73 @@ impl VerifyArgs {
             docker_args: self.docker_args.as_deref(),
             runtime: self.runtime,
         }
+    }
+}
+
+/// `--then PROG`, `--then-user USER` and `--then-fork`, in the order given: the links
+/// after the first program. clap keeps each option's values apart, so their order is
+/// read back from the positions it records.
+#[derive(Clone, Debug, Default)]
+pub struct ChainArgs {
+    pub links: Vec<Link>,
+}
+
+impl clap::FromArgMatches for ChainArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut at: Vec<(usize, Link)> = Vec::new();
+        if let (Some(v), Some(i)) = (m.get_many::<PathBuf>("then"), m.indices_of("then")) {
+            at.extend(i.zip(v.map(|p| Link::Exec(p.clone()))));
+        }
+        if let (Some(v), Some(i)) = (m.get_many::<String>("then_user"), m.indices_of("then_user"))
+        {
+            at.extend(i.zip(v.map(|u| Link::User(u.clone()))));
+        }
+        if let Some(i) = m.indices_of("then_fork") {
+            at.extend(i.map(|i| (i, Link::Fork)));
+        }
+        at.sort_by_key(|(i, _)| *i);
+        Ok(ChainArgs {
+            links: at.into_iter().map(|(_, l)| l).collect(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for ChainArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        use clap::{Arg, ArgAction};
+        cmd.arg(
+            Arg::new("then")
+                .long("then")
+                .value_name("PROG")
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Then the process execs PROG (a bare name is looked up in PATH): predict each link of the chain in order")
+                .long_help("Then the process execs PROG (a bare name is looked up in PATH, in the image with --image). Repeat it, mixed with --then-user and --then-fork, to follow a chain: each link's caller is the state the previous one left, --require is judged at the last link."),
+        )
+        .arg(
+            Arg::new("then_user")
+                .long("then-user")
+                .value_name("USER")
+                .action(ArgAction::Append)
+                .help("Then the process switches to USER[:GROUP] in user space, as gosu, su-exec, su and s6-setuidgid do (setgroups, setgid, setuid, no capability handling)"),
+        )
+        .arg(
+            Arg::new("then_fork")
+                .long("then-fork")
+                .action(ArgAction::Append)
+                .num_args(0)
+                .value_parser(clap::builder::ValueParser::bool())
+                .default_missing_value("true")
+                .help("Then the process forks and the child goes on (it keeps everything): a daemon's worker, pm2's cluster"),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }

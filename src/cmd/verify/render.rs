@@ -4,6 +4,7 @@ use super::VerifyArgs;
 use crate::caps::{self, CapSet};
 use crate::output::escape_path;
 use crate::verify::caller::Described;
+use crate::verify::chain::{self, Resolved, Step};
 use crate::verify::model::{self, Node, Outcome, Prediction};
 use crate::verify::runtime::descriptor::Descriptor;
 use crate::verify::runtime::{Refusal, Tweak};
@@ -44,7 +45,16 @@ pub fn print(
         if let Some(d) = desc {
             descriptor_lines(out, d)?;
         }
-        human(out, args, path, chain, who, p, missing)?;
+        human(
+            out,
+            args.image.as_deref(),
+            args.require,
+            path,
+            chain,
+            who,
+            p,
+            missing,
+        )?;
         if !fixes.is_empty() {
             writeln!(out, "\n{}", "fix (each re-verified):".bold())?;
             for (i, (_, text)) in fixes.iter().enumerate() {
@@ -202,7 +212,19 @@ fn to_json(
     p: &Prediction,
     missing: CapSet,
 ) -> serde_json::Value {
-    let c = &who.caller;
+    let mut v = exec_json(path, chain, p);
+    v["image"] = args.image.as_deref().map(escape_path).into();
+    v["caller"] = caller_json(who, desc);
+    if let Some(r) = args.require {
+        v["required"] = r.names().into();
+        v["missing"] = missing.names().into();
+    }
+    v
+}
+
+/// What one prediction says, whatever the link: the outcome, the new sets and ids,
+/// reasons and hints.
+fn prediction_json(p: &Prediction) -> serde_json::Value {
     let reasons: Vec<serde_json::Value> = p
         .reasons
         .iter()
@@ -214,15 +236,7 @@ fn to_json(
             o
         })
         .collect();
-    let mut v = serde_json::json!({
-        "path": escape_path(path),
-        "image": args.image.as_deref().map(escape_path),
-        "file": chain[0].shown(),
-        "symlink_target": chain[0].symlink_target().map(|r| escape_path(r)),
-        "interpreter": interpreter(chain, p).map(Node::shown),
-        "chain": chain.iter().take(p.final_node + 1).map(Node::shown).collect::<Vec<_>>(),
-        "loader": loader(chain, p),
-        "file_caps": p.file_caps.map(|f| f.to_text()),
+    serde_json::json!({
         "exec": p.outcome.code(),
         "errno": match p.outcome { Outcome::Ok => None, Outcome::Fail(e) => Some(crate::error::errno_name(e)), Outcome::Unknown => None },
         "permitted": p.permitted.names(),
@@ -232,27 +246,50 @@ fn to_json(
         "bounding": p.bounding.names(),
         "uid": p.uid, "euid": p.euid, "gid": p.gid, "egid": p.egid,
         "secure_exec": p.secure_exec,
-        "caller": {
-            "source": who.source,
-            "user": who.user_name,
-            "uid": c.uid, "euid": c.euid, "gid": c.gid, "egid": c.egid,
-            "groups": c.groups,
-            "inheritable": c.inheritable.names(),
-            "permitted": c.permitted.names(),
-            "effective": c.effective.names(),
-            "ambient": c.ambient.names(),
-            "bounding": c.bounding.names(),
-            "no_new_privs": c.no_new_privs,
-            "noroot": c.noroot,
-            "untrusted_tracer": c.untrusted_tracer,
-            "user_namespace": c.userns.as_ref().map(|ns| serde_json::json!({
-                "uid_map": ns.uid_map,
-                "gid_map": ns.gid_map,
-            })),
-            "notes": who.notes,
-        },
         "reasons": reasons,
         "hints": p.hints,
+    })
+}
+
+/// An exec's prediction with the files the kernel opened for it.
+fn exec_json(path: &Path, chain: &[Node], p: &Prediction) -> serde_json::Value {
+    let mut v = prediction_json(p);
+    v["path"] = escape_path(path).into();
+    v["file"] = chain[0].shown().into();
+    v["symlink_target"] = chain[0].symlink_target().map(|r| escape_path(r)).into();
+    v["interpreter"] = interpreter(chain, p).map(Node::shown).into();
+    v["chain"] = chain
+        .iter()
+        .take(p.final_node + 1)
+        .map(Node::shown)
+        .collect::<Vec<_>>()
+        .into();
+    v["loader"] = loader(chain, p).into();
+    v["file_caps"] = p.file_caps.map(|f| f.to_text()).into();
+    v
+}
+
+/// The caller's state (and the descriptor it came from).
+fn caller_json(who: &Described, desc: Option<&Descriptor>) -> serde_json::Value {
+    let c = &who.caller;
+    let mut v = serde_json::json!({
+        "source": who.source,
+        "user": who.user_name,
+        "uid": c.uid, "euid": c.euid, "gid": c.gid, "egid": c.egid,
+        "groups": c.groups,
+        "inheritable": c.inheritable.names(),
+        "permitted": c.permitted.names(),
+        "effective": c.effective.names(),
+        "ambient": c.ambient.names(),
+        "bounding": c.bounding.names(),
+        "no_new_privs": c.no_new_privs,
+        "noroot": c.noroot,
+        "untrusted_tracer": c.untrusted_tracer,
+        "user_namespace": c.userns.as_ref().map(|ns| serde_json::json!({
+            "uid_map": ns.uid_map,
+            "gid_map": ns.gid_map,
+        })),
+        "notes": who.notes,
     });
     if let Some(d) = desc {
         let settings: Vec<serde_json::Value> = d
@@ -261,7 +298,7 @@ fn to_json(
             .iter()
             .map(|o| serde_json::json!({ "field": o.field, "from": o.from }))
             .collect();
-        v["caller"]["descriptor"] = serde_json::json!({
+        v["descriptor"] = serde_json::json!({
             "kind": d.kind,
             "file": escape_path(&d.file),
             "process": d.process.to_json(),
@@ -269,10 +306,6 @@ fn to_json(
             "ignored_capabilities": d.process.ignored,
             "runtime_refuses": d.refusal.as_ref().map(Refusal::message),
         });
-    }
-    if let Some(r) = args.require {
-        v["required"] = r.names().into();
-        v["missing"] = missing.names().into();
     }
     v
 }
@@ -291,9 +324,11 @@ pub fn set_text(s: CapSet) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn human(
     out: &mut dyn Write,
-    args: &VerifyArgs,
+    image: Option<&Path>,
+    require: Option<CapSet>,
     path: &Path,
     chain: &[Node],
     who: &Described,
@@ -313,7 +348,7 @@ fn human(
         )?,
         None => writeln!(out, "{}        {}", bold("file:"), escape_path(path))?,
     }
-    if let Some(i) = &args.image {
+    if let Some(i) = image {
         writeln!(out, "{}       {}", bold("image:"), escape_path(i))?;
     }
     for n in chain.iter().take(p.final_node + 1).skip(1) {
@@ -425,7 +460,7 @@ fn human(
             writeln!(out, "{}        {}", bold("exec:"), msg.yellow().bold())?;
         }
     }
-    if let Some(r) = args.require {
+    if let Some(r) = require {
         if missing.is_empty() {
             writeln!(
                 out,
@@ -449,6 +484,296 @@ fn human(
         for h in &p.hints {
             writeln!(out, "  - {h}")?;
         }
+    }
+    Ok(())
+}
+
+/// What a link changed in the process: the sets and ids that differ from its
+/// caller's.
+fn changes(c: &model::Caller, p: &Prediction) -> Vec<String> {
+    if p.outcome != Outcome::Ok {
+        return Vec::new();
+    }
+    let mut v = Vec::new();
+    for (name, before, after) in [
+        ("permitted", c.permitted, p.permitted),
+        ("effective", c.effective, p.effective),
+        ("inheritable", c.inheritable, p.inheritable),
+        ("ambient", c.ambient, p.ambient),
+        ("bounding", c.bounding, p.bounding),
+    ] {
+        let mut d: Vec<String> = (before - after)
+            .names()
+            .iter()
+            .map(|n| format!("-{n}"))
+            .collect();
+        d.extend((after - before).names().iter().map(|n| format!("+{n}")));
+        if !d.is_empty() {
+            v.push(format!("{name} {}", d.join(",")));
+        }
+    }
+    for (name, before, after) in [
+        ("uid", c.uid, p.uid),
+        ("euid", c.euid, p.euid),
+        ("gid", c.gid, p.gid),
+        ("egid", c.egid, p.egid),
+    ] {
+        if before != after {
+            v.push(format!("{name} {before} -> {after}"));
+        }
+    }
+    v
+}
+
+/// A chain's steps as JSON: each with the fields of a single prediction, and what
+/// the link was.
+fn step_json(i: usize, s: &Step, who: &Described, desc: Option<&Descriptor>) -> serde_json::Value {
+    let mut v = match &s.link {
+        Resolved::Exec { path, nodes } => exec_json(path, nodes, &s.prediction),
+        _ => prediction_json(&s.prediction),
+    };
+    v["link"] = match &s.link {
+        Resolved::Exec { .. } => "exec",
+        Resolved::User { .. } => "user",
+        Resolved::Fork => "fork",
+    }
+    .into();
+    if let Resolved::User { spec, user } = &s.link {
+        v["user"] = serde_json::json!({
+            "spec": spec,
+            "name": user.name,
+            "uid": user.uid,
+            "gid": user.gid,
+            "groups": user.groups,
+        });
+    }
+    v["caller"] = if i == 0 {
+        caller_json(who, desc)
+    } else {
+        caller_json(&step_caller(i, s), None)
+    };
+    v["changed"] = changes(&s.caller, &s.prediction).into();
+    v
+}
+
+/// The caller of a later link, described.
+fn step_caller(i: usize, s: &Step) -> Described {
+    Described {
+        caller: s.caller.clone(),
+        source: format!("the process link {i} left"),
+        user_name: crate::users::user_name(s.caller.uid),
+        notes: Vec::new(),
+    }
+}
+
+/// The answer for a chain: JSON with `steps[]`, or one block per link, then the
+/// verdict at the last link and the fixes.
+#[allow(clippy::too_many_arguments)]
+pub fn print_chain(
+    out: &mut dyn Write,
+    args: &VerifyArgs,
+    desc: Option<&Descriptor>,
+    who: &Described,
+    steps: &[Step],
+    links: usize,
+    missing: CapSet,
+    fixes: &[(Tweak, String)],
+    hints: &[String],
+) -> anyhow::Result<()> {
+    let last = steps.last().map(|s| &s.prediction);
+    let reached = steps.len() == links;
+    let lost: Vec<(u32, Option<(usize, model::Reason)>)> = missing
+        .iter()
+        .map(|cap| (cap, chain::lost_at(steps, cap)))
+        .collect();
+    if args.json {
+        let mut v = match last {
+            Some(p) => prediction_json(p),
+            None => serde_json::json!({}),
+        };
+        v["image"] = args.image.as_deref().map(escape_path).into();
+        v["links"] = links.into();
+        v["complete"] = reached.into();
+        v["steps"] = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| step_json(i, s, who, desc))
+            .collect::<Vec<_>>()
+            .into();
+        v["hints"] = hints.into();
+        if let Some(r) = args.require {
+            v["required"] = r.names().into();
+            v["missing"] = missing.names().into();
+            v["lost"] = lost
+                .iter()
+                .map(|(cap, at)| match at {
+                    Some((i, r)) => serde_json::json!({
+                        "cap": caps::name(*cap), "step": i, "code": r.code, "message": r.message,
+                    }),
+                    None => serde_json::json!({ "cap": caps::name(*cap), "step": null }),
+                })
+                .collect::<Vec<_>>()
+                .into();
+            if desc.is_some() {
+                v["fixes"] = fixes
+                    .iter()
+                    .map(|(t, text)| {
+                        serde_json::json!({
+                            "change": text,
+                            "add": t.add.names(),
+                            "allow_new_privileges": t.no_nnp,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into();
+            }
+        }
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    let bold = |s: &str| s.bold().to_string();
+    if let Some(d) = desc {
+        descriptor_lines(out, d)?;
+    }
+    for (i, s) in steps.iter().enumerate() {
+        let what = match &s.link {
+            Resolved::Exec { path, .. } => format!("exec {}", escape_path(path)),
+            Resolved::User { spec, user } => format!(
+                "switch to user {spec} (uid {} gid {}) in user space",
+                user.uid, user.gid
+            ),
+            Resolved::Fork => "fork".to_string(),
+        };
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", bold(&format!("── link {}: {what}", i + 1)))?;
+        let w = if i == 0 {
+            who.clone()
+        } else {
+            step_caller(i, s)
+        };
+        match &s.link {
+            Resolved::Exec { path, nodes } => {
+                // A link's own hints are about that file alone; the chain's fixes
+                // below replace them, except at the last link.
+                let mut p = s.prediction.clone();
+                if i + 1 < steps.len() {
+                    p.hints.clear();
+                }
+                human(
+                    out,
+                    (i == 0).then_some(args.image.as_deref()).flatten(),
+                    None,
+                    path,
+                    nodes,
+                    &w,
+                    &p,
+                    CapSet::EMPTY,
+                )?
+            }
+            _ => switch_lines(out, &w, &s.prediction)?,
+        }
+        let changed = changes(&s.caller, &s.prediction);
+        if !changed.is_empty() {
+            writeln!(out, "{}", format!("changed: {}", changed.join("; ")).dimmed())?;
+        }
+    }
+    if !reached {
+        writeln!(
+            out,
+            "\n{} link {} fails: the {} after it never run",
+            bold("chain:"),
+            steps.len(),
+            if links - steps.len() == 1 {
+                "link".to_string()
+            } else {
+                format!("{} links", links - steps.len())
+            }
+        )?;
+    }
+    if let Some(r) = args.require {
+        writeln!(out)?;
+        if missing.is_empty() {
+            writeln!(
+                out,
+                "{}     met at the last link ({})",
+                bold("require:"),
+                r.names().join(",")
+            )?;
+        } else {
+            let msg = format!(
+                "NOT met: {} not effective in the last program",
+                missing.names().join(",")
+            );
+            writeln!(out, "{}     {}", bold("require:"), msg.red())?;
+            for (cap, at) in &lost {
+                let line = match at {
+                    Some((i, r)) => format!(
+                        "{} leaves at link {}: {} [{}]",
+                        caps::name(*cap),
+                        i + 1,
+                        r.message,
+                        r.code
+                    ),
+                    None => format!(
+                        "{}: no link of the chain ends up holding it",
+                        caps::name(*cap)
+                    ),
+                };
+                writeln!(out, "  - {line}")?;
+            }
+        }
+    }
+    if !fixes.is_empty() || !hints.is_empty() {
+        writeln!(out, "\n{}", bold("fix (each re-verified over the chain):"))?;
+        let all = fixes.iter().map(|(_, t)| t).chain(hints.iter());
+        for (i, text) in all.enumerate() {
+            let or = if i == 0 { "" } else { "or " };
+            writeln!(out, "  - {or}{text}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A user switch or a fork: who did it, and what the process holds after it.
+fn switch_lines(out: &mut dyn Write, who: &Described, p: &Prediction) -> anyhow::Result<()> {
+    let bold = |s: &str| s.bold().to_string();
+    let c = &who.caller;
+    writeln!(
+        out,
+        "{}      {}: uid {} gid {}{}",
+        bold("caller:"),
+        who.source,
+        c.uid,
+        c.gid,
+        if c.no_new_privs { ", no_new_privs" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "             inheritable {}; permitted {}; ambient {}; bounding {}",
+        set_text(c.inheritable),
+        set_text(c.permitted),
+        set_text(c.ambient),
+        set_text(c.bounding)
+    )?;
+    match p.outcome {
+        Outcome::Ok => {
+            writeln!(out, "{}      {}", bold("result:"), "succeeds".green().bold())?;
+            for (label, s) in [
+                ("permitted:", p.permitted),
+                ("effective:", p.effective),
+                ("inheritable:", p.inheritable),
+                ("ambient:", p.ambient),
+            ] {
+                writeln!(out, "{}{}", bold(&format!("{label:<13}")), set_text(s))?;
+            }
+        }
+        _ => writeln!(out, "{}      {}", bold("result:"), "fails with EPERM".red().bold())?,
+    }
+    writeln!(out, "{}", bold("why:"))?;
+    for r in &p.reasons {
+        writeln!(out, "  - {} {}", r.message, format!("[{}]", r.code).dimmed())?;
     }
     Ok(())
 }

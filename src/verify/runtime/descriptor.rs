@@ -389,14 +389,13 @@ pub fn container_descriptor(
 
 /// The smallest changes to the descriptor that make `--require` pass: add the
 /// missing capabilities its own way, allow new privileges, or both. Each candidate
-/// is applied (the descriptor is mapped again with it) and verified against the same
-/// file facts; only those that pass are returned, and only the ones with the fewest
-/// edits.
+/// is applied (the descriptor is mapped again with it) and its caller judged by
+/// `passes_with` (the same file facts, or the same chain); only those that pass are
+/// returned, and only the ones with the fewest edits.
 pub fn shortest_fixes(
     d: &Descriptor,
-    chain: &[Node],
-    required: CapSet,
     missing: CapSet,
+    passes_with: &dyn Fn(&Caller) -> bool,
 ) -> anyhow::Result<Vec<(Tweak, String)>> {
     let Some(rb) = &d.rebuild else {
         return Ok(Vec::new());
@@ -407,8 +406,7 @@ pub fn shortest_fixes(
         let Ok(c) = p.to_caller(&rt) else {
             return false;
         };
-        let pred = model::predict(&c, chain);
-        pred.outcome == Outcome::Ok && (required - pred.effective).is_empty()
+        passes_with(&c)
     };
     let one = [
         Tweak {
