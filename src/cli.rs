@@ -93,7 +93,9 @@ pub enum Command {
     /// Replace files' capabilities with a libcap text expression (setcap-compatible).
     Set(cmd::set::SetArgs),
     /// Predict what a process gets when it executes a file, and why.
-    Verify(cmd::verify::VerifyArgs),
+    Verify(Box<cmd::verify::VerifyArgs>),
+    /// Run a program as another user with ambient capabilities, checked first.
+    Run(cmd::run::RunArgs),
     /// Make files carry exactly the capabilities a manifest lists.
     Apply(cmd::apply::ApplyArgs),
     /// Compare files against manifests; exit 1 on any drift.

@@ -5,6 +5,7 @@
 //! | 0 | success (and, for questions, "yes") |
 //! | 1 | a negative answer: `verify` unmet, `check` drift, `set --check` differs |
 //! | 2 | an error: usage, I/O, permission, bad input (clap's usage errors exit 2 too) |
+//! | 125, 126, 127 | `fcap run` only, as `env` uses them: fcap failed before the exec, the program cannot be executed, or it is not found (once the program runs, its own status is the exit status) |
 //!
 //! A broken pipe (`fcap read -r / | head`) is not an error and exits 0, like ripgrep.
 
@@ -18,6 +19,12 @@ pub enum Exit {
     Success = 0,
     Negative = 1,
     Error = 2,
+    /// `fcap run`: an error before the exec (usage, a refused setup or target).
+    LaunchError = 125,
+    /// `fcap run`: the program exists but cannot be executed.
+    CannotExecute = 126,
+    /// `fcap run`: the program is not found.
+    NotFound = 127,
 }
 
 impl Exit {

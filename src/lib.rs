@@ -54,6 +54,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Revoke(a) => cmd::revoke::run(&a, out)?,
         Command::Set(a) => cmd::set::run(&a, out)?,
         Command::Verify(a) => cmd::verify::run(&a, out)?,
+        Command::Run(a) => cmd::run::run(&a, out)?,
         Command::Apply(a) => cmd::apply::run(&a, out)?,
         Command::Check(a) => cmd::check::run(&a, out)?,
         Command::List(a) => cmd::list::run(&a, out)?,
@@ -102,7 +103,12 @@ pub fn main_with_args() -> std::process::ExitCode {
                 Some(s) => format!("fcap {s}"),
                 None => "fcap".to_string(),
             };
-            return usage_error(&e, &command);
+            let code = usage_error(&e, &command);
+            // fcap run answers as env does: 125 for its own errors.
+            if sub == Some("run") {
+                return std::process::ExitCode::from(Exit::LaunchError.code());
+            }
+            return code;
         }
     };
     let stdout = std::io::stdout();

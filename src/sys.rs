@@ -165,45 +165,146 @@ pub fn remove(path: &Path) -> io::Result<()> {
     removed(unsafe { libc::removexattr(c.as_ptr(), XATTR_NAME_C.as_ptr()) })
 }
 
-/// Raise capability `cap` in this thread's effective set, keeping the other sets, as
-/// libcap's `cap_set_proc` does for setcap before its first write. Fails with EPERM
-/// when `cap` is not in the permitted set (a non-root caller, or root whose bounding
-/// set lacks it).
-pub fn raise_effective(cap: u32) -> io::Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
-    let mut header = Header {
-        version: 0x2008_0522,
+/// This thread's effective, permitted and inheritable sets (`capget`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadCaps {
+    pub effective: crate::caps::CapSet,
+    pub permitted: crate::caps::CapSet,
+    pub inheritable: crate::caps::CapSet,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+const CAP_V3: u32 = 0x2008_0522;
+
+/// `capget` for this thread.
+pub fn caps_get() -> io::Result<ThreadCaps> {
+    let mut header = CapHeader {
+        version: CAP_V3,
         pid: 0,
     };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget writes two `Data` records for version 3, which `data` holds.
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two `CapData` records for version 3, which `data` holds.
     if unsafe {
         libc::syscall(
             libc::SYS_capget,
-            &mut header as *mut Header,
+            &mut header as *mut CapHeader,
             data.as_mut_ptr(),
         )
     } != 0
     {
         return Err(io::Error::last_os_error());
     }
-    let word = usize::try_from(cap / 32).unwrap_or(0).min(1);
-    data[word].effective |= 1 << (cap % 32);
-    // SAFETY: as above; capset only reads the two records.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) } != 0 {
+    let join = |f: fn(&CapData) -> u32| {
+        crate::caps::CapSet(u64::from(f(&data[0])) | u64::from(f(&data[1])) << 32)
+    };
+    Ok(ThreadCaps {
+        effective: join(|d| d.effective),
+        permitted: join(|d| d.permitted),
+        inheritable: join(|d| d.inheritable),
+    })
+}
+
+/// `capset` for this thread: the kernel refuses (EPERM) a permitted set larger than
+/// the current one, an effective set outside the new permitted set, and an
+/// inheritable set beyond the permitted or bounding sets without cap_setpcap.
+pub fn caps_set(c: &ThreadCaps) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    // Truncation is the point: each record holds one 32-bit half.
+    let word = |s: crate::caps::CapSet, i: u32| (s.0 >> (32 * i)) as u32;
+    let data = [0, 1].map(|i| CapData {
+        effective: word(c.effective, i),
+        permitted: word(c.permitted, i),
+        inheritable: word(c.inheritable, i),
+    });
+    // SAFETY: capset reads the two records of version 3.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    } != 0
+    {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A `prctl` whose result is 0 or -1 with errno.
+fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: the prctl operations used here take integer arguments only.
+    cvt(unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+}
+
+/// Remove `cap` from this thread's bounding set (needs cap_setpcap).
+pub fn bounding_drop(cap: u32) -> io::Result<()> {
+    prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0)
+}
+
+/// SECBIT_KEEP_CAPS: keep the permitted set when the last uid 0 goes.
+pub fn keep_caps(on: bool) -> io::Result<()> {
+    prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0)
+}
+
+/// Empty this thread's ambient set.
+pub fn ambient_clear() -> io::Result<()> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    )
+}
+
+/// Raise `cap` in the ambient set: EPERM unless it is permitted and inheritable.
+pub fn ambient_raise(cap: u32) -> io::Result<()> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+        libc::c_ulong::from(cap),
+    )
+}
+
+/// Set no_new_privs, for this process and everything it runs.
+pub fn no_new_privs() -> io::Result<()> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
+}
+
+/// `setgroups`, then `setresgid` and `setresuid` with all three ids the same: the
+/// order a privileged process must follow (groups and gid while it still may).
+/// The error says which call failed.
+pub fn switch_ids(uid: u32, gid: u32, groups: &[u32]) -> Result<(), (&'static str, io::Error)> {
+    // SAFETY: the pointer and length describe `groups`, which outlives the call.
+    cvt(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) }).map_err(|e| ("setgroups", e))?;
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::setresgid(gid, gid, gid) }).map_err(|e| ("setresgid", e))?;
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::setresuid(uid, uid, uid) }).map_err(|e| ("setresuid", e))?;
+    Ok(())
+}
+
+/// Raise capability `cap` in this thread's effective set, keeping the other sets, as
+/// libcap's `cap_set_proc` does for setcap before its first write. Fails with EPERM
+/// when `cap` is not in the permitted set (a non-root caller, or root whose bounding
+/// set lacks it).
+pub fn raise_effective(cap: u32) -> io::Result<()> {
+    let mut c = caps_get()?;
+    c.effective = c.effective | crate::caps::CapSet::single(cap);
+    caps_set(&c)
 }

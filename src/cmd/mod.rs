@@ -11,6 +11,7 @@ pub mod inimage;
 pub mod list;
 pub mod read;
 pub mod revoke;
+pub mod run;
 pub mod set;
 pub mod verify;
 

@@ -27,9 +27,15 @@ pub enum Link {
 #[derive(Clone, Debug)]
 pub enum Resolved {
     /// The program as named, and the files the kernel opens for it.
-    Exec { path: PathBuf, nodes: Vec<Node> },
+    Exec {
+        path: PathBuf,
+        nodes: Vec<Node>,
+    },
     /// The user as named, and the account it resolves to.
-    User { spec: String, user: User },
+    User {
+        spec: String,
+        user: User,
+    },
     Fork,
 }
 
@@ -313,16 +319,17 @@ pub fn launched(
     Ok(n)
 }
 
-/// Where a capability was last lost along the steps: the step and the reason that
+/// Where a capability was last lost along the steps (from the permitted or ambient
+/// sets, or with `ambient_only` from the ambient set): the step and the reason that
 /// names it (or the step's first reason when none does). None when some step held
 /// it and no later step lost it.
-pub fn lost_at(steps: &[Step], cap: u32) -> Option<(usize, Reason)> {
-    let held = |c: CapSet| c.has(cap);
+pub fn lost_at(steps: &[Step], cap: u32, ambient_only: bool) -> Option<(usize, Reason)> {
+    let held = |p: CapSet, a: CapSet| if ambient_only { a } else { p | a }.has(cap);
     let mut at = None;
     for (i, s) in steps.iter().enumerate() {
-        let before = held(s.caller.permitted | s.caller.ambient);
+        let before = held(s.caller.permitted, s.caller.ambient);
         let p = &s.prediction;
-        let after = p.outcome == Outcome::Ok && held(p.permitted | p.ambient);
+        let after = p.outcome == Outcome::Ok && held(p.permitted, p.ambient);
         if before && !after {
             let r = p
                 .reasons
@@ -423,7 +430,10 @@ pub fn fixes(c: &Caller, links: &[Resolved], required: CapSet, user: &str) -> Ve
         .collect::<Vec<_>>()
         .join(" ");
     // The program at the end gets it from its own file.
-    if let Some(last) = links.iter().rposition(|l| matches!(l, Resolved::Exec { .. })) {
+    if let Some(last) = links
+        .iter()
+        .rposition(|l| matches!(l, Resolved::Exec { .. }))
+    {
         let mut moved = links.to_vec();
         if let Resolved::Exec { nodes, .. } = &mut moved[last] {
             let k = counting(nodes);
@@ -456,10 +466,7 @@ pub fn fixes(c: &Caller, links: &[Resolved], required: CapSet, user: &str) -> Ve
                 let from = if earlier.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        "; on {} it ends at the next exec",
-                        earlier.join(", ")
-                    )
+                    format!("; on {} it ends at the next exec", earlier.join(", "))
                 };
                 out.push(format!(
                     "give it to the program that needs it, the last link: fcap grant {caps_text} {file} (file capabilities reach only the program they are on{from})"
@@ -487,14 +494,19 @@ pub fn fixes(c: &Caller, links: &[Resolved], required: CapSet, user: &str) -> Ve
     } else {
         format!("{}; then ", revoke(&had))
     };
-    if (c.ambient & required) != required && (required - c.bounding).is_empty() && meets(&amb, &bare, required) {
+    if (c.ambient & required) != required
+        && (required - c.bounding).is_empty()
+        && meets(&amb, &bare, required)
+    {
         out.push(format!(
             "hand it down as an ambient capability, which survives every link without file capabilities or set-ID bits: {strip_first}fcap run --user {user} --ambient {caps_text} -- {first}, or in a systemd unit User={user} and AmbientCapabilities={upper} with no file capability on {first}"
         ));
     }
     // A user switch in user space clears the ambient set: fcap run switches and
     // keeps it.
-    if let Some(k) = links.iter().position(|l| matches!(l, Resolved::User { .. }))
+    if let Some(k) = links
+        .iter()
+        .position(|l| matches!(l, Resolved::User { .. }))
         && k + 1 < links.len()
         && let Resolved::User { spec, user: u } = &links[k]
     {

@@ -5,7 +5,7 @@
 //! ([`crate::verify::runtime::descriptor`]), and the answer from the pure model
 //! [`crate::verify::model::predict`]; this module picks them, [`render`] prints.
 
-mod render;
+pub(crate) mod render;
 
 use crate::caps::CapSet;
 use crate::error::Exit;
@@ -154,7 +154,7 @@ pub struct VerifyArgs {
 }
 
 /// A capability list for the command line: names, numbers, `all`, or `none`/empty.
-fn cap_list(s: &str) -> Result<CapSet, String> {
+pub(crate) fn cap_list(s: &str) -> Result<CapSet, String> {
     let t = s.trim();
     if t.is_empty() || t.eq_ignore_ascii_case("none") {
         return Ok(CapSet::EMPTY);
@@ -257,14 +257,14 @@ pub fn on_path(p: &Path) -> Option<PathBuf> {
         return Some(p.to_path_buf());
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join(p))
-        .find(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    std::env::split_paths(&path).map(|d| d.join(p)).find(|f| {
+        std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// The facts for each link after the first, on this host: programs by path or
 /// through PATH (inside `root`, a bundle's, when given), users in /etc/passwd.
-fn resolve_host(links: &[Link], root: Option<&Path>) -> anyhow::Result<Vec<Resolved>> {
+pub(crate) fn resolve_host(links: &[Link], root: Option<&Path>) -> anyhow::Result<Vec<Resolved>> {
     links
         .iter()
         .map(|l| {
@@ -520,9 +520,21 @@ fn answer_chain(
             .unwrap_or_else(|| who.caller.uid.to_string());
         (fixes, chain::fixes(&who.caller, &all, required, &user))
     };
-    render::print_chain(out, args, desc, who, &steps, links, missing, &fixes, &hints)?;
+    let view = render::View {
+        json: args.json,
+        image: args.image.as_deref(),
+        require: args.require,
+        ambient: false,
+    };
+    render::print_chain(
+        out, &view, desc, who, &steps, links, missing, &fixes, &hints,
+    )?;
     Ok(
-        match (steps.len() == links, steps.last().map(|s| s.prediction.outcome), missing.is_empty()) {
+        match (
+            steps.len() == links,
+            steps.last().map(|s| s.prediction.outcome),
+            missing.is_empty(),
+        ) {
             (true, Some(Outcome::Ok), true) => Exit::Success,
             _ => Exit::Negative,
         },
@@ -557,8 +569,7 @@ impl clap::FromArgMatches for ChainArgs {
         if let (Some(v), Some(i)) = (m.get_many::<PathBuf>("then"), m.indices_of("then")) {
             at.extend(i.zip(v.map(|p| Link::Exec(p.clone()))));
         }
-        if let (Some(v), Some(i)) = (m.get_many::<String>("then_user"), m.indices_of("then_user"))
-        {
+        if let (Some(v), Some(i)) = (m.get_many::<String>("then_user"), m.indices_of("then_user")) {
             at.extend(i.zip(v.map(|u| Link::User(u.clone()))));
         }
         if let Some(i) = m.indices_of("then_fork") {

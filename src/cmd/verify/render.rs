@@ -566,12 +566,22 @@ fn step_caller(i: usize, s: &Step) -> Described {
     }
 }
 
+/// How to show a chain: what `fcap verify` and `fcap run --explain` set.
+pub struct View<'a> {
+    pub json: bool,
+    pub image: Option<&'a Path>,
+    /// The capabilities the last program must hold effective (or, with `ambient`,
+    /// in its ambient set).
+    pub require: Option<CapSet>,
+    pub ambient: bool,
+}
+
 /// The answer for a chain: JSON with `steps[]`, or one block per link, then the
 /// verdict at the last link and the fixes.
 #[allow(clippy::too_many_arguments)]
 pub fn print_chain(
     out: &mut dyn Write,
-    args: &VerifyArgs,
+    args: &View,
     desc: Option<&Descriptor>,
     who: &Described,
     steps: &[Step],
@@ -584,14 +594,14 @@ pub fn print_chain(
     let reached = steps.len() == links;
     let lost: Vec<(u32, Option<(usize, model::Reason)>)> = missing
         .iter()
-        .map(|cap| (cap, chain::lost_at(steps, cap)))
+        .map(|cap| (cap, chain::lost_at(steps, cap, args.ambient)))
         .collect();
     if args.json {
         let mut v = match last {
             Some(p) => prediction_json(p),
             None => serde_json::json!({}),
         };
-        v["image"] = args.image.as_deref().map(escape_path).into();
+        v["image"] = args.image.map(escape_path).into();
         v["links"] = links.into();
         v["complete"] = reached.into();
         v["steps"] = steps
@@ -663,7 +673,7 @@ pub fn print_chain(
                 }
                 human(
                     out,
-                    (i == 0).then_some(args.image.as_deref()).flatten(),
+                    (i == 0).then_some(args.image).flatten(),
                     None,
                     path,
                     nodes,
@@ -676,7 +686,11 @@ pub fn print_chain(
         }
         let changed = changes(&s.caller, &s.prediction);
         if !changed.is_empty() {
-            writeln!(out, "{}", format!("changed: {}", changed.join("; ")).dimmed())?;
+            writeln!(
+                out,
+                "{}",
+                format!("changed: {}", changed.join("; ")).dimmed()
+            )?;
         }
     }
     if !reached {
@@ -703,8 +717,13 @@ pub fn print_chain(
             )?;
         } else {
             let msg = format!(
-                "NOT met: {} not effective in the last program",
-                missing.names().join(",")
+                "NOT met: {} not {} the last program",
+                missing.names().join(","),
+                if args.ambient {
+                    "in the ambient set of"
+                } else {
+                    "effective in"
+                }
             );
             writeln!(out, "{}     {}", bold("require:"), msg.red())?;
             for (cap, at) in &lost {
@@ -759,7 +778,12 @@ fn switch_lines(out: &mut dyn Write, who: &Described, p: &Prediction) -> anyhow:
     )?;
     match p.outcome {
         Outcome::Ok => {
-            writeln!(out, "{}      {}", bold("result:"), "succeeds".green().bold())?;
+            writeln!(
+                out,
+                "{}      {}",
+                bold("result:"),
+                "succeeds".green().bold()
+            )?;
             for (label, s) in [
                 ("permitted:", p.permitted),
                 ("effective:", p.effective),
@@ -769,11 +793,21 @@ fn switch_lines(out: &mut dyn Write, who: &Described, p: &Prediction) -> anyhow:
                 writeln!(out, "{}{}", bold(&format!("{label:<13}")), set_text(s))?;
             }
         }
-        _ => writeln!(out, "{}      {}", bold("result:"), "fails with EPERM".red().bold())?,
+        _ => writeln!(
+            out,
+            "{}      {}",
+            bold("result:"),
+            "fails with EPERM".red().bold()
+        )?,
     }
     writeln!(out, "{}", bold("why:"))?;
     for r in &p.reasons {
-        writeln!(out, "  - {} {}", r.message, format!("[{}]", r.code).dimmed())?;
+        writeln!(
+            out,
+            "  - {} {}",
+            r.message,
+            format!("[{}]", r.code).dimmed()
+        )?;
     }
     Ok(())
 }
