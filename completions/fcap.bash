@@ -43,6 +43,9 @@ _fcap() {
             fcap,revoke)
                 cmd="fcap__subcmd__revoke"
                 ;;
+            fcap,run)
+                cmd="fcap__subcmd__run"
+                ;;
             fcap,set)
                 cmd="fcap__subcmd__set"
                 ;;
@@ -76,6 +79,9 @@ _fcap() {
             fcap__subcmd__help,revoke)
                 cmd="fcap__subcmd__help__subcmd__revoke"
                 ;;
+            fcap__subcmd__help,run)
+                cmd="fcap__subcmd__help__subcmd__run"
+                ;;
             fcap__subcmd__help,set)
                 cmd="fcap__subcmd__help__subcmd__set"
                 ;;
@@ -89,7 +95,7 @@ _fcap() {
 
     case "${cmd}" in
         fcap)
-            opts="-h -V --color --help --version read grant revoke set verify apply check audit list explain help"
+            opts="-h -V --color --help --version read grant revoke set verify run apply check audit list explain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,7 +295,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__help)
-            opts="read grant revoke set verify apply check audit list explain help"
+            opts="read grant revoke set verify run apply check audit list explain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -428,6 +434,20 @@ _fcap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        fcap__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         fcap__subcmd__help__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -546,6 +566,52 @@ _fcap() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        fcap__subcmd__run)
+            opts="-h -V --user --group --groups --init-groups --ambient --bounding --no-new-privs --explain --json --force --then --then-user --then-fork --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ambient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bounding)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --then)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --then-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         fcap__subcmd__set)
             opts="-n -P -o -h -V --check --rootid --dry-run --json --no-dereference --image --output --format --tag --platform --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -593,7 +659,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__verify)
-            opts="-h -V --image --platform --oci-config --k8s --container --unit --compose --service --docker-args --runtime --explain-caller --user --pid --inheritable --ambient --bounding --drop --no-new-privs --noroot --profile --require --json --color --help --version"
+            opts="-h -V --image --platform --oci-config --k8s --container --unit --compose --service --docker-args --runtime --explain-caller --user --pid --inheritable --ambient --bounding --drop --no-new-privs --noroot --profile --require --json --then --then-user --then-fork --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,6 +734,14 @@ _fcap() {
                     return 0
                     ;;
                 --require)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --then)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --then-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,7 @@ complete -c fcap -n "__fish_fcap_needs_command" -f -a "grant" -d 'Add capabiliti
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "revoke" -d 'Remove capabilities from files'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
+complete -c fcap -n "__fish_fcap_needs_command" -f -a "run" -d 'Run a program as another user with ambient capabilities, checked first'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
 complete -c fcap -n "__fish_fcap_needs_command" -f -a "audit" -d 'Judge every privileged file (capabilities, setuid, setgid) against rules and a policy'
@@ -129,6 +130,8 @@ complete -c fcap -n "__fish_fcap_using_subcommand verify" -l profile -d 'Start f
 k8s-restricted\t'A Kubernetes Pod Security "restricted" container: capabilities drop ALL + add NET_BIND_SERVICE, no_new_privs (allowPrivilegeEscalation: false), a non-root user (--user required), started by --runtime (containerd by default). containerd and CRI-O put the added capability in the bounding, effective and permitted sets, so a `=ep` entrypoint keeps it; Docker (cri-dockerd) gives a non-root user the bounding set only. `--drop net_bind_service` is the same pod without the added capability'
 k8s-baseline\t'A Kubernetes Pod Security "baseline" container: the most a baseline pod may hold, Docker\'s defaults without NET_RAW (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), started by --runtime (containerd by default)'"
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l require -d 'Exit 1 unless the exec succeeds and each of these capabilities is effective' -r -f -a "(__fcap_caps all none)"
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l then -d 'Then the process execs PROG (a bare name is looked up in PATH): predict each link of the chain in order' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l then-user -d 'Then the process switches to USER[:GROUP] in user space, as gosu, su-exec, su and s6-setuidgid do (setgroups, setgid, setuid, no capability handling)' -r
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -136,8 +139,27 @@ complete -c fcap -n "__fish_fcap_using_subcommand verify" -l explain-caller -d '
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l no-new-privs -d 'The caller has no_new_privs (allowPrivilegeEscalation: false, NoNewPrivileges=)'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l noroot -d 'The caller has SECBIT_NOROOT: root gets no capabilities for being root'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -l json -d 'Print one JSON object'
+complete -c fcap -n "__fish_fcap_using_subcommand verify" -l then-fork -d 'Then the process forks and the child goes on (it keeps everything): a daemon\'s worker, pm2\'s cluster'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l user -d 'Run as this user (name or uid; its groups from /etc/group unless --groups)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l group -d 'Primary group (name or gid; default: the user\'s)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l groups -d 'Supplementary groups, a comma list of names or gids (\'\' for none)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l ambient -d 'Capabilities to raise in the ambient set (also inheritable and permitted)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l bounding -d 'Cut the bounding set to exactly these capabilities' -r
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l then -d 'Then the process execs PROG (a bare name is looked up in PATH): predict each link of the chain in order' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l then-user -d 'Then the process switches to USER[:GROUP] in user space, as gosu, su-exec, su and s6-setuidgid do (setgroups, setgid, setuid, no capability handling)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l init-groups -d 'The user\'s groups from /etc/group (the default with --user)'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l no-new-privs -d 'Set no_new_privs: no set-ID bit or file capability grants anything new'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l explain -d 'Print what PROGRAM (and each --then link) would get; run nothing'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l json -d 'With --explain, print one JSON object'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l force -d 'Run PROGRAM even when the check says the ambient set would not reach it'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -l then-fork -d 'Then the process forks and the child goes on (it keeps everything): a daemon\'s worker, pm2\'s cluster'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fcap -n "__fish_fcap_using_subcommand run" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l config-dir -d 'The system manifest directory used by --system' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
@@ -204,17 +226,18 @@ never\t''"
 complete -c fcap -n "__fish_fcap_using_subcommand explain" -l json -d 'Print one JSON object instead of text'
 complete -c fcap -n "__fish_fcap_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c fcap -n "__fish_fcap_using_subcommand explain" -s V -l version -d 'Print version'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "read" -d 'Show the capabilities of files (getcap-compatible)'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "grant" -d 'Add capabilities to files, keeping the ones they have'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "revoke" -d 'Remove capabilities from files'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "audit" -d 'Judge every privileged file (capabilities, setuid, setgid) against rules and a policy'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "list" -d 'List every capability with what it allows'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
-complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify apply check audit list explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "read" -d 'Show the capabilities of files (getcap-compatible)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "grant" -d 'Add capabilities to files, keeping the ones they have'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "revoke" -d 'Remove capabilities from files'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "set" -d 'Replace files\' capabilities with a libcap text expression (setcap-compatible)'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "verify" -d 'Predict what a process gets when it executes a file, and why'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "run" -d 'Run a program as another user with ambient capabilities, checked first'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "apply" -d 'Make files carry exactly the capabilities a manifest lists'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "check" -d 'Compare files against manifests; exit 1 on any drift'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "audit" -d 'Judge every privileged file (capabilities, setuid, setgid) against rules and a policy'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "list" -d 'List every capability with what it allows'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "explain" -d 'Explain what one capability allows and how dangerous it is'
+complete -c fcap -n "__fish_fcap_using_subcommand help; and not __fish_seen_subcommand_from read grant revoke set verify run apply check audit list explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # fcap's own completers (completions/src/extra.fish): capability names (after commas
 # too) for grant, revoke and explain and for verify's capability options, and users

@@ -133,7 +133,7 @@ fn completion(shell: Shell) -> Vec<u8> {
     };
     let want = match shell {
         Shell::Bash => 2,
-        Shell::Zsh => 10,
+        Shell::Zsh => 15,
         _ => 6,
     };
     assert_eq!(
@@ -634,6 +634,11 @@ fn man_pages_document_every_reason_code_environment_variable_and_file() {
             codes.insert(w);
         }
     }
+    // A chain's own links (user switches, forks) build their reasons as structs.
+    let chain = src("src/verify/chain.rs");
+    for (i, _) in chain.match_indices("code: ") {
+        codes.extend(literal(&chain[i + 6..]));
+    }
     assert!(
         codes.len() >= 30,
         "only {} reason codes found: {codes:?}",
@@ -736,6 +741,37 @@ fn man_pages_document_every_json_field() {
                 "nobody",
                 "--require",
                 "kill",
+            ],
+        ),
+        (
+            "fcap-verify",
+            vec![
+                "verify",
+                "--json",
+                fp,
+                "--user",
+                "0",
+                "--then-user",
+                "nobody",
+                "--then-fork",
+                "--then",
+                fp,
+                "--require",
+                "kill",
+            ],
+        ),
+        (
+            "fcap-run",
+            vec![
+                "run",
+                "--explain",
+                "--json",
+                "--user",
+                "nobody",
+                "--ambient",
+                "kill",
+                "--",
+                fp,
             ],
         ),
         ("fcap-list", vec!["list", "--json"]),
