@@ -497,3 +497,81 @@ fn docker_and_podman_run_what_fcap_wrote() {
         );
     }
 }
+
+/// Bad requests and a failing disk: exit 2, exactly one `fcap:` line naming the
+/// path or the output and the cause, and no output at all (not even a temporary
+/// file beside it).
+#[test]
+fn bad_targets_and_failing_outputs_write_nothing() {
+    let lab = Lab::new(&["umoci", "unshare", "mount"]);
+    probe_image(&lab);
+    std::fs::create_dir(lab.p("out")).unwrap();
+    let one_error = |r: &Run, has: &[&str]| {
+        r.status(2);
+        let err = r.stderr();
+        assert_eq!(err.lines().count(), 1, "one line expected:\n{err}");
+        assert!(err.starts_with("fcap: "), "{err}");
+        for h in has {
+            assert!(err.contains(h), "{h:?} missing from: {err}");
+        }
+        let left: Vec<_> = std::fs::read_dir(lab.p("out")).unwrap().collect();
+        assert!(left.is_empty(), "output left behind: {left:?}");
+    };
+    let grant = |path: &str, extra: &[&str]| {
+        let mut a = vec![
+            "grant",
+            "cap_net_raw",
+            path,
+            "--image",
+            "oci:base",
+            "--output",
+            "out/x.tar",
+            "--format",
+            "docker-archive",
+        ];
+        a.extend_from_slice(extra);
+        lab.fcap(&a)
+    };
+    one_error(
+        &grant("/usr/bin/nope", &[]),
+        &["'/usr/bin/nope'", "No such file or directory in 'oci:base'", "'out/x.tar' was not written"],
+    );
+    one_error(&grant("/etc/dir", &[]), &["'/etc/dir'", "is a directory"]);
+    // One good path and one bad one: still nothing (an image gets all or none).
+    let r = lab.fcap(&[
+        "grant", "cap_net_raw", "/usr/bin/plain", "/usr/bin/nope", "--image", "oci:base",
+        "--output", "out/x.tar",
+    ]);
+    r.status(2);
+    assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
+    assert!(std::fs::read_dir(lab.p("out")).unwrap().next().is_none());
+    one_error(
+        &lab.fcap(&["grant", "cap_net_raw", "/usr/bin/plain", "--image", "nothere", "--output", "out/x.tar"]),
+        &["'nothere'", "No such file or directory"],
+    );
+    one_error(
+        &lab.fcap(&["grant", "cap_net_raw", "/usr/bin/plain", "--image", "oci:base"]),
+        &["needs --output"],
+    );
+    std::fs::write(lab.p("taken.tar"), "mine").unwrap();
+    one_error(
+        &lab.fcap(&["grant", "cap_net_raw", "/usr/bin/plain", "--image", "oci:base", "--output", "taken.tar"]),
+        &["'taken.tar': already exists", "--force"],
+    );
+    assert_eq!(std::fs::read(lab.p("taken.tar")).unwrap(), b"mine");
+    // A read-only and a full filesystem, mounted in a private mount namespace.
+    for (opts, cause) in [("ro,size=1m", "Read-only file system"), ("size=64k", "No space left on device")] {
+        let script = format!(
+            "mount -t tmpfs -o {opts} none out && {} grant cap_net_raw /usr/bin/plain --image oci:base --output out/x.tar; echo \"rc=$?\" >&2; ls -A out >&2",
+            env!("CARGO_BIN_EXE_fcap")
+        );
+        let mut c = Command::new("unshare");
+        c.args(["-m", "bash", "-c", &script]).current_dir(lab.d.path());
+        let r = run(c);
+        let err = r.stderr();
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "one error, the status, and an empty directory:\n{err}");
+        assert!(lines[0].starts_with("fcap: ") && lines[0].contains(cause), "{err}");
+        assert_eq!(lines[1], "rc=2", "{err}");
+    }
+}
