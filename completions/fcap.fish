@@ -161,6 +161,14 @@ complete -c fcap -n "__fish_fcap_using_subcommand run" -l then-fork -d 'Then the
 complete -c fcap -n "__fish_fcap_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand run" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l config-dir -d 'The system manifest directory used by --system' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l keep-setid -d 'A file whose setuid/setgid bits --strip-setid keeps (repeatable)' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l image -d 'Change the files inside this image instead of on the host: an OCI layout (DIR[:TAG]), an oci-archive or a docker save tar. Paths are resolved inside it; the input is never modified' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -s o -l output -d 'Where the new image goes (a file, DIR or DIR:TAG; DIR:TAG may be the input\'s own layout, which then gets one more tag). Needed with --image unless --dry-run' -r -F
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l format -d 'The output\'s shape (default: the input\'s)' -r -f -a "oci\t'An OCI image layout directory (`DIR` or `DIR:TAG`)'
+oci-archive\t'An OCI layout in a tar file (`skopeo`\'s oci-archive)'
+docker-archive\t'A `docker save` tar (Docker 25\'s shape: `docker load` and `podman load` take it)'"
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l tag -d 'Name the result (a docker save\'s name:tag, an OCI layout\'s ref name)' -r
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l platform -d 'Which image of a multi-platform index (OS/ARCH[/VARIANT])' -r
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l color -d 'When to use colours: auto (a terminal, and NO_COLOR unset), always or never' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -168,7 +176,10 @@ complete -c fcap -n "__fish_fcap_using_subcommand apply" -l system -d 'Also use 
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s n -l dry-run -d 'Show what would change, write nothing'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -l json -d 'Print JSON Lines: one object per file'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s q -l quiet -d 'Print only the files that change (and errors)'
-complete -c fcap -n "__fish_fcap_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l prune -d 'With --image: every other file with capabilities loses them (the manifests are the allowlist)'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l strip-setid -d 'With --image: clear the setuid and setgid bits of every file except those given with --keep-setid'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -l force -d 'Replace an existing OUT'
+complete -c fcap -n "__fish_fcap_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fcap -n "__fish_fcap_using_subcommand apply" -s V -l version -d 'Print version'
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l config-dir -d 'The system manifest directory used by --system' -r -F
 complete -c fcap -n "__fish_fcap_using_subcommand check" -l root -d 'Also scan DIR (repeatable) and report files with capabilities that no manifest lists: the CI gate "no new privileged binaries"' -r -F

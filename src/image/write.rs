@@ -276,6 +276,93 @@ impl Found {
     }
 }
 
+impl Found {
+    /// The data entry of the file at `real`.
+    pub fn inode(&self, real: &[u8]) -> Vec<u8> {
+        match self.tree.snap.files.get(real) {
+            Some(k) => inode_of(k, real),
+            None => real.to_vec(),
+        }
+    }
+
+    /// One name of every regular file in the final tree with a capability record
+    /// (`--prune`'s candidates), by data entry.
+    pub fn capped(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        for (p, k) in &self.tree.snap.files {
+            if k.cap.is_some() && matches!(k.kind, Kind::Regular | Kind::HardLink) {
+                out.entry(inode_of(k, p)).or_insert_with(|| p.clone());
+            }
+        }
+        out
+    }
+
+    /// Every regular file with the setuid or setgid bit, by data entry, with its mode.
+    pub fn setid(&self) -> BTreeMap<Vec<u8>, (Vec<u8>, u32)> {
+        let mut out = BTreeMap::new();
+        for (p, k) in &self.tree.snap.files {
+            if matches!(k.kind, Kind::Regular | Kind::HardLink) && k.mode & 0o6000 != 0 {
+                out.entry(inode_of(k, p))
+                    .or_insert_with(|| (p.clone(), k.mode));
+            }
+        }
+        out
+    }
+
+    /// Give the file at `real` the mode `mode` in the copy-up (its capabilities as
+    /// they are, or as this run changed them).
+    pub fn set_mode(
+        &self,
+        real: &[u8],
+        mode: u32,
+        done: &mut HashMap<Vec<u8>, Item>,
+    ) -> anyhow::Result<()> {
+        let shown = PathBuf::from(std::ffi::OsStr::from_bytes(real));
+        let inode = self.inode(real);
+        if let Some(it) = done.get_mut(&inode) {
+            it.mode = Some(mode);
+            it.change.changed = true;
+            return Ok(());
+        }
+        let k = self
+            .tree
+            .snap
+            .files
+            .get(real)
+            .ok_or_else(|| at_path(&shown, "vanished from the scan"))?;
+        let (before, _, _) = current(k);
+        let after = match &before {
+            Current::None => None,
+            Current::Caps(c) => Some(*c),
+            Current::Malformed(why) => {
+                return Err(at_path(
+                    &shown,
+                    format!(
+                        "{why}; a copy-up would carry it on: remove it first (fcap revoke all {} --image ...)",
+                        quote(&shown)
+                    ),
+                ));
+            }
+        };
+        done.insert(
+            inode.clone(),
+            Item {
+                change: Change {
+                    path: shown.clone(),
+                    target: shown,
+                    before,
+                    after,
+                    changed: true,
+                    dev_ino: (0, 0),
+                },
+                inode,
+                mode: Some(mode),
+            },
+        );
+        Ok(())
+    }
+}
+
 /// Every name of the file whose data entry is `inode`, the data entry first.
 fn names_of(files: &BTreeMap<Vec<u8>, Kept>, inode: &[u8]) -> Vec<Vec<u8>> {
     let mut v = vec![inode.to_vec()];
