@@ -61,15 +61,14 @@ pub struct Want {
     /// Entries with one of these base names, whatever they are: a writer's targets,
     /// named before the layers say which directories are symlinks.
     pub names: HashSet<Vec<u8>>,
-    /// Regular files with the setuid or setgid bit (`--strip-setid`).
-    pub setid: bool,
     /// These paths with (at most) this many first bytes.
     pub heads: HashMap<Vec<u8>, usize>,
     /// Every executable regular file with this many first bytes (0: none), until
     /// [`HEAD_BUDGET`] bytes are kept: `verify` then finds a program, its `#!`
     /// interpreters and its ELF loader in one pass over the image.
     pub exec_heads: usize,
-    /// Regular files with a set-user-ID or set-group-ID bit (`audit`).
+    /// Regular files with a set-user-ID or set-group-ID bit (`audit`, and
+    /// `apply --image --strip-setid`).
     pub setid: bool,
 }
 
@@ -85,7 +84,6 @@ impl Want {
             || (self.dirs && h.kind == Kind::Dir)
             || (self.setid && h.kind == Kind::Regular && h.mode & 0o6000 != 0)
             || self.paths.contains(path)
-            || (self.setid && h.kind == Kind::Regular && h.mode & 0o6000 != 0)
             || (!self.names.is_empty()
                 && self
                     .names
