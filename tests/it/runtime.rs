@@ -1356,3 +1356,183 @@ fn engine_add_drop_and_merge_keys_match_runc_running_the_engines_section() {
         );
     }
 }
+
+/// systemd 252's `exec_child()` steps (tests/it/exec_child.c), compiled for the test
+/// with gcc.
+fn exec_child(dir: &Path) -> PathBuf {
+    require_tool("gcc");
+    if !Path::new("/usr/include/stdio.h").exists() {
+        let msg = "fcap tests: the C library headers are not installed: install the Debian package libc6-dev (scripts/test installs it: run the suite with scripts/test)";
+        eprintln!("{msg}");
+        std::panic::resume_unwind(Box::new(msg));
+    }
+    let out = dir.join("exec_child");
+    let mut c = Command::new("gcc");
+    c.args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&out)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/exec_child.c"
+        ));
+    run(c).ok();
+    out
+}
+
+/// What `unit_patch_contexts()` and `context_has_no_new_privileges()` of v252 make of
+/// one sandboxing line (transcribed from the C): the capabilities it removes from the
+/// bounding set, and whether it implies no_new_privs for an unprivileged service.
+const SANDBOX_LINES: [(&str, u64, bool); 12] = [
+    ("", 0, false),
+    ("SystemCallFilter=@system-service", 0, true),
+    ("SystemCallLog=@clock", 0, true),
+    ("RestrictFileSystems=ext4 tmpfs", 0, false),
+    (
+        "RestrictNamespaces=cgroup ipc net mnt pid user uts",
+        0,
+        false,
+    ),
+    ("RestrictNamespaces=~user", 0, true),
+    ("PrivateDevices=yes", 1 << 27 | 1 << 17, true),
+    ("ProtectKernelModules=yes", 1 << 16, true),
+    ("ProtectKernelLogs=yes", 1 << 34, true),
+    ("ProtectClock=yes", 1 << 25 | 1 << 35, true),
+    ("ProtectHostname=no", 0, false),
+    ("RestrictRealtime=yes", 0, true),
+];
+
+/// Random units (users, DynamicUser=, ambient capabilities inside and outside the
+/// bounding set, sandboxing options, SecureBits=noroot, ExecStart=!) against the
+/// rebuilt exec_child() running the program for real: what verify predicts from the
+/// unit is what the program's /proc/self/status shows. `FCAP_UNITS_SEED` replays a
+/// run, `FCAP_UNITS_CASES` sets the count.
+#[test]
+fn units_match_systemd_252s_exec_child_rebuilt() {
+    require_root();
+    let d = tempdir();
+    let caller = exec_child(d.path());
+    let prog = d.path().join("cat");
+    cp(Path::new("/bin/cat"), &prog);
+    let unit = d.path().join("svc.service");
+    let (seed, cases, mut rng) = random_run("FCAP_UNITS", "systemd unit differential test", 80);
+    // Capabilities the sandboxing lines remove are in the pool, so that shows.
+    let pool = [0u32, 5, 10, 13, 16, 21, 25, 27];
+    let (mut ran, mut failed, mut dropped_ambient) = (0, 0, 0);
+    for case in 0..cases {
+        let bounding = rng.subset(&pool, 60);
+        let ambient = rng.subset(&pool, 25);
+        let user = *rng.pick(&[
+            None,
+            Some("root"),
+            Some("nobody"),
+            Some("65534"),
+            Some("nobody"),
+        ]);
+        let dynamic = rng.chance(10);
+        let nnp = rng.chance(25);
+        let noroot = rng.chance(10);
+        let bang = rng.chance(10);
+        let (line, removes, implies) = *rng.pick(&SANDBOX_LINES);
+        let mut t = String::from("[Service]\n");
+        if let Some(u) = user {
+            t += &format!("User={u}\n");
+        }
+        if dynamic {
+            t += "DynamicUser=yes\n";
+        }
+        if ambient != 0 {
+            t += &format!("AmbientCapabilities={}\n", names(ambient).join(" "));
+        }
+        t += &format!("CapabilityBoundingSet={}\n", names(bounding).join(" "));
+        if nnp {
+            t += "NoNewPrivileges=yes\n";
+        }
+        if !line.is_empty() {
+            t += &format!("{line}\n");
+        }
+        if noroot {
+            t += "SecureBits=noroot\n";
+        }
+        t += &format!(
+            "ExecStart={}{} /proc/self/status\n",
+            if bang { "!" } else { "" },
+            prog.display()
+        );
+        std::fs::write(&unit, &t).unwrap();
+        let _ = Command::new("setcap").arg("-r").arg(&prog).output();
+        let fcaps = *rng.pick(&[
+            None,
+            Some("cap_net_raw,cap_net_bind_service=ep"),
+            Some("cap_kill+ip"),
+            Some("cap_sys_time=ep"),
+        ]);
+        if let Some(f) = fcaps {
+            setcap_on(&prog, &[f]);
+        }
+        let what = format!("case {case} (FCAP_UNITS_SEED={seed}), file caps {fcaps:?}\n{t}");
+        // The account as get_user_creds() finds it; DynamicUser= takes an existing
+        // account of the name (dynamic_user_realize), else a fresh uid for the unit's
+        // name.
+        let (name, uid, gid) = match (dynamic, user) {
+            (_, Some("root")) => ("root", Some(0), Some(0)),
+            (_, Some(_)) => ("nobody", Some(65534), Some(65534)),
+            (true, None) => ("svc", Some(61184), Some(61184)),
+            (false, None) => ("-", None, None),
+        };
+        let id = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+        let out = Command::new(&caller)
+            .arg(format!("{:x}", bounding & !removes))
+            .arg(format!("{ambient:x}"))
+            .arg(name)
+            .arg(id(uid))
+            .arg(id(gid))
+            .arg(if noroot { "1" } else { "0" })
+            .arg(if nnp || dynamic { "1" } else { "0" })
+            .arg(if implies { "1" } else { "0" })
+            .arg(if bang { "0" } else { "1" })
+            .arg(&prog)
+            .arg("/proc/self/status")
+            .output()
+            .unwrap();
+        let r = fcap_run([os("verify"), os("--json"), os("--unit"), unit.as_os_str()]);
+        assert!(matches!(r.code(), 0 | 1), "{what}\n{}", r.stderr());
+        let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+        if out.status.success() {
+            let seen = Observed::parse(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(v["exec"], "ok", "{what}: {v}");
+            assert_eq!(
+                Observed::predicted(&v),
+                seen,
+                "fcap (left) and exec_child (right): {what}"
+            );
+            ran += 1;
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("Operation not permitted"),
+                "{what}: exec_child {:?}: {err}",
+                out.status
+            );
+            assert_eq!(v["exec"], "eperm", "{what}: {v}\n{err}");
+            failed += 1;
+        }
+        let outside = ambient & !(bounding & !removes) != 0;
+        if outside {
+            dropped_ambient += 1;
+            assert!(
+                v["caller"]["notes"]
+                    .to_string()
+                    .contains("outside the bounding set"),
+                "{what}: {v}"
+            );
+        }
+    }
+    eprintln!(
+        "systemd unit differential test: {ran} ran, {failed} exec failures, {dropped_ambient} with ambient capabilities outside the bounding set"
+    );
+    if cases >= 40 {
+        assert!(
+            ran > 0 && failed > 0 && dropped_ambient > 0,
+            "{ran} {failed} {dropped_ambient}"
+        );
+    }
+}
