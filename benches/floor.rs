@@ -9,9 +9,12 @@
 //! reported, mount points not checked; the end of a directory is taken from a short
 //! `getdents64` reply, which holds on ext4 and tmpfs), first with no call per file, then with one
 //! `listxattrat(2)` per regular file asking only for the size of its attribute list,
-//! the cheapest call that settles a file. It prints the best CPU time of RUNS runs
-//! of each. `scripts/bench.sh` divides getcap's time by these to show the best
-//! ratio any scanner could reach on this machine's cores.
+//! the cheapest call that settles a file, and last with a `statx(2)` for the mode and
+//! owner before it (what `fcap audit` must also know of every file: set-ID bits are
+//! not in a directory entry either). It prints the best CPU time of RUNS runs of
+//! each. `scripts/bench.sh` divides getcap's time by these to show the best ratio
+//! any scanner could reach on this machine's cores, and compares `fcap audit` with
+//! the last.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -24,7 +27,15 @@ struct Counts {
     files: u64,
 }
 
-fn walk(dir: &OwnedFd, buf: &mut Vec<u8>, per_file: bool, n: &mut Counts) {
+/// What the walk asks about each regular file.
+#[derive(Clone, Copy, PartialEq)]
+enum PerFile {
+    Nothing,
+    List,
+    StatAndList,
+}
+
+fn walk(dir: &OwnedFd, buf: &mut Vec<u8>, per_file: PerFile, n: &mut Counts) {
     n.dirs += 1;
     let mut subdirs: Vec<Vec<u8>> = Vec::new();
     loop {
@@ -52,7 +63,11 @@ fn walk(dir: &OwnedFd, buf: &mut Vec<u8>, per_file: bool, n: &mut Counts) {
                 }
                 libc::DT_REG => {
                     n.files += 1;
-                    if per_file {
+                    if per_file == PerFile::StatAndList {
+                        // The same call fcap's scan makes (mode, owner, nothing else).
+                        let _ = fcap::scan::stat_at(dir, name_z);
+                    }
+                    if per_file != PerFile::Nothing {
                         // SAFETY: `name_z` is NUL-terminated; size 0 writes nothing.
                         unsafe {
                             libc::syscall(
@@ -107,8 +122,10 @@ fn main() {
     };
     let mut buf = vec![0u8; DIRENT_BUF];
     for (label, per_file) in [
-        ("directories only", false),
-        ("+ 1 listxattrat per file", true),
+        ("directories only", PerFile::Nothing),
+        ("+ 1 listxattrat per file", PerFile::List),
+        // (bench.sh finds this line by "statx", the one above by "per file")
+        ("+ 1 statx + 1 listxattrat", PerFile::StatAndList),
     ] {
         let mut best = f64::MAX;
         let mut n = Counts { dirs: 0, files: 0 };

@@ -17,7 +17,8 @@
 #     links (benches/image_floor.rs);
 #   - what checking the digests costs: `sha256sum` and sha2 (in-process) over the
 #     blobs. fcap cannot use less CPU than the in-process floor plus sha2;
-#   - `fcap read --image` with FCAP_SCAN_THREADS=1 and 2;
+#   - `fcap read --image` with FCAP_SCAN_THREADS=1 and 2, and `fcap audit --image` with
+#     2 (it keeps the set-ID files too, and must cost no more than read);
 # and prints wall and CPU times (best and median) and fcap/floor ratios. Last, fcap's
 # peak RSS on each form and on two synthetic layers of 100,000 and 1,000,000 empty
 # files (Python's tarfile, gzip -1), which must be about the same.
@@ -186,9 +187,10 @@ echo "findings: identical to getcap -r on the unpacked image, for the gzip, zstd
 
 # 2. Time, interleaved. CPU time (user + sys) is the work done whatever else the
 # machine runs; wall clock is what a user waits.
-names=(gz.gzip gz.floor gz.sha256sum gz.sha2 gz.fcap1 gz.fcap2
-    zst.zstd zst.floor zst.sha256sum zst.sha2 zst.fcap1 zst.fcap2
-    tar.cat tar.floor tar.sha256sum tar.sha2 tar.fcap1 tar.fcap2)
+names=(gz.gzip gz.floor gz.sha256sum gz.sha2 gz.fcap1 gz.fcap2 gz.audit2
+    zst.zstd zst.floor zst.sha256sum zst.sha2 zst.fcap1 zst.fcap2 zst.audit2
+    tar.cat tar.floor tar.sha256sum tar.sha2 tar.fcap1 tar.fcap2 tar.audit2)
+audit() { FCAP_SCAN_THREADS=2 "$fcap" audit --no-exceptions --fail-on none --image "$1"; }
 cmd() {
     case $1 in
         gz.gzip) for b in "${gz[@]}"; do gzip -dc "$b"; done ;;
@@ -196,16 +198,19 @@ cmd() {
         gz.sha256sum) sha256sum "${gz[@]}" ;;
         gz.sha2) "$floor" --sha256 "${gz[@]}" ;;
         gz.fcap*) FCAP_SCAN_THREADS=${1#gz.fcap} "$fcap" read --image "$cache/oci:bench" ;;
+        gz.audit2) audit "$cache/oci:bench" ;;
         zst.zstd) for b in "${zst[@]}"; do zstd -qdc "$b"; done ;;
         zst.floor) "$floor" "${zst[@]}" ;;
         zst.sha256sum) sha256sum "${zst[@]}" ;;
         zst.sha2) "$floor" --sha256 "${zst[@]}" ;;
         zst.fcap*) FCAP_SCAN_THREADS=${1#zst.fcap} "$fcap" read --image "$cache/oci-zstd:bench" ;;
+        zst.audit2) audit "$cache/oci-zstd:bench" ;;
         tar.cat) cat "$docker" ;;
         tar.floor) "$floor" "$docker" ;;
         tar.sha256sum) sha256sum "$docker" ;;
         tar.sha2) "$floor" --sha256 "$docker" ;;
         tar.fcap*) FCAP_SCAN_THREADS=${1#tar.fcap} "$fcap" read --image "$docker" ;;
+        tar.audit2) audit "$docker" ;;
     esac
 }
 TIMEFORMAT='%3R %3U %3S'
@@ -234,6 +239,7 @@ label() {
         *.sha2) echo "sha2 of the blobs (in-process)" ;;
         *.fcap1) echo "fcap read --image, 1 thread" ;;
         *.fcap2) echo "fcap read --image, 2 threads" ;;
+        *.audit2) echo "fcap audit --image, 2 threads" ;;
         *.both) echo "in-process floor + sha2" ;;
     esac
 }
@@ -259,6 +265,9 @@ for form in gz zst tar; do
     cm[$form.both]=$((cm[$form.floor] + cm[$form.sha2]))
     printf '  %-44s %9s %12s %10s %11s\n' "in-process floor + sha2" \
         "${wb[$form.both]}" "${wm[$form.both]}" "${cb[$form.both]}" "${cm[$form.both]}"
+    printf '  %-44s %9s %12s %10s %11s\n' "fcap audit / fcap read --image, 2 threads" \
+        "$(ratio "${wb[$form.audit2]}" "${wb[$form.fcap2]}")" "$(ratio "${wm[$form.audit2]}" "${wm[$form.fcap2]}")" \
+        "$(ratio "${cb[$form.audit2]}" "${cb[$form.fcap2]}")" "$(ratio "${cm[$form.audit2]}" "${cm[$form.fcap2]}")"
     for t in 1 2; do
         for b in "$base" "$form.both"; do
             printf '  %-44s %9s %12s %10s %11s\n' "fcap, $t thread(s) / $(label "$b" | sed 's/^floor: //')" \

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark `fcap read -r DIR` against libcap's `getcap -r DIR` in one run.
+# Benchmark `fcap read -r DIR` against libcap's `getcap -r DIR`, and `fcap audit DIR`
+# against what users run today for the same question (`find DIR -xdev -perm /6000 -type f`
+# then `getcap -r DIR`), in one run.
 #
 #   scripts/bench.sh [DIR] [RUNS]        (defaults: /usr, 15)
 #
@@ -72,7 +74,44 @@ printf '  fcap read -r, 1 thread: %s ms cpu best\n' "$f1_cbest"
 printf '  best possible getcap/scanner ratio on %d cores: %s (getcap best wall / (floor / cores))\n' \
     "$(nproc)" "$(awk -v g="$g_best" -v f="$floor" -v n="$(nproc)" 'BEGIN {printf "%.2fx", g / (f / n)}')"
 
-# 4. Syscalls.
+# 4. fcap audit: every privileged file (capabilities and set-ID bits) judged, against
+# find + getcap, which find the same files and judge nothing. Same files first: the
+# privileged files audit counts equal the paths find and getcap print together.
+audit() { "$fcap" audit --no-exceptions --fail-on none "$dir"; }
+peers() { find "$dir" -xdev -perm /6000 -type f; getcap -r "$dir"; }
+audit >/dev/null 2>&1 || true
+seen=$( (find "$dir" -xdev -perm /6000 -type f 2>/dev/null | while read -r p; do
+    # (find also lists set-group-ID files without group execute, which the kernel and
+    # audit ignore)
+    m=$(stat -c %a "$p"); [ $((8#$m & 04000)) -ne 0 ] || [ $((8#$m & 02010)) -eq $((8#2010)) ] && echo "$p"
+done; getcap -r "$dir" 2>/dev/null | cut -d' ' -f1) | LC_ALL=C sort -u | wc -l)
+counted=$(audit 2>/dev/null | sed -n 's/.* in \([0-9]*\) privileged file.*/\1/p')
+if [ "$seen" = "$counted" ]; then
+    echo "audit: the same $counted privileged files as find -perm /6000 + getcap -r"
+else
+    echo "audit: DIFFERENT: find + getcap $seen files, fcap audit $counted" >&2
+    exit 1
+fi
+for _ in $(seq "$runs"); do
+    { time peers >/dev/null 2>&1; } 2>>"$tmp/t.peers"
+    { time audit >/dev/null 2>&1; } 2>>"$tmp/t.audit"
+    { time FCAP_SCAN_THREADS=1 "$fcap" audit --no-exceptions --fail-on none "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.audit1"
+done
+read -r p_best p_med <<<"$(stats "$tmp/t.peers" '$1')"
+read -r a_best a_med <<<"$(stats "$tmp/t.audit" '$1')"
+read -r p_cbest p_cmed <<<"$(stats "$tmp/t.peers" '$2+$3')"
+read -r a_cbest a_cmed <<<"$(stats "$tmp/t.audit" '$2+$3')"
+read -r a1_cbest a1_cmed <<<"$(stats "$tmp/t.audit1" '$2+$3')"
+sfloor=$(awk '/statx/ {for (i = 1; i < NF; i++) if ($(i + 1) == "ms") print $i}' "$tmp/floor")
+printf '%d runs each, in ms        wall best  wall median   cpu best  cpu median\n' "$runs"
+printf '  find -perm + getcap -r %9s %12s %10s %11s\n' "$p_best" "$p_med" "$p_cbest" "$p_cmed"
+printf '  fcap audit             %9s %12s %10s %11s\n' "$a_best" "$a_med" "$a_cbest" "$a_cmed"
+printf '  (find+getcap)/audit    %9s %12s %10s %11s\n' "$(ratio "$p_best" "$a_best")" \
+    "$(ratio "$p_med" "$a_med")" "$(ratio "$p_cbest" "$a_cbest")" "$(ratio "$p_cmed" "$a_cmed")"
+printf '  fcap audit, 1 thread: %s ms cpu best, %s median = %s the statx floor (%s ms; target <= 1.10x)\n' \
+    "$a1_cbest" "$a1_cmed" "$(ratio "$a1_cbest" "$sfloor")" "$sfloor"
+
+# 5. Syscalls.
 files=$(find "$dir" -xdev -type f 2>/dev/null | wc -l)
 dirs=$(find "$dir" -xdev -type d 2>/dev/null | wc -l)
 count() { # name, command...
@@ -84,7 +123,8 @@ count() { # name, command...
 echo "syscalls (strace -c -f; $files regular files, $dirs directories)"
 count getcap getcap -r "$dir"
 count fcap "$fcap" read -r "$dir"
-for tool in getcap fcap; do
+count audit "$fcap" audit --no-exceptions --fail-on none "$dir"
+for tool in getcap fcap audit; do
     # "% time  seconds  usecs/call  calls  errors  syscall": calls is field 4.
     listed=$(awk '$NF == "total" {print $4}' "$tmp/$tool.c")
     lx=$(grep -v 'resumed>' "$tmp/$tool.log" | grep -c 'syscall_0x1d1(' || true)

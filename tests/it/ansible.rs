@@ -953,7 +953,8 @@ fn install_role_installs_once() {
 }
 
 /// The fleet audit playbook over four inventory hosts (each a local connection over its
-/// own tree), forks 4: one JSON, CSV and Markdown report with drift per host.
+/// own tree), forks 4: one JSON, CSV and Markdown report with drift and `fcap audit`
+/// findings per host (h1's policy allows its su; h3 has no policy).
 #[test]
 fn fleet_audit_reports_every_host() {
     let d = tempdir();
@@ -975,6 +976,33 @@ fn fleet_audit_reports_every_host() {
     // h2 has a binary nobody reviewed; h3 has no manifest; h4's tree is gone.
     let extra = copy_prog(&d.path().join("h2"), "dumpcap");
     setcap_on(&extra, &["cap_net_admin,cap_net_raw=eip"]);
+    // Set-ID copies of su on h1 (allowed by its policy) and h3, python3 with
+    // cap_setuid on h2.
+    let setuid = |h: &str| {
+        let su = d.path().join(h).join("su");
+        cp(Path::new("/usr/bin/su"), &su);
+        fs::set_permissions(&su, fs::Permissions::from_mode(0o4755)).unwrap();
+        su
+    };
+    let su1 = setuid("h1");
+    setuid("h3");
+    let py = d.path().join("h2/python3");
+    cp(Path::new("/usr/bin/python3"), &py);
+    setcap_on(&py, &["cap_setuid=ep"]);
+    let policy = d.path().join("h1-policy.yaml");
+    fs::write(
+        &policy,
+        format!(
+            "exceptions:\n  - rule: FC150\n    path: {}\n    reason: operators\n",
+            su1.display()
+        ),
+    )
+    .unwrap();
+    inv = inv.replacen(
+        "h1 ",
+        &format!("h1 fcap_audit_policy={} ", policy.display()),
+        1,
+    );
     fs::remove_dir_all(d.path().join("h4")).unwrap();
     inv += "[fleet:vars]\nansible_connection=local\n";
     fs::write(d.path().join("inventory"), inv).unwrap();
@@ -1002,11 +1030,13 @@ fn fleet_audit_reports_every_host() {
          \"h1\",\"{}\",\"cap_net_raw=ep\",\"ok\",\"cap_net_raw=ep\",\"\"\n\
          \"h2\",\"{}\",\"cap_net_admin,cap_net_raw=eip\",\"unexpected\",\"\",\"\"\n\
          \"h2\",\"{}\",\"cap_net_raw=ep\",\"ok\",\"cap_net_raw=ep\",\"\"\n\
+         \"h2\",\"{}\",\"cap_setuid=ep\",\"unexpected\",\"\",\"\"\n\
          \"h3\",\"{}\",\"cap_net_raw=ep\",\"\",\"\",\"\"\n\
          \"h4\",\"\",\"\",\"error\",\"\",\"{missing}\"\n",
         p("h1", "ping"),
         p("h2", "dumpcap"),
         p("h2", "ping"),
+        p("h2", "python3"),
         p("h3", "ping"),
     );
     assert_eq!(csv, want);
@@ -1019,15 +1049,66 @@ fn fleet_audit_reports_every_host() {
         "{md}"
     );
     assert!(
-        md.contains("4 hosts, 4 files with capabilities or drift, 1 drifted, 1 hosts in error."),
+        md.contains("4 hosts, 5 files with capabilities or drift, 2 drifted, 1 hosts in error."),
         "{md}"
     );
     let json: Value =
         serde_json::from_str(&fs::read_to_string(report.join("fleet.json")).unwrap()).unwrap();
-    assert_eq!(json["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(json["rows"].as_array().unwrap().len(), 6);
     assert_eq!(json["hosts"]["h3"]["files"][0]["path"], p("h3", "ping"));
     assert_eq!(json["hosts"]["h3"]["drift"], Value::Null);
     assert_eq!(json["hosts"]["h4"]["error"], missing);
+    // The audit findings, per host, as `fcap audit --json` prints them.
+    let findings = |h: &str| -> Vec<(String, String, String)> {
+        json["hosts"][h]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_string(),
+                    f["path"].as_str().unwrap().to_string(),
+                    f["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let t = |r: &str, h: &str, f: &str, s: &str| (r.to_string(), p(h, f), s.to_string());
+    assert_eq!(findings("h1"), []);
+    assert_eq!(
+        findings("h2"),
+        [
+            t("FC102", "h2", "dumpcap", "warning"),
+            t("FC103", "h2", "dumpcap", "warning"),
+            t("FC130", "h2", "dumpcap", "note"),
+            t("FC101", "h2", "python3", "error"),
+            t("FC110", "h2", "python3", "error"),
+        ]
+    );
+    assert_eq!(findings("h3"), [t("FC150", "h3", "su", "error")]);
+    assert_eq!(findings("h4"), []);
+    assert_eq!(json["hosts"]["h4"]["audit_error"], missing);
+    assert_eq!(json["hosts"]["h1"]["audit_error"], Value::Null);
+    let csv = fs::read_to_string(report.join("fleet_findings.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "host,rule,severity,path,caps,message");
+    assert_eq!(rows.len(), 1 + 6 + 1, "{csv}");
+    let su3 = format!("\"h3\",\"FC150\",\"error\",\"{}\",\"\",", p("h3", "su"));
+    assert!(rows.iter().any(|r| r.starts_with(&su3)), "{csv}");
+    assert!(
+        rows.contains(&format!("\"h4\",\"\",\"error\",\"\",\"\",\"{missing}\"").as_str()),
+        "{csv}"
+    );
+    assert!(
+        md.contains(
+            "6 findings: 3 errors on 2 hosts, 1 hosts with root-equivalent capabilities (FC101)."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("| h2 | FC101 | error | {} |", p("h2", "python3"))),
+        "{md}"
+    );
 }
 
 /// A copy of the collection where ansible-test wants it (…/ansible_collections/NS/NAME).
