@@ -168,10 +168,10 @@ pub fn switch_user(c: &Caller, u: &User) -> Prediction {
         held(&mut p, c);
         p
     };
-    let groups_change = groups_of(u) != c.groups || u.gid != c.gid || u.gid != c.egid;
-    if groups_change && !c.effective.has(CAP_SETGID) {
+    // setgroups needs cap_setgid whatever the list (the switchers always call it).
+    if !c.effective.has(CAP_SETGID) {
         return eperm(format!(
-            "switching to {who} calls setgroups and setgid, which need cap_setgid in the effective set; the process lacks it, so the switch fails with EPERM"
+            "switching to {who} calls setgroups, which needs cap_setgid in the effective set; the process lacks it, so the switch fails with EPERM"
         ));
     }
     let to_other = u.uid != c.uid && u.uid != c.euid;

@@ -8,6 +8,7 @@ mod util;
 mod ansible;
 mod audit;
 mod catalogue;
+mod chain;
 mod compat;
 mod engines;
 mod generated;

@@ -37,16 +37,16 @@ pub(super) struct Observed {
 
 /// A caller, described once for capsh and once for fcap.
 #[derive(Clone, Debug)]
-struct Caller {
-    root: bool,
-    inh: u64,
-    amb: u64,
-    drop: u64,
-    nnp: bool,
-    noroot: bool,
+pub(super) struct Caller {
+    pub(super) root: bool,
+    pub(super) inh: u64,
+    pub(super) amb: u64,
+    pub(super) drop: u64,
+    pub(super) nnp: bool,
+    pub(super) noroot: bool,
     /// Name the user even where fcap would infer it (root with an override, as the
     /// test runs as root).
-    explicit_user: bool,
+    pub(super) explicit_user: bool,
 }
 
 fn list(bits: u64) -> String {
@@ -65,8 +65,10 @@ fn hex_field(status: &str, key: &str) -> Option<u64> {
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
 }
 
-/// The argument list that builds `c` and has it exec `file`.
-fn capsh_cmd(c: &Caller, file: &Path) -> Command {
+/// capsh building the caller `c` (shared spec verify-caller.md), ending in
+/// `--shell=/bin/sh -- -c`: the shell it starts is a process freshly exec'd in that
+/// state; add the shell's command line.
+pub(super) fn capsh_caller(c: &Caller) -> Command {
     let mut cmd = Command::new("capsh");
     let inh = c.inh | c.amb;
     if inh != 0 {
@@ -93,6 +95,12 @@ fn capsh_cmd(c: &Caller, file: &Path) -> Command {
         cmd.arg("--no-new-privs");
     }
     cmd.args(["--shell=/bin/sh", "--", "-c"]);
+    cmd
+}
+
+/// The argument list that builds `c` and has it exec `file`.
+fn capsh_cmd(c: &Caller, file: &Path) -> Command {
+    let mut cmd = capsh_caller(c);
     let unreadable = std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o004 == 0);
     if unreadable {
         // On ENOEXEC the shell tries to read the file itself (to run it as a script)
@@ -167,7 +175,7 @@ fn real(c: &Caller, file: &Path) -> Observed {
 }
 
 /// The same caller described to fcap.
-fn fcap_args(c: &Caller, file: &Path) -> Vec<String> {
+pub(super) fn fcap_args(c: &Caller, file: &Path) -> Vec<String> {
     let mut a = vec!["verify".to_string(), "--json".to_string()];
     let overrides = c.inh | c.amb | c.drop != 0 || c.nnp || c.noroot;
     if !c.root || c.explicit_user || !overrides {
