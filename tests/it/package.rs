@@ -4,22 +4,26 @@
 //! in bash and fish, restores capabilities through its apt hook on a real apt
 //! operation, and purges without leaving anything of its own.
 //!
-//! Installing happens in a private mount namespace whose /usr, /etc and /var are
-//! overlays on scratch directories (see maintscripts::OVERLAYS), so the host's
-//! package state is never touched; the test checks that too. The package is built
-//! around the binary the tests run (FCAP_PREBUILT in debian/rules), so CI compiles
-//! fcap once.
+//! The package is built and installed the way the README's set-up tells a newcomer to
+//! (`scripts/deb`, then `apt install ../fcap_*.deb`, run as written), on a machine that
+//! lacks dpkg-dev and debhelper: both are removed first. All of it happens in a private
+//! mount namespace whose /usr, /etc and /var are overlays on scratch directories (see
+//! maintscripts::OVERLAYS), so the host's package state is never touched; the test
+//! checks that too. The package is built around the binary the tests run
+//! (FCAP_PREBUILT in debian/rules), so CI compiles fcap once.
 
 use crate::compat::require_tool;
 use crate::maintscripts::{OVERLAYS, host_state};
 use crate::util::*;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Build the package in a copy of the source tree under `work`; returns the .deb.
-fn build(work: &Path) -> PathBuf {
+/// A copy of the source tree under `work` (`work/src`), as a checkout has it for the
+/// package build; the package goes to `work`.
+fn checkout(work: &Path) -> PathBuf {
     let src = work.join("src");
     std::fs::create_dir(&src).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -33,17 +37,17 @@ fn build(work: &Path) -> PathBuf {
         "man",
         "completions",
         "contrib",
+        "scripts",
     ] {
         cp.arg(root.join(part));
     }
     cp.arg(&src);
     run(cp).ok();
-    let mut b = Command::new("dpkg-buildpackage");
-    b.args(["-b", "-us", "-uc"])
-        .current_dir(&src)
-        .env("FCAP_PREBUILT", env!("CARGO_BIN_EXE_fcap"))
-        .env("DEB_BUILD_OPTIONS", "noddebs");
-    run(b).ok();
+    src
+}
+
+/// The .deb a package build in `work/src` wrote.
+fn package(work: &Path) -> PathBuf {
     let mut a = Command::new("dpkg");
     a.arg("--print-architecture");
     let arch = run(a).stdout().trim().to_string();
@@ -54,6 +58,71 @@ fn build(work: &Path) -> PathBuf {
         deb.display()
     );
     deb
+}
+
+/// The commands of the README's set-up block (its first `sh` block), comments left out.
+fn readme_set_up() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("README.md has no ```sh block");
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// The README opens with the two commands a newcomer runs: one builds the tool and
+/// shows it working, one runs the whole suite (what .ci/run runs, exactly); the rest
+/// builds and installs the package (run for real in the package test below). Every
+/// command names a program that is there: a script of the checkout, executable and
+/// valid shell, or a program on PATH.
+#[test]
+fn the_readme_set_up_commands_are_these_and_each_is_runnable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cmds = readme_set_up();
+    assert_eq!(
+        cmds[..2],
+        ["cargo run --release -- list", "scripts/test"],
+        "the README's first two commands"
+    );
+    assert_eq!(cmds[2..], ["scripts/deb", "apt install ../fcap_*.deb"]);
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l == "scripts/test"),
+        ".ci/run does not run the README's test command as written:\n{ci}"
+    );
+    for cmd in &cmds {
+        let prog = cmd.split_whitespace().next().unwrap();
+        if prog.contains('/') {
+            let script = root.join(prog);
+            let mode = std::fs::metadata(&script)
+                .unwrap_or_else(|e| panic!("{cmd}: {}: {e}", script.display()))
+                .permissions()
+                .mode();
+            assert!(mode & 0o111 != 0, "{cmd}: not executable");
+            let mut c = Command::new("bash");
+            c.arg("-n").arg(&script);
+            run(c).ok();
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("command -v {prog}")]);
+            assert_eq!(run(c).code(), 0, "{cmd}: {prog} is not on PATH");
+        }
+    }
+    // What `cargo run --release -- list` runs, built by this suite from the same source.
+    let list = fcap_run(["list"]);
+    list.ok();
+    assert!(
+        list.stdout().contains("cap_net_bind_service"),
+        "{}",
+        list.stdout()
+    );
 }
 
 fn dpkg_deb(args: &[&str], deb: &Path) -> String {
@@ -141,17 +210,26 @@ fn check_contents(deb: &Path) {
     assert!(is_static(&bin), "the packaged /usr/bin/fcap is not static");
 }
 
-/// Inside the namespace: install, use, hook, purge. $S is the scratch dir, $1 the deb.
+/// Inside the namespace: $S is the scratch dir, $SRC the checkout.
 const SCRIPT: &str = r#"
 set -eu
-S=$1 DEB=$2
+S=$1 SRC=$2
 "#;
 
-const INSTALL_USE_HOOK_PURGE: &str = r#"
+/// A machine without the packaging tools: apt removes dpkg-dev and debhelper, and what
+/// depends on them (build-essential, lintian), in the overlays only.
+const WITHOUT_PACKAGING_TOOLS: &str = r#"
 # Apt hooks of the host that talk to daemons outside this namespace (PackageKit over
 # D-Bus) are left out; fcap's own hook is the one under test.
 rm -f /etc/apt/apt.conf.d/20packagekit
-dpkg -i "$DEB" >"$S/install.log" 2>&1
+# man-db rebuilds its index after every package operation unless this file is gone
+# (seconds each time); `man fcap` below finds the page without the index.
+rm -f /var/lib/man-db/auto-update
+DEBIAN_FRONTEND=noninteractive apt-get remove -y debhelper dpkg-dev >"$S/remove.log" 2>&1
+! command -v dh >/dev/null && ! command -v dpkg-buildpackage >/dev/null
+"#;
+
+const USE_HOOK_PURGE: &str = r#"
 /usr/bin/fcap --version >"$S/version"
 MANPAGER=cat MANWIDTH=80 man fcap >"$S/man" 2>"$S/man.err"
 bash -c '. /usr/share/bash-completion/completions/fcap
@@ -207,8 +285,6 @@ fn all_paths(dir: &Path) -> Vec<String> {
 #[test]
 fn the_debian_package_builds_passes_lintian_installs_hooks_and_purges() {
     require_root();
-    require_tool("dpkg-buildpackage", "dpkg-dev");
-    require_tool("dh", "debhelper");
     require_tool("lintian", "lintian");
     require_tool("unshare", "util-linux");
     require_tool("apt-get", "apt");
@@ -217,7 +293,46 @@ fn the_debian_package_builds_passes_lintian_installs_hooks_and_purges() {
     require_tool("setcap", "libcap2-bin");
     let before = host_state();
     let work = tempdir();
-    let deb = build(work.path());
+    let src = checkout(work.path());
+    // The README's package commands, run as written from the checkout, in order.
+    let readme: String = readme_set_up()
+        .iter()
+        .skip_while(|c| !c.starts_with("scripts/deb"))
+        .map(|c| format!("(cd \"$SRC\" && {c}) >>\"$S/install.log\" 2>&1\n"))
+        .collect();
+    assert!(readme.contains("apt install"), "{readme}");
+
+    let s = work.path().join("ns");
+    std::fs::create_dir(&s).unwrap();
+    let script = format!(
+        "{SCRIPT}{OVERLAYS}{WITHOUT_PACKAGING_TOOLS}{readme}\
+         command -v dh >\"$S/dh\"\n{USE_HOOK_PURGE}"
+    );
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script, "pkg"])
+        .arg(&s)
+        .arg(&src)
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("FCAP_PREBUILT", env!("CARGO_BIN_EXE_fcap"))
+        .env("DEB_BUILD_OPTIONS", "noddebs");
+    let r = run(c);
+    let read = |n: &str| std::fs::read_to_string(s.join(n)).unwrap_or_default();
+    assert_eq!(
+        r.code(),
+        0,
+        "{}\nremove.log:\n{}\ninstall.log:\n{}\napt.log:\n{}\npurge.log:\n{}",
+        r.stderr(),
+        read("remove.log"),
+        read("install.log"),
+        read("apt.log"),
+        read("purge.log")
+    );
+    // scripts/deb installed debhelper (and dpkg-dev) again, and built the package.
+    assert_eq!(read("dh"), "/usr/bin/dh\n", "{}", read("install.log"));
+    let deb = package(work.path());
     check_contents(&deb);
 
     let mut l = Command::new("lintian");
@@ -232,29 +347,6 @@ fn the_debian_package_builds_passes_lintian_installs_hooks_and_purges() {
             .any(|l| l.starts_with("E:") || l.starts_with("W:")),
         "lintian:\n{}",
         lint.stdout()
-    );
-
-    let s = work.path().join("ns");
-    std::fs::create_dir(&s).unwrap();
-    let script = format!("{SCRIPT}{OVERLAYS}{INSTALL_USE_HOOK_PURGE}");
-    let mut c = Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c", &script, "pkg"])
-        .arg(&s)
-        .arg(&deb)
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        );
-    let r = run(c);
-    let read = |n: &str| std::fs::read_to_string(s.join(n)).unwrap_or_default();
-    assert_eq!(
-        r.code(),
-        0,
-        "{}\ninstall.log:\n{}\napt.log:\n{}\npurge.log:\n{}",
-        r.stderr(),
-        read("install.log"),
-        read("apt.log"),
-        read("purge.log")
     );
 
     assert_eq!(read("version"), format!("fcap {VERSION}\n"));
