@@ -163,7 +163,9 @@ impl ImageTree {
             ))
         };
         match &k.cap {
-            None => Found::File(None),
+            // No runtime applies the misspelt record: the file has none (a warning
+            // says so).
+            None | Some(CapRecord::Misspelt(_)) => Found::File(None),
             Some(CapRecord::Schily(v) | CapRecord::LibarchiveOnly(v)) => {
                 match FileCaps::decode(v) {
                     Ok(c) => Found::File(Some(c)),
@@ -251,11 +253,12 @@ impl ImageTree {
             // (A capability a runtime loses at a hard link is audit's finding too.)
             let setid = meta.is_some_and(|m| m.setuid() || m.setgid())
                 || opts.setid && k.lost_cap.is_some();
+            if !opts.setid {
+                // (audit reports these as findings of its own.) Every kept entry:
+                // a file a runtime leaves without capabilities is worth a word too.
+                self.warn_about(&as_named, k);
+            }
             if opts.verbose || setid || !matches!(found, Found::File(None) | Found::NotRegular) {
-                if !opts.setid {
-                    // (audit reports these as findings of its own.)
-                    self.warn_about(&as_named, k);
-                }
                 emit(Entry {
                     path: PathBuf::from(std::ffi::OsStr::from_bytes(&as_named)),
                     found,
@@ -335,6 +338,9 @@ impl ImageTree {
         match &k.cap {
             Some(CapRecord::LibarchiveOnly(_)) => crate::error::warn(&format!(
                 "{shown}: the capability is only in a LIBARCHIVE.xattr pax record (bsdtar); moby and containerd apply only SCHILY.xattr records, so a container would not get it"
+            )),
+            Some(CapRecord::Misspelt(_)) => crate::error::warn(&format!(
+                "{shown}: the capability is only in a SCHILY.xattrs. pax record (containerd's spelling before 2018); no runtime of today applies it, so a container would not get it"
             )),
             Some(CapRecord::Schily(v)) => {
                 if let Ok(FileCaps {

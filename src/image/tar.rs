@@ -21,8 +21,9 @@ const MAX_SPECIAL: u64 = 1 << 20;
 /// The capability attribute's pax record names.
 const SCHILY_CAP: &[u8] = b"SCHILY.xattr.security.capability";
 const LIBARCHIVE_CAP: &[u8] = b"LIBARCHIVE.xattr.security.capability";
-/// containerd before PR #2873 (2018) wrote this misspelling; its own reader of the
-/// time applied it, so old images carry it.
+/// containerd before PR #2873 (2018) wrote this misspelling, so old images carry
+/// it; no runtime of today applies it (Go's `Xattrs` and the appliers' prefix test
+/// want `SCHILY.xattr.`).
 const MISSPELT_CAP: &[u8] = b"SCHILY.xattrs.security.capability";
 
 /// What an entry is (its typeflag).
@@ -39,9 +40,11 @@ pub enum Kind {
 /// Where a capability value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CapRecord {
-    /// `SCHILY.xattr.security.capability` (or containerd's old misspelling): what
-    /// moby and containerd apply.
+    /// `SCHILY.xattr.security.capability`: what moby, containerd and umoci apply.
     Schily(Vec<u8>),
+    /// Only containerd's old misspelling `SCHILY.xattrs.security.capability`:
+    /// no runtime applies it.
+    Misspelt(Vec<u8>),
     /// Only `LIBARCHIVE.xattr.security.capability` (bsdtar): a container never gets it.
     LibarchiveOnly(Vec<u8>),
     /// A LIBARCHIVE record that is not base64.
@@ -152,7 +155,6 @@ pub struct Reader<R> {
     pad: u64,
     /// The name of the last header, for messages.
     last: Vec<u8>,
-    globals: Pax,
     done: bool,
     /// How many bytes have been consumed.
     pub offset: u64,
@@ -161,7 +163,9 @@ pub struct Reader<R> {
     scratch: Vec<u8>,
 }
 
-/// The pax keys we use.
+/// The pax keys we use. An empty value keeps the header's own field, as Go's
+/// `mergePAX` does (`None` here); capability records keep even an empty value,
+/// because runtimes apply a record from `PAXRecords`, where it stays.
 #[derive(Clone, Default, Debug)]
 struct Pax {
     path: Option<Vec<u8>>,
@@ -170,10 +174,31 @@ struct Pax {
     uid: Option<u64>,
     gid: Option<u64>,
     schily: Option<Vec<u8>>,
+    misspelt: Option<Vec<u8>>,
     libarchive: Option<Vec<u8>>,
     bad_base64: bool,
     mtime: Option<u64>,
     xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `GNU.sparse.name`, which renames only a PAX-format sparse file.
+    sparse_name: Option<Vec<u8>>,
+    /// `GNU.sparse.major` and `.minor`, and whether a sparse map was given (a
+    /// `GNU.sparse.map` record, or the offset/numbytes pairs of format 0.0).
+    sparse_major: Option<Vec<u8>>,
+    sparse_minor: Option<Vec<u8>>,
+    sparse_map: bool,
+}
+
+impl Pax {
+    /// Whether these records make a PAX-format GNU sparse file, as Go's
+    /// `readGNUSparsePAXHeaders` decides: versions 0.0, 0.1 and 1.0 by their
+    /// records, 0.0 and 0.1 also by a map alone; an unknown version is a plain file.
+    fn sparse(&self) -> bool {
+        match (self.sparse_major.as_deref(), self.sparse_minor.as_deref()) {
+            (Some(b"0"), Some(b"0" | b"1")) | (Some(b"1"), Some(b"0")) => true,
+            (None, None) => self.sparse_map,
+            _ => false,
+        }
+    }
 }
 
 impl<R: Skip> Reader<R> {
@@ -183,7 +208,6 @@ impl<R: Skip> Reader<R> {
             unread: 0,
             pad: 0,
             last: Vec::new(),
-            globals: Pax::default(),
             done: false,
             offset: 0,
             scratch: vec![0u8; 128 << 10],
@@ -215,9 +239,18 @@ impl<R: Skip> Reader<R> {
                 _ => return Err(Error::Truncated(self.after("a header"))),
             }
             if block.iter().all(|&b| b == 0) {
-                // One zero block ends the archive for us (Go stops at the first,
-                // then checks the second; what follows is not entries).
+                // A zero block ends the archive, as in Go's reader, if the next
+                // block is zero too or missing; a header after it is an error there.
                 self.done = true;
+                let n = self.fill(&mut block)?;
+                if n == BLOCK && block.iter().any(|&b| b != 0) {
+                    return Err(Error::Malformed(
+                        self.after("a header after a zero block (the end of the archive)"),
+                    ));
+                }
+                if n != 0 && n != BLOCK {
+                    return Err(Error::Truncated(self.after("the end-of-archive blocks")));
+                }
                 return Ok(None);
             }
             let h = raw_header(&block).map_err(|why| Error::Malformed(self.after(&why)))?;
@@ -231,30 +264,46 @@ impl<R: Skip> Reader<R> {
                         ))));
                     }
                     let data = self.read_special(h.size)?;
+                    // Go's reader keeps the records of the last 'x' header only; a
+                    // global 'g' header is handed to the applier as an entry of its
+                    // own, which moby and containerd skip: it changes no later entry
+                    // and ends what the headers before it said.
+                    let mut records = Pax::default();
+                    if matches!(h.flag, b'x' | b'g') {
+                        parse_pax(&data, &mut records).map_err(|w| {
+                            let what = if h.flag == b'g' { "global pax" } else { "pax" };
+                            Error::Malformed(self.after(&format!("{what} record: {w}")))
+                        })?;
+                    }
+                    let named = |d: &[u8]| Some(cut_nul(d).to_vec()).filter(|n| !n.is_empty());
                     match h.flag {
-                        b'x' => parse_pax(&data, &mut local).map_err(|w| {
-                            Error::Malformed(self.after(&format!("pax record: {w}")))
-                        })?,
-                        b'g' => parse_pax(&data, &mut self.globals).map_err(|w| {
-                            Error::Malformed(self.after(&format!("global pax record: {w}")))
-                        })?,
-                        b'L' => long_name = Some(cut_nul(&data).to_vec()),
-                        _ => long_link = Some(cut_nul(&data).to_vec()),
+                        b'x' => local = records,
+                        b'g' => {
+                            local = Pax::default();
+                            long_name = None;
+                            long_link = None;
+                        }
+                        // An empty GNU long name names nothing (Go tests for "").
+                        b'L' => long_name = named(&data).or(long_name),
+                        _ => long_link = named(&data).or(long_link),
                     }
                     continue;
                 }
                 _ => {}
             }
-            let mut name = long_name.take().unwrap_or(h.name);
-            let mut link = long_link.take().unwrap_or(h.link);
-            let pick = |l: &Option<Vec<u8>>, g: &Option<Vec<u8>>| l.clone().or_else(|| g.clone());
-            if let Some(p) = pick(&local.path, &self.globals.path) {
-                name = p;
+            // Go merges the pax records first, then a GNU long name or link
+            // overrides them: the long name wins over a pax `path`.
+            let mut name = long_name.take().or(local.path.take()).unwrap_or(h.name);
+            let link = long_link.take().or(local.linkpath.take()).unwrap_or(h.link);
+            // GNU.sparse.name renames a real PAX-format sparse file only (not an
+            // old GNU 'S' entry, whose map is in its header).
+            if h.flag != b'S'
+                && local.sparse()
+                && let Some(n) = local.sparse_name.take()
+            {
+                name = n;
             }
-            if let Some(l) = pick(&local.linkpath, &self.globals.linkpath) {
-                link = l;
-            }
-            let size = local.size.or(self.globals.size).unwrap_or(h.size);
+            let size = local.size.unwrap_or(h.size);
             let kind = match h.flag {
                 b'0' | 0 | b'7' | b'S' => Kind::Regular,
                 b'1' => Kind::HardLink,
@@ -271,18 +320,11 @@ impl<R: Skip> Reader<R> {
             if h.flag == b'S' && h.gnu_extended {
                 self.skip_sparse_extensions()?;
             }
-            let schily = local.schily.take().or_else(|| self.globals.schily.clone());
-            let libarchive = local
-                .libarchive
-                .take()
-                .or_else(|| self.globals.libarchive.clone());
-            let cap = match (schily, libarchive) {
+            let cap = match (local.schily.take(), local.libarchive.take()) {
                 (Some(v), _) => Some(CapRecord::Schily(v)),
                 (None, Some(v)) => Some(CapRecord::LibarchiveOnly(v)),
-                (None, None) if local.bad_base64 || self.globals.bad_base64 => {
-                    Some(CapRecord::BadBase64)
-                }
-                (None, None) => None,
+                (None, None) if local.bad_base64 => Some(CapRecord::BadBase64),
+                (None, None) => local.misspelt.take().map(CapRecord::Misspelt),
             };
             // Hard links, symlinks and directories have no data whatever the size
             // field says (Go's reader ignores it for them too).
@@ -293,20 +335,16 @@ impl<R: Skip> Reader<R> {
             self.unread = data;
             self.pad = pad_of(data);
             self.last.clone_from(&name);
-            let mut xattrs = self.globals.xattrs.clone();
-            for (k, v) in std::mem::take(&mut local.xattrs) {
-                xattrs.retain(|(g, _)| *g != k);
-                xattrs.push((k, v));
-            }
+            let xattrs = std::mem::take(&mut local.xattrs);
             return Ok(Some(Header {
-                mtime: local.mtime.or(self.globals.mtime).unwrap_or(h.mtime),
+                mtime: local.mtime.unwrap_or(h.mtime),
                 xattrs,
                 sparse: h.flag == b'S',
                 name,
                 kind,
                 mode: h.mode,
-                uid: local.uid.or(self.globals.uid).unwrap_or(h.uid),
-                gid: local.gid.or(self.globals.gid).unwrap_or(h.gid),
+                uid: local.uid.unwrap_or(h.uid),
+                gid: local.gid.unwrap_or(h.gid),
                 size,
                 link,
                 cap,
@@ -560,9 +598,6 @@ fn number(f: &[u8]) -> Result<u64, ()> {
 /// Parse pax records (`LEN KEY=VALUE\n`, LEN counting the whole record) into `p`.
 fn parse_pax(mut data: &[u8], p: &mut Pax) -> Result<(), String> {
     while !data.is_empty() {
-        if data.iter().all(|&c| c == 0) {
-            break;
-        }
         let sp = data
             .iter()
             .position(|&c| c == b' ')
@@ -581,6 +616,13 @@ fn parse_pax(mut data: &[u8], p: &mut Pax) -> Result<(), String> {
             .position(|&c| c == b'=')
             .ok_or("a record without '='")?;
         let (key, value) = (&rec[..eq], &rec[eq + 1..]);
+        // Go's validPAXRecord: a key is not empty and has no NUL; names have no NUL.
+        let name_key = matches!(key, b"path" | b"linkpath" | b"uname" | b"gname");
+        if key.is_empty() || key.contains(&0) || name_key && value.contains(&0) {
+            return Err("a record with an empty key or a NUL byte in it".into());
+        }
+        // An empty value keeps the header's own field (Go's mergePAX).
+        let some = |v: &[u8]| Some(v.to_vec()).filter(|v| !v.is_empty());
         let num = || -> Result<u64, String> {
             std::str::from_utf8(value)
                 .ok()
@@ -592,13 +634,26 @@ fn parse_pax(mut data: &[u8], p: &mut Pax) -> Result<(), String> {
                     )
                 })
         };
+        let num = || {
+            if value.is_empty() {
+                Ok(None)
+            } else {
+                num().map(Some)
+            }
+        };
         match key {
-            b"path" | b"GNU.sparse.name" => p.path = Some(value.to_vec()),
-            b"linkpath" => p.linkpath = Some(value.to_vec()),
-            b"size" => p.size = Some(num()?),
-            b"uid" => p.uid = Some(num()?),
-            b"gid" => p.gid = Some(num()?),
-            k if k == SCHILY_CAP || k == MISSPELT_CAP => p.schily = Some(value.to_vec()),
+            b"path" => p.path = some(value),
+            b"linkpath" => p.linkpath = some(value),
+            b"size" => p.size = num()?,
+            b"uid" => p.uid = num()?,
+            b"gid" => p.gid = num()?,
+            b"GNU.sparse.name" => p.sparse_name = some(value),
+            b"GNU.sparse.major" => p.sparse_major = some(value),
+            b"GNU.sparse.minor" => p.sparse_minor = some(value),
+            b"GNU.sparse.map" => p.sparse_map = !value.is_empty(),
+            b"GNU.sparse.offset" | b"GNU.sparse.numbytes" => p.sparse_map = true,
+            k if k == SCHILY_CAP => p.schily = Some(value.to_vec()),
+            k if k == MISSPELT_CAP => p.misspelt = Some(value.to_vec()),
             // Fractions are dropped: a layer keeps whole seconds (as Go's writer
             // does for ustar-representable times).
             b"mtime" => {
@@ -733,6 +788,111 @@ mod tests {
         assert_eq!(c.name, long.as_bytes());
         assert!(c.cap.is_none());
         assert!(r.next_entry().unwrap().is_none());
+    }
+
+    /// The header rules of Go's `archive/tar` reader (moby's, containerd's and
+    /// umoci's), one by one.
+    #[test]
+    fn headers_read_as_gos_reader_reads_them() {
+        let cap = [
+            1u8, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut t = Vec::new();
+        // A global header changes no later entry.
+        let g = pax(&[
+            ("path", b"global"),
+            ("uid", b"7"),
+            ("SCHILY.xattr.security.capability", &cap),
+        ]);
+        entry(&mut t, "pax_global_header", b'g', &g);
+        entry(&mut t, "a", b'0', b"");
+        // An empty value keeps the header's own field.
+        entry(
+            &mut t,
+            "PaxHeaders/b",
+            b'x',
+            &pax(&[("path", b""), ("uid", b""), ("size", b"")]),
+        );
+        entry(&mut t, "b", b'0', b"xy");
+        // A GNU long name wins over a pax path, whichever comes first.
+        entry(&mut t, "PaxHeaders/c", b'x', &pax(&[("path", b"from-pax")]));
+        entry(&mut t, "././@LongLink", b'L', b"from-long-name\0");
+        entry(&mut t, "c", b'0', b"");
+        entry(&mut t, "././@LongLink", b'L', b"long-first");
+        entry(
+            &mut t,
+            "PaxHeaders/c",
+            b'x',
+            &pax(&[("path", b"pax-second")]),
+        );
+        entry(&mut t, "c2", b'0', b"");
+        // GNU.sparse.name renames only a real pax sparse file.
+        entry(
+            &mut t,
+            "PaxHeaders/d",
+            b'x',
+            &pax(&[("GNU.sparse.name", b"renamed")]),
+        );
+        entry(&mut t, "d", b'0', b"");
+        let sparse = pax(&[
+            ("GNU.sparse.major", b"1"),
+            ("GNU.sparse.minor", b"0"),
+            ("GNU.sparse.name", b"sparse"),
+        ]);
+        entry(&mut t, "PaxHeaders/e", b'x', &sparse);
+        entry(&mut t, "GNUSparseFile.0/e", b'0', b"");
+        // A second 'x' header replaces the first, it does not add to it.
+        entry(
+            &mut t,
+            "PaxHeaders/f",
+            b'x',
+            &pax(&[("SCHILY.xattr.security.capability", &cap)]),
+        );
+        entry(&mut t, "PaxHeaders/f", b'x', &pax(&[("uid", b"5")]));
+        entry(&mut t, "f", b'0', b"");
+        // A global header ends what the headers before it said.
+        entry(&mut t, "PaxHeaders/h", b'x', &pax(&[("path", b"lost")]));
+        entry(
+            &mut t,
+            "pax_global_header",
+            b'g',
+            &pax(&[("comment", b"x")]),
+        );
+        entry(&mut t, "h", b'0', b"");
+        t.extend([0u8; 1024]);
+        let mut r = Reader::new(&t[..]);
+        let mut next = || r.next_entry().unwrap().unwrap();
+        let a = next();
+        assert_eq!((&a.name[..], a.uid, &a.cap), (&b"a"[..], 0, &None));
+        let b = next();
+        assert_eq!((&b.name[..], b.uid, b.size), (&b"b"[..], 0, 2));
+        assert_eq!(next().name, b"from-long-name");
+        assert_eq!(next().name, b"long-first");
+        assert_eq!(next().name, b"d");
+        assert_eq!(next().name, b"sparse");
+        let f = next();
+        assert_eq!((f.uid, &f.cap), (5, &None));
+        assert_eq!(next().name, b"h");
+        assert!(r.next_entry().unwrap().is_none());
+        // A header after one zero block is an error in Go's reader.
+        let mut z = Vec::new();
+        entry(&mut z, "a", b'0', b"");
+        z.extend([0u8; 512]);
+        entry(&mut z, "b", b'0', b"");
+        let mut r = Reader::new(&z[..]);
+        r.next_entry().unwrap().unwrap();
+        assert!(matches!(r.next_entry(), Err(Error::Malformed(_))));
+        // The misspelt record is kept apart: no runtime applies it.
+        let mut m = Vec::new();
+        entry(
+            &mut m,
+            "PaxHeaders/m",
+            b'x',
+            &pax(&[("SCHILY.xattrs.security.capability", &cap)]),
+        );
+        entry(&mut m, "m", b'0', b"");
+        let got = Reader::new(&m[..]).next_entry().unwrap().unwrap();
+        assert_eq!(got.cap, Some(CapRecord::Misspelt(cap.to_vec())));
     }
 
     #[test]

@@ -195,7 +195,8 @@ fn locate(
 /// with a SCHILY record is then a change even when the value is the same).
 fn current(k: &Kept) -> (Current, Option<Vec<u8>>, bool) {
     match &k.cap {
-        None => (Current::None, None, true),
+        // No runtime applies containerd's old misspelt record: the file has none.
+        None | Some(CapRecord::Misspelt(_)) => (Current::None, None, true),
         Some(CapRecord::Schily(v)) => (
             match FileCaps::decode(v) {
                 Ok(c) => Current::Caps(c),

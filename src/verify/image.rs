@@ -109,15 +109,17 @@ fn inode_of(k: &Kept) -> Inode {
 }
 
 /// The value as the kernel would see it once a runtime unpacked the layer: moby and
-/// containerd write only SCHILY records, and the kernel refuses to store a
-/// malformed value (unpacking fails there).
+/// containerd write only SCHILY records (not LIBARCHIVE ones, nor containerd's old
+/// misspelling), and the kernel refuses to store a malformed value (unpacking
+/// fails there).
 fn xattr_of(k: &Kept) -> Xattr {
     match &k.cap {
         Some(CapRecord::Schily(v)) => match FileCaps::decode(v) {
             Ok(_) => Xattr::Value(v.clone()),
             Err(_) => Xattr::Malformed,
         },
-        Some(CapRecord::LibarchiveOnly(_) | CapRecord::BadBase64) | None => Xattr::Absent,
+        Some(CapRecord::LibarchiveOnly(_) | CapRecord::Misspelt(_) | CapRecord::BadBase64)
+        | None => Xattr::Absent,
     }
 }
 
