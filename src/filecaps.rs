@@ -206,6 +206,32 @@ impl FileCaps {
         })
     }
 
+    /// Why the kernel refuses to store `b` as `security.capability` (setxattr's
+    /// `cap_convert_nscap`: only a v2 or v3 header, the effective flag the only
+    /// flag bit, a rootid that is a uid), or `None` when it stores it. A value the
+    /// kernel still reads at exec (v1, other flag bits) may be one it no longer
+    /// lets anyone write: a runtime unpacking an image fails on it.
+    pub fn setxattr_refusal(b: &[u8]) -> Option<String> {
+        let c = match FileCaps::decode(b) {
+            Ok(c) => c,
+            Err(e) => return Some(e.to_string()),
+        };
+        let magic = word(b, 0);
+        if c.revision == 1 {
+            return Some("a v1 security.capability value (12 bytes), which setxattr no longer accepts (EINVAL)".into());
+        }
+        let flags = magic & !VFS_CAP_REVISION_MASK & !VFS_CAP_FLAGS_EFFECTIVE;
+        if flags != 0 {
+            return Some(format!(
+                "a security.capability value with flag bits {flags:#x} the kernel does not know, which setxattr refuses (EINVAL)"
+            ));
+        }
+        if c.rootid == Some(u32::MAX) {
+            return Some("a v3 security.capability value with rootid 4294967295, which is no uid: setxattr refuses it (EINVAL)".into());
+        }
+        None
+    }
+
     /// Encode as libcap's `cap_set_file` does: v2 (20 bytes), or v3 (24) with a rootid.
     pub fn encode(&self) -> Vec<u8> {
         let rev = if self.rootid.is_some() {

@@ -405,6 +405,23 @@ pub fn read_layer<R: tar::Skip>(
             // Other ".wh..wh." names are aufs bookkeeping, not files.
             continue;
         }
+        // A value the kernel will not store fails the runtime's unpacking of the
+        // whole image, whatever later layers do with the file.
+        if let Some(CapRecord::Schily(v)) = &h.cap
+            && let Some(why) = crate::filecaps::FileCaps::setxattr_refusal(v)
+        {
+            // Docker 20.10 reads records through Go's `Xattrs`, which drops an
+            // empty one; containerd sets every `SCHILY.xattr.` record.
+            let who = if v.is_empty() {
+                "containerd fails to unpack the image there (Docker 20.10 skips an empty record)"
+            } else {
+                "containerd, Docker and umoci fail to unpack the image there"
+            };
+            return Err(format!(
+                "{}: {why}; {who}",
+                crate::output::escape_bytes(&path)
+            ));
+        }
         let is_dir = h.kind == Kind::Dir;
         // Every path, and the directory it is in (a layer may list files without
         // their directories), for "is anything there" questions.

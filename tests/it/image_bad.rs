@@ -237,6 +237,17 @@ with tarfile.open(out, 'w', format=tarfile.PAX_FORMAT) as t:
         add(t, 'usr/bin/a', cap(NET_RAW_EP))
         add(t, 'usr/bin/bad', cap(NET_RAW_EP[:7]))
         add(t, 'usr/bin/z', cap(CHOWN_EP))
+    elif mode == 'v1-value':
+        add(t, 'usr/bin/a', cap(NET_RAW_EP))
+        add(t, 'usr/bin/bad', cap(bytes([1, 0, 0, 1]) + NET_RAW_EP[4:12]))
+    elif mode == 'flag-bits':
+        add(t, 'usr/bin/a', cap(NET_RAW_EP))
+        add(t, 'usr/bin/bad', cap(bytes([0x11]) + NET_RAW_EP[1:]))
+    elif mode == 'empty-value':
+        add(t, 'usr/bin/a', cap(NET_RAW_EP))
+        add(t, 'usr/bin/bad', cap(b''))
+        # A later entry deletes the file: the layer fails all the same.
+        add(t, 'usr/bin/bad', typ=tarfile.SYMTYPE, link='a')
     elif mode == 'bad-base64':
         add(t, 'usr/bin/a', cap(NET_RAW_EP))
         add(t, 'usr/bin/bad', {'LIBARCHIVE.xattr.security.capability': 'AQAAAg*not*base64!'})
@@ -958,8 +969,9 @@ fn hard_link_to_nothing() {
     );
 }
 
-/// A bad value is that file's error, as in a host scan: the other files are
-/// still listed, and the exit status is 2.
+/// A bad value in a LIBARCHIVE record, which no runtime applies, is that file's
+/// error, as in a host scan: the other files are still listed, and the exit status
+/// is 2.
 #[track_caller]
 fn one_bad_file(mode: &str, cause: &str) {
     let d = tempdir();
@@ -977,12 +989,39 @@ fn one_bad_file(mode: &str, cause: &str) {
     );
 }
 
+/// A SCHILY value the kernel refuses to store (malformed, v1, unknown flag bits)
+/// makes containerd and Docker fail to unpack the image (tested against both in
+/// engines.rs): the whole image is refused, naming the layer and the file, even
+/// when a later layer would delete the file.
 #[test]
-fn malformed_capability_value() {
-    one_bad_file(
-        "bad-value",
-        "malformed security.capability: 7 bytes do not fit revision 2 (v1 is 12, v2 20, v3 24 bytes); the kernel refuses to execute this file (EINVAL)",
-    );
+fn capability_values_no_runtime_can_write() {
+    for (mode, cause) in [
+        (
+            "bad-value",
+            "malformed security.capability: 7 bytes do not fit revision 2 (v1 is 12, v2 20, v3 24 bytes); the kernel refuses to execute this file (EINVAL); containerd, Docker and umoci fail to unpack the image there",
+        ),
+        (
+            "v1-value",
+            "a v1 security.capability value (12 bytes), which setxattr no longer accepts (EINVAL); containerd, Docker and umoci fail to unpack the image there",
+        ),
+        (
+            "flag-bits",
+            "a security.capability value with flag bits 0x10 the kernel does not know, which setxattr refuses (EINVAL); containerd, Docker and umoci fail to unpack the image there",
+        ),
+        (
+            "empty-value",
+            "malformed security.capability: empty value; the kernel refuses to execute this file (EINVAL); containerd fails to unpack the image there (Docker 20.10 skips an empty record)",
+        ),
+    ] {
+        let d = tempdir();
+        let layer = d.path().join(format!("{mode}.tar"));
+        craft(mode, &layer, None);
+        refused(
+            layer.as_os_str(),
+            &[],
+            &[&format!("layer {}: /usr/bin/bad: {cause}", layer.display())],
+        );
+    }
 }
 
 #[test]
