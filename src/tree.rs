@@ -335,6 +335,11 @@ impl ImageTree {
     /// What a runtime would do differently from what the tar says.
     fn warn_about(&self, p: &[u8], k: &Kept) {
         let shown = crate::output::escape_bytes(p);
+        if k.mixed {
+            crate::error::warn(&format!(
+                "{shown}: the tar entries of this hard-linked file carry different capability records (GNU tar writes one on the first name only); containerd and Docker leave the last entry's on every name, as listed; podman and umoci keep another"
+            ));
+        }
         match &k.cap {
             Some(CapRecord::LibarchiveOnly(_)) => crate::error::warn(&format!(
                 "{shown}: the capability is only in a LIBARCHIVE.xattr pax record (bsdtar); moby and containerd apply only SCHILY.xattr records, so a container would not get it"

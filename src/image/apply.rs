@@ -15,6 +15,11 @@
 //!   kept, never the number of entries or the bytes.
 //! * Whiteouts and opaque markers hide lower layers only, never their own layer's
 //!   entries, whichever comes first in the tar.
+//! * A layer is applied as containerd's and Docker's overlay snapshotters apply it:
+//!   into an empty directory. Its paths resolve through its own symlinks only, a
+//!   directory it needs but has no entry for replaces a lower non-directory, a
+//!   hard link names a file of the same layer, and the entries naming one inode
+//!   leave the last one's capability on every name (see [`Inodes`], [`land`]).
 
 use super::tar::{self, CapRecord, Kind};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -36,12 +41,14 @@ pub struct Kept {
     pub cap: Option<CapRecord>,
     /// The layer that wrote it.
     pub layer: usize,
-    /// A symlink's target as written; a hard link's target as a clean path.
+    /// A symlink's target as written; for every name of a hard-linked file but
+    /// the first, the first (the inode's data entry), as a clean path.
     pub link: Vec<u8>,
     /// The first bytes, for files `verify` asked for.
     pub head: Option<Vec<u8>>,
-    /// A hard link whose target is not yet known to be in the tree.
-    pub unresolved: bool,
+    /// A hard-linked file whose entries carry different capability records: podman
+    /// and umoci give it another value than containerd and Docker (see [`Inodes`]).
+    pub mixed: bool,
     /// A capability the tar gave this inode that Docker and containerd lose: a later
     /// hard-link entry to it has no record of its own, and they lchown every link
     /// entry (which clears `security.capability`) before setting only that entry's
@@ -67,8 +74,7 @@ pub struct Want {
     /// [`HEAD_BUDGET`] bytes are kept: `verify` then finds a program, its `#!`
     /// interpreters and its ELF loader in one pass over the image.
     pub exec_heads: usize,
-    /// Regular files with a set-user-ID or set-group-ID bit (`audit`, and
-    /// `apply --image --strip-setid`).
+    /// Regular files with a set-user-ID or set-group-ID bit (`audit`).
     pub setid: bool,
 }
 
@@ -77,7 +83,9 @@ pub const HEAD_BUDGET: usize = 64 << 20;
 
 impl Want {
     fn keeps(&self, path: &[u8], h: &tar::Header) -> bool {
-        // Symlinks always: a later layer's entries land where they lead.
+        // Symlinks always: paths resolve through them in the final tree, a
+        // layer's entries land where its own lead, and a directory a later layer
+        // implies where a lower one has a symlink is worth a warning.
         self.all
             || h.cap.is_some()
             || matches!(h.kind, Kind::HardLink | Kind::Symlink)
@@ -107,9 +115,29 @@ pub struct LayerOut {
     own: BTreeMap<Vec<u8>, Kept>,
     whiteouts: Vec<Vec<u8>>,
     opaques: Vec<Vec<u8>>,
-    /// Paths of this layer's entries that replace something below (`true`: a
-    /// directory, which replaces only a non-directory).
-    replaced: Vec<(Vec<u8>, bool)>,
+    /// Paths of this layer's entries that replace something below.
+    replaced: Vec<(Vec<u8>, Put)>,
+    /// Hard link targets this layer did not keep, with the first link's name:
+    /// a file of its own we skipped, or a lower layer's (which fails).
+    outside: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What a layer puts at a path.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Put {
+    /// A non-directory: it replaces whatever was there, a directory's subtree too.
+    File,
+    /// A directory entry: it replaces only a non-directory.
+    Dir,
+    /// A directory the applier makes because an entry is below it and the layer
+    /// has no entry of its own for it: it too replaces only a non-directory.
+    Implied,
+}
+
+impl Put {
+    fn dir(self) -> bool {
+        self != Put::File
+    }
 }
 
 /// A clean image-absolute path (`/usr/bin/x`), or why the name is refused.
@@ -229,7 +257,7 @@ fn link_in(m: &BTreeMap<Vec<u8>, Kept>, p: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The prefix every path below `p` starts with.
-fn below(p: &[u8]) -> Vec<u8> {
+fn below_of(p: &[u8]) -> Vec<u8> {
     let mut s = p.to_vec();
     if s != b"/" {
         s.push(b'/');
@@ -242,7 +270,7 @@ fn remove_tree(m: &mut BTreeMap<Vec<u8>, Kept>, p: &[u8], keep_self: bool) {
     if !keep_self {
         m.remove(p);
     }
-    let pre = below(p);
+    let pre = below_of(p);
     let doomed: Vec<Vec<u8>> = m
         .range::<[u8], _>((Bound::Included(&pre[..]), Bound::Unbounded))
         .take_while(|(k, _)| k.starts_with(&pre))
@@ -261,7 +289,7 @@ fn hits(m: &BTreeMap<Vec<u8>, Kept>, p: &[u8], dir: bool) -> bool {
     if m.contains_key(p) {
         return true;
     }
-    let pre = below(p);
+    let pre = below_of(p);
     m.range::<[u8], _>((Bound::Included(&pre[..]), Bound::Unbounded))
         .next()
         .is_some_and(|(k, _)| k.starts_with(&pre))
@@ -331,6 +359,8 @@ pub struct Shared<'a> {
     pub seen: Seen,
     /// Bytes of executables' heads still to keep.
     budget: AtomicUsize,
+    /// Where runtimes disagree, found while applying the layers.
+    pub warnings: Mutex<Vec<String>>,
 }
 
 impl Shared<'_> {
@@ -344,7 +374,15 @@ impl Shared<'_> {
             stop: AtomicBool::new(false),
             seen: Seen::new(),
             budget: AtomicUsize::new(HEAD_BUDGET),
+            warnings: Mutex::new(Vec::new()),
         }
+    }
+
+    fn warn(&self, w: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(w);
     }
 
     /// Wait until every layer below `layer` is merged; false when the scan stopped.
@@ -375,11 +413,12 @@ pub fn read_layer<R: tar::Skip>(
     sh: &Shared,
 ) -> Result<LayerOut, String> {
     let mut out = LayerOut::default();
-    // Replaced paths not yet checked against the layers below.
-    let mut pending: Vec<(Vec<u8>, bool)> = Vec::new();
-    let mut lower_known = layer == 0;
+    let mut below = Below {
+        pending: Vec::new(),
+        known: layer == 0,
+    };
     let mut last_dir: Vec<u8> = Vec::new();
-    let mut lander = Lander::default();
+    let mut inodes = Inodes::default();
     while let Some(h) = r.next_entry().map_err(|e| e.to_string())? {
         if sh.stop.load(Ordering::Relaxed) {
             return Err(STOPPED.into());
@@ -390,7 +429,26 @@ pub fn read_layer<R: tar::Skip>(
             Some(i) => (&path[..i], &path[i + 1..]),
             None => (&b"/"[..], &path[..]),
         };
-        if let Some(name) = base.strip_prefix(b".wh.") {
+        let whiteout = base.strip_prefix(b".wh.");
+        // The directory the entry needs: the applier makes it (and its parents)
+        // in the layer's empty directory where the layer has no entry for it.
+        let needs = match whiteout {
+            Some(b"") => dir
+                .get(..dir.iter().rposition(|&b| b == b'/').unwrap_or(0))
+                .unwrap_or(b""),
+            _ => dir,
+        };
+        // Entries come grouped by directory: this runs once per run of them.
+        if needs != last_dir {
+            // Every path, and the directory it is in (a layer may list files
+            // without their directories), for "is anything there" questions.
+            sh.seen.insert(needs);
+            for d in implied_dirs(needs, &last_dir).collect::<Vec<_>>() {
+                below.note(sh, layer, &mut out, d, Put::Implied)?;
+            }
+            last_dir = needs.to_vec();
+        }
+        if let Some(name) = whiteout {
             if name == b".wh..opq" {
                 out.opaques.push(dir.to_vec());
             } else if name.is_empty() {
@@ -398,7 +456,7 @@ pub fn read_layer<R: tar::Skip>(
                 // join an empty name to it and remove the directory.
                 out.whiteouts.push(dir.to_vec());
             } else if !name.starts_with(b".wh.") {
-                let mut p = below(dir);
+                let mut p = below_of(dir);
                 p.extend_from_slice(name);
                 out.whiteouts.push(p);
             }
@@ -423,14 +481,7 @@ pub fn read_layer<R: tar::Skip>(
             ));
         }
         let is_dir = h.kind == Kind::Dir;
-        // Every path, and the directory it is in (a layer may list files without
-        // their directories), for "is anything there" questions.
         sh.seen.insert(&path);
-        // Entries come grouped by directory: one insert per run of them.
-        if dir != last_dir {
-            sh.seen.insert(dir);
-            last_dir = dir.to_vec();
-        }
         // Within the layer: the later entry wins.
         if is_dir {
             if out.own.get(&path).is_some_and(|k| k.kind != Kind::Dir) {
@@ -439,29 +490,9 @@ pub fn read_layer<R: tar::Skip>(
         } else {
             remove_tree(&mut out.own, &path, false);
         }
-        // Against the layers below.
-        if !lower_known && sh.merged.load(Ordering::Acquire) >= layer {
-            lower_known = true;
-            let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-            lander.keep_hits(&st, &out.own, &mut pending);
-            out.replaced.append(&mut pending);
-        }
-        if lower_known {
-            let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-            if lander.hit(&st, &out.own, &path, is_dir) {
-                out.replaced.push((path.clone(), is_dir));
-            }
-        } else if path != b"/" {
-            pending.push((path.clone(), is_dir));
-            if pending.len() >= PENDING {
-                if !sh.wait_below(layer) {
-                    return Err(STOPPED.into());
-                }
-                lower_known = true;
-                let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
-                lander.keep_hits(&st, &out.own, &mut pending);
-                out.replaced.append(&mut pending);
-            }
+        if path != b"/" {
+            let put = if is_dir { Put::Dir } else { Put::File };
+            below.note(sh, layer, &mut out, &path, put)?;
         }
         if !sh.want.keeps(&path, &h) {
             continue;
@@ -495,135 +526,250 @@ pub fn read_layer<R: tar::Skip>(
             layer,
             link: h.link,
             head,
-            unresolved: false,
+            mixed: false,
             lost_cap: None,
         };
         if k.kind == Kind::HardLink {
             k.link = clean(&k.link)?;
-            match out.own.get_mut(&k.link) {
-                Some(t) => link_to(&mut k, t),
-                None => k.unresolved = true,
+            if let Some(target) = inodes.link(&mut out.own, &path, &mut k)? {
+                out.outside.push((target, path.clone()));
             }
         }
         out.own.insert(path, k);
     }
-    out.replaced.append(&mut pending);
+    out.replaced.append(&mut below.pending);
     Ok(out)
 }
 
-/// A hard link shares its target's inode: one set of capabilities for both names
-/// (a record on the link entry, as bsdtar and moby write, sets the inode's).
-fn link_to(link: &mut Kept, target: &mut Kept) {
-    if link.cap.is_some() {
-        target.cap.clone_from(&link.cap);
-        target.lost_cap = None;
-    } else {
-        if target.cap.is_some() {
-            target.lost_cap.clone_from(&target.cap);
-        }
-        link.cap.clone_from(&target.cap);
-    }
-    link.lost_cap.clone_from(&target.lost_cap);
-    link.kind = if target.kind == Kind::HardLink {
-        Kind::Regular
-    } else {
-        target.kind
-    };
-    link.mode = target.mode;
-    link.uid = target.uid;
-    link.gid = target.gid;
-    link.size = target.size;
-    if link.head.is_none() {
-        link.head.clone_from(&target.head);
-    }
-    link.unresolved = false;
+/// What a layer's paths replace in the layers below, as far as known.
+struct Below {
+    /// Replaced paths not yet checked against the layers below.
+    pending: Vec<(Vec<u8>, Put)>,
+    /// Whether every layer below is merged.
+    known: bool,
 }
 
-/// Where a layer's entries land on the tree `st` of the layers below: through the
-/// layer's own symlinks (`own`) and those below, except where the layer already
-/// put an entry of its own (a directory that replaced a lower `a -> x` link takes
-/// `a/n` itself, as the runtime's applier finds it).
+impl Below {
+    /// The layer puts something at `path`: keep it in `out.replaced` if it hits
+    /// what is kept below, or hold it until that is known.
+    fn note(
+        &mut self,
+        sh: &Shared,
+        layer: usize,
+        out: &mut LayerOut,
+        path: &[u8],
+        put: Put,
+    ) -> Result<(), String> {
+        if !self.known && sh.merged.load(Ordering::Acquire) >= layer {
+            self.known = true;
+            let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
+            self.pending.retain(|(p, d)| hit(&st, &out.own, p, d.dir()));
+            out.replaced.append(&mut self.pending);
+        }
+        if self.known {
+            let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
+            if hit(&st, &out.own, path, put.dir()) {
+                out.replaced.push((path.to_vec(), put));
+            }
+            return Ok(());
+        }
+        self.pending.push((path.to_vec(), put));
+        if self.pending.len() >= PENDING {
+            if !sh.wait_below(layer) {
+                return Err(STOPPED.into());
+            }
+            self.known = true;
+            let st = sh.state.read().unwrap_or_else(|e| e.into_inner());
+            self.pending.retain(|(p, d)| hit(&st, &out.own, p, d.dir()));
+            out.replaced.append(&mut self.pending);
+        }
+        Ok(())
+    }
+}
+
+/// The names of each inode a layer's hard links share, by the path of the entry
+/// that made the inode.
+///
+/// containerd's and Docker's appliers `lchown` every link entry, which clears the
+/// inode's capability (the kernel does so on any chown), then set that entry's own
+/// records, owner and mode (tested against both in `tests/it/engines.rs`). So an
+/// inode ends with the capability, owner and mode of the last entry naming it, on
+/// every name: a GNU tar layer, which puts the record on the data entry only,
+/// leaves none. podman's storage skips a chown to the same owner and umoci applies
+/// no metadata to a link entry: they keep the data entry's value.
 #[derive(Default)]
-struct Lander {
-    /// Where this layer's entries replaced something below, so far.
-    shadow: HashSet<Vec<u8>>,
+struct Inodes {
+    names: HashMap<Vec<u8>, Vec<Vec<u8>>>,
+}
+
+impl Inodes {
+    /// `link` (at `path`, already cleaned) joins the inode of its target. Returns
+    /// the target when the layer kept no entry for it (see [`LayerOut::outside`]).
+    fn link(
+        &mut self,
+        own: &mut BTreeMap<Vec<u8>, Kept>,
+        path: &[u8],
+        link: &mut Kept,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let mut outside = None;
+        let root = match own.get(&link.link) {
+            Some(t) if t.kind == Kind::Dir => {
+                return Err(format!(
+                    "hard link {} names a directory, {}",
+                    crate::output::escape_bytes(path),
+                    crate::output::escape_bytes(&link.link)
+                ));
+            }
+            // A hard link to a symlink is that symlink again (linkat does not
+            // follow it); it has no capabilities.
+            Some(t) if t.kind == Kind::Symlink => {
+                link.kind = Kind::Symlink;
+                link.link.clone_from(&t.link);
+                link.cap = None;
+                return Ok(None);
+            }
+            // A link to a link names the same inode.
+            Some(t) if !t.link.is_empty() => t.link.clone(),
+            Some(_) => link.link.clone(),
+            None => {
+                // A file of this layer we did not keep (it has no record), or a
+                // path of a lower layer, which merge() refuses: keep its place.
+                let mut t = link.clone();
+                t.kind = Kind::Regular;
+                t.link.clear();
+                t.cap = None;
+                own.insert(link.link.clone(), t);
+                outside = Some(link.link.clone());
+                link.link.clone()
+            }
+        };
+        link.link.clone_from(&root);
+        let names = self.names.entry(root.clone()).or_default();
+        names.retain(|n| n != path);
+        let data = own.get(&root).cloned();
+        let mixed = data.as_ref().is_some_and(|t| t.mixed || t.cap != link.cap);
+        // A link entry without a record clears the value the inode had; one with a
+        // record sets it again.
+        let lost = match (&link.cap, &data) {
+            (None, Some(t)) => t.cap.clone().or_else(|| t.lost_cap.clone()),
+            _ => None,
+        };
+        for n in names.iter().chain(std::iter::once(&root)) {
+            // Only names that still are this inode (a later entry may have
+            // replaced one).
+            if let Some(k) = own.get_mut(n)
+                && (*n == root || k.link == root)
+            {
+                k.cap.clone_from(&link.cap);
+                k.mixed = mixed;
+                k.lost_cap.clone_from(&lost);
+                k.mode = link.mode;
+                k.uid = link.uid;
+                k.gid = link.gid;
+            }
+        }
+        names.push(path.to_vec());
+        link.mixed = mixed;
+        link.lost_cap = lost;
+        if let Some(t) = data {
+            link.kind = t.kind;
+            link.size = t.size;
+            if link.head.is_none() {
+                link.head = t.head;
+            }
+        }
+        Ok(outside)
+    }
+}
+
+/// Where a layer's entries land: through the layer's own symlinks only. The overlay
+/// snapshotters of containerd and Docker apply a layer into an empty upper
+/// directory, where a lower layer's symlink is not: an entry below a lower
+/// `lib -> usr/lib` makes a real directory `lib` that hides the link in the
+/// container (tested against both in `tests/it/engines.rs`; containerd's applier
+/// over a non-overlay snapshotter, podman with vfs storage and umoci follow the
+/// link instead, and fcap warns where that differs).
+fn land(own: &Tree, p: &[u8], follow_last: bool) -> Vec<u8> {
+    through_links(p, follow_last, &|q| link_in(own, q))
 }
 
 type Tree = BTreeMap<Vec<u8>, Kept>;
 
-impl Lander {
-    fn land(&self, st: &Tree, own: &Tree, p: &[u8], follow_last: bool) -> Vec<u8> {
-        through_links(p, follow_last, &|q| {
-            link_in(own, q).or_else(|| {
-                if self.shadow.contains(q) {
-                    None
-                } else {
-                    link_in(st, q)
-                }
-            })
-        })
-    }
+/// Whether the entry at `p` replaces something kept below.
+fn hit(st: &Tree, own: &Tree, p: &[u8], dir: bool) -> bool {
+    hits(st, &land(own, p, false), dir)
+}
 
-    /// Whether the entry at `p` replaces something below (and then it shadows it).
-    fn hit(&mut self, st: &Tree, own: &Tree, p: &[u8], dir: bool) -> bool {
-        let at = self.land(st, own, p, false);
-        let hit = hits(st, &at, dir);
-        if hit {
-            self.shadow.insert(at);
-        }
-        hit
-    }
-
-    /// Keep the pending paths that replace something below, in their order.
-    fn keep_hits(&mut self, st: &Tree, own: &Tree, pending: &mut Vec<(Vec<u8>, bool)>) {
-        pending.retain(|(p, d)| self.hit(st, own, p, *d));
-    }
+/// The directories an entry in `dir` needs, `dir` and its parents up to (not
+/// including) the root or the first one `done` already covers: each replaces a
+/// lower layer's non-directory there (as a directory entry would).
+fn implied_dirs<'a>(dir: &'a [u8], done: &[u8]) -> impl Iterator<Item = &'a [u8]> {
+    let done = below_of(done);
+    std::iter::successors(Some(dir), |d| {
+        d.iter().rposition(|&b| b == b'/').map(|i| &d[..i])
+    })
+    .take_while(move |d| !d.is_empty() && !done.starts_with(&below_of(d)))
 }
 
 /// Apply one layer (the next in order) to the tree.
 pub fn merge(sh: &Shared, layer: usize, out: LayerOut) -> Result<(), String> {
     let mut st = sh.state.write().unwrap_or_else(|e| e.into_inner());
-    // Every path of the layer, where it really lands (through the symlinks of the
-    // layers below and of its own), the replaced ones in their order.
-    let mut lander = Lander::default();
-    let replaced: Vec<(Vec<u8>, bool)> = out
+    // Every path of the layer, where it really lands (through its own symlinks),
+    // the replaced ones in their order.
+    let own_tree = &out.own;
+    let replaced: Vec<(Vec<u8>, Put)> = out
         .replaced
         .iter()
-        .map(|(p, d)| {
-            let at = lander.land(&st, &out.own, p, false);
-            lander.shadow.insert(at.clone());
-            (at, *d)
-        })
+        .map(|(p, put)| (land(own_tree, p, false), *put))
         .collect();
     let whiteouts: Vec<Vec<u8>> = out
         .whiteouts
         .iter()
-        .map(|w| lander.land(&st, &out.own, w, false))
+        .map(|w| land(own_tree, w, false))
         .collect();
     let opaques: Vec<Vec<u8>> = out
         .opaques
         .iter()
-        .map(|o| lander.land(&st, &out.own, o, true))
+        .map(|o| land(own_tree, o, true))
         .collect();
-    let own: Vec<(Vec<u8>, Kept)> = out
-        .own
+    let own: Vec<(Vec<u8>, Kept)> = own_tree
         .iter()
         .map(|(p, k)| {
             let mut k = k.clone();
-            if k.unresolved {
-                k.link = lander.land(&st, &out.own, &k.link, false);
+            if !k.link.is_empty() && k.kind != Kind::Symlink {
+                k.link = land(own_tree, &k.link, false);
             }
-            (lander.land(&st, &out.own, p, false), k)
+            (land(own_tree, p, false), k)
         })
         .collect();
+    let outside: Vec<(Vec<u8>, &Vec<u8>)> = out
+        .outside
+        .iter()
+        .map(|(t, name)| (land(own_tree, t, false), name))
+        .collect();
+    // A directory made only because entries are below it, where a lower layer has
+    // a symlink: the container sees a directory; runtimes that apply a layer on
+    // top of the lower ones (podman with vfs, umoci) follow the link instead.
+    for (p, put) in &replaced {
+        if *put == Put::Implied
+            && !replaced.iter().any(|(q, d)| q == p && *d != Put::Implied)
+            && let Some(k) = st.get(p).filter(|k| k.kind == Kind::Symlink)
+        {
+            sh.warn(format!(
+                "{}: a layer has entries below it but none for it: containerd and Docker (overlay) make it a directory that hides the symlink to {} of a lower layer; podman with vfs storage and umoci follow the symlink instead",
+                crate::output::escape_bytes(p),
+                crate::output::escape_bytes(&k.link)
+            ));
+        }
+    }
     for w in &whiteouts {
         remove_tree(&mut st, w, false);
     }
     for o in &opaques {
         remove_tree(&mut st, o, true);
     }
-    for (p, dir) in &replaced {
-        if *dir {
+    for (p, put) in &replaced {
+        if put.dir() {
             if st.get(p).is_some_and(|k| k.kind != Kind::Dir) {
                 st.remove(p);
             }
@@ -631,35 +777,38 @@ pub fn merge(sh: &Shared, layer: usize, out: LayerOut) -> Result<(), String> {
             remove_tree(&mut st, p, false);
         }
     }
-    for (path, mut k) in own {
-        if k.unresolved {
-            if let Some(t) = st.get_mut(&k.link) {
-                if t.kind == Kind::Dir {
-                    return Err(format!(
-                        "layer {layer}: hard link {} names a directory, {}",
-                        crate::output::escape_bytes(&path),
-                        crate::output::escape_bytes(&k.link)
-                    ));
-                }
-                link_to(&mut k, t);
-            } else if sh.seen.contains(&k.link) {
-                // An existing file we did not keep: it has no capabilities, unless
-                // the link entry gives its inode some.
-                k.unresolved = false;
-                k.kind = Kind::Regular;
-                if k.cap.is_some() {
-                    let mut t = k.clone();
-                    t.layer = layer;
-                    st.insert(k.link.clone(), t);
-                }
-            } else {
+    // A link target the layer did not keep is a file of its own we skipped (no
+    // record), unless a lower layer still has something there: containerd and
+    // Docker apply a layer into an empty directory (overlay), where a lower
+    // layer's file is not, so the link fails and so does the image.
+    for (target, name) in outside {
+        let shown = |p: &[u8]| crate::output::escape_bytes(p);
+        match st.get(&target) {
+            Some(t) if t.kind == Kind::Dir => {
                 return Err(format!(
-                    "hard link {} names {}, which no entry of this layer or below created",
-                    crate::output::escape_bytes(&path),
-                    crate::output::escape_bytes(&k.link)
+                    "hard link {} names a directory, {}",
+                    shown(name),
+                    shown(&target)
                 ));
             }
+            Some(_) => {
+                return Err(format!(
+                    "hard link {} names {}, a file of a lower layer: containerd and Docker apply each layer into an empty directory (overlay), so the link fails and the image does not unpack (podman and umoci accept it); link to a file of the same layer",
+                    shown(name),
+                    shown(&target)
+                ));
+            }
+            None if !sh.seen.contains(&target) => {
+                return Err(format!(
+                    "hard link {} names {}, which no entry of this layer created",
+                    shown(name),
+                    shown(&target)
+                ));
+            }
+            None => {}
         }
+    }
+    for (path, k) in own {
         st.insert(path, k);
     }
     drop(st);

@@ -251,6 +251,16 @@ impl Image {
         {
             return Err(anyhow!("{}: {e}", crate::error::quote(&self.name)));
         }
+        // Once per process: verify may scan an image more than once.
+        static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        for w in sh.warnings.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            if !said.contains(&w) {
+                crate::error::warn(&w);
+                said.push(w);
+            }
+        }
+        drop(said);
         let files = sh.state.into_inner().unwrap_or_else(|e| e.into_inner());
         Ok(Snapshot {
             files,

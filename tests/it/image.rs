@@ -981,6 +981,42 @@ const LAYER: &str = "\
 /usr/bin/ping-link cap_net_raw=ep
 ";
 
+/// The same layer as GNU tar writes it, in a container: GNU tar puts the record on
+/// the data entry only, and containerd and Docker chown every link entry, which
+/// clears the inode's capability (engines.rs checks this against both).
+const GNU_LAYER: &str = "/usr/bin/keep cap_chown,cap_fowner=ip\n";
+
+/// The names of the hard-linked file in [`layer_rootfs`].
+const LINKED: [&str; 3] = ["/sbin/ping2", "/usr/bin/ping", "/usr/bin/ping-link"];
+
+/// The warning for a hard-linked file whose entries carry different records.
+fn mixed_warning(p: &str) -> String {
+    format!(
+        "fcap: warning: {p}: the tar entries of this hard-linked file carry different capability \
+         records (GNU tar writes one on the first name only); containerd and Docker leave the last \
+         entry's on every name, as listed; podman and umoci keep another\n"
+    )
+}
+
+/// fcap reads `image` as `want` (what containerd and Docker make of it), warning
+/// about each of `warned` with `warning`, where unpacking by GNU tar, umoci or
+/// podman (`oracle`) gives `other`: both views are spelt out.
+#[track_caller]
+fn reads_as_overlay(
+    image: &str,
+    want: &str,
+    (warned, warning): (&[&str], fn(&str) -> String),
+    other: &str,
+    oracle: &str,
+) {
+    assert_eq!(oracle, other, "the other runtimes' view of {image}");
+    let warnings: String = warned.iter().map(|p| warning(p)).collect();
+    read_image(image, &[])
+        .ok()
+        .stdout_is(want)
+        .stderr_is(&warnings);
+}
+
 /// Which PAX xattr records each entry of a tar carries, by Python's tarfile.
 fn pax_records(lab: &Lab, tar: &str) -> String {
     lab.sh(&format!(
@@ -1019,14 +1055,15 @@ fn gnu_tar_layer_plain_gzip_and_zstd() {
             "./usr/bin/plain file",
         ],
     );
+    let mixed = (&LINKED[..], mixed_warning as fn(&str) -> String);
     for name in ["gnu.tar", "gnu.tar.gz", "gnu.tar.zst"] {
         let oracle = tar_oracle(&lab, &[lab.p(name)], false);
-        reads_as(&lab.s(name), LAYER, &oracle);
+        reads_as_overlay(&lab.s(name), GNU_LAYER, mixed, LAYER, &oracle);
     }
     // A name says nothing: the content does.
     lab.sh("cp gnu.tar.zst layer.gz && cp gnu.tar.gz layer");
-    reads_as(&lab.s("layer.gz"), LAYER, LAYER);
-    reads_as(&lab.s("layer"), LAYER, LAYER);
+    reads_as_overlay(&lab.s("layer.gz"), GNU_LAYER, mixed, LAYER, LAYER);
+    reads_as_overlay(&lab.s("layer"), GNU_LAYER, mixed, LAYER, LAYER);
 }
 
 #[test]
@@ -1098,9 +1135,11 @@ fn bsdtar_libarchive_only_values_are_reported_with_a_warning() {
     );
 }
 
-/// Hard links: the link reports the capabilities of the inode it names, whichever
-/// entry carries the record (GNU tar: the data entry only; bsdtar: both), and
-/// whichever name comes first in the archive.
+/// Hard links: every name reports the one value of the inode, the one the last
+/// entry naming it carries, as containerd and Docker leave it (engines.rs): bsdtar
+/// puts the record on every entry, so every name is capped; GNU tar on the first
+/// entry only, so no name is, whichever comes first, with a warning naming each
+/// (GNU tar's own extraction, umoci and podman keep the first entry's value).
 #[test]
 fn hard_links_report_the_inode_capabilities() {
     let lab = Lab::new(&["bsdtar", "tar", "setcap", "getcap", "python3"]);
@@ -1111,20 +1150,37 @@ fn hard_links_report_the_inode_capabilities() {
          tar --xattrs -C rootfs -cf gnu-rev.tar ./sbin/ping2 ./usr/bin/ping",
     );
     let links = "/sbin/ping2 cap_net_raw=ep\n/usr/bin/ping cap_net_raw=ep\n/usr/bin/ping-link cap_net_raw=ep\n";
-    for t in ["gnu.tar", "bsd.tar"] {
-        let out = read_image(&lab.s(t), &["/sbin", "/usr/bin/ping", "/usr/bin/ping-link"]);
-        out.ok().stdout_is(links).stderr_is("");
-        reads_as(&lab.s(t), LAYER, &tar_oracle(&lab, &[lab.p(t)], false));
-    }
+    let out = read_image(
+        &lab.s("bsd.tar"),
+        &["/sbin", "/usr/bin/ping", "/usr/bin/ping-link"],
+    );
+    out.ok().stdout_is(links).stderr_is("");
+    reads_as(
+        &lab.s("bsd.tar"),
+        LAYER,
+        &tar_oracle(&lab, &[lab.p("bsd.tar")], false),
+    );
+    let mixed = (&LINKED[..], mixed_warning as fn(&str) -> String);
+    reads_as_overlay(
+        &lab.s("gnu.tar"),
+        GNU_LAYER,
+        mixed,
+        LAYER,
+        &tar_oracle(&lab, &[lab.p("gnu.tar")], false),
+    );
     let one = pax_records(&lab, "gnu-one.tar");
     assert_eq!(one, "./usr/bin/ping-link file SCHILY\n./sbin/ping2 link\n");
-    reads_as(
+    reads_as_overlay(
         &lab.s("gnu-one.tar"),
+        "",
+        (&["/sbin/ping2", "/usr/bin/ping-link"], mixed_warning),
         "/sbin/ping2 cap_net_raw=ep\n/usr/bin/ping-link cap_net_raw=ep\n",
         &tar_oracle(&lab, &[lab.p("gnu-one.tar")], false),
     );
-    reads_as(
+    reads_as_overlay(
         &lab.s("gnu-rev.tar"),
+        "",
+        (&["/sbin/ping2", "/usr/bin/ping"], mixed_warning),
         "/sbin/ping2 cap_net_raw=ep\n/usr/bin/ping cap_net_raw=ep\n",
         &tar_oracle(&lab, &[lab.p("gnu-rev.tar")], false),
     );
@@ -1278,7 +1334,7 @@ fn nobody_reads_a_0644_image() {
 /// FTW_F), whatever the layers hid or replaced on the way.
 #[test]
 fn verbose_lists_every_entry_like_getcap_v() {
-    let lab = Lab::new(UMOCI_TOOLS);
+    let lab = Lab::new(&[UMOCI_TOOLS, &["bsdtar"]].concat());
     umoci_image(&lab);
     lab.sh(
         "mkdir -p odd/dev odd/bin && mkfifo odd/fifo && mknod odd/dev/null c 1 3 && \
@@ -1296,7 +1352,18 @@ fn verbose_lists_every_entry_like_getcap_v() {
 /fifo
 ";
     assert_eq!(tar_oracle_with(&lab, &[lab.p("odd.tar")], &["-v"]), want);
+    // GNU tar's link entry has no record: in a container no name is capped.
     read_image(&lab.s("odd.tar"), &["-v"])
+        .ok()
+        .stdout_is(&want.replace(" cap_kill=p", ""))
+        .stderr_is(&format!(
+            "{}{}",
+            mixed_warning("/bin/hard"),
+            mixed_warning("/bin/t")
+        ));
+    // bsdtar writes the record on the link entry too.
+    lab.sh("bsdtar --xattrs --format pax -C odd -cf odd-bsd.tar .");
+    read_image(&lab.s("odd-bsd.tar"), &["-v"])
         .ok()
         .stdout_is(want)
         .stderr_is("");
@@ -1755,11 +1822,23 @@ fn exclude_patterns_in_an_image() {
     }
 }
 
+/// The warning for a directory an upper layer implies where a lower one has a
+/// symlink.
+fn implied_dir_warning(p: &str, target: &str) -> String {
+    format!(
+        "fcap: warning: {p}: a layer has entries below it but none for it: containerd and Docker \
+         (overlay) make it a directory that hides the symlink to {target} of a lower layer; podman \
+         with vfs storage and umoci follow the symlink instead\n"
+    )
+}
+
 #[test]
-fn entries_under_a_lower_layers_directory_symlink_land_where_it_leads() {
+fn entries_under_a_lower_layers_directory_symlink_make_a_directory() {
     // A merged-/usr base (lib -> usr/lib); a later layer adds /lib/c and another
-    // whites out /lib/old: a runtime resolves both through the link, so they act
-    // on /usr/lib. Without that, fcap listed /lib/c and kept /usr/lib/old.
+    // whites out /lib/old. containerd's and Docker's overlay appliers write each
+    // layer into an empty directory, where the lower symlink is not: /lib becomes
+    // a real directory holding c, and the whiteout hides nothing below the link
+    // (engines.rs checks both). umoci follows the link: fcap warns, naming /lib.
     let lab = Lab::new(UMOCI_TOOLS);
     lab.sh("umoci init --layout oci && umoci new --image oci:base
          umoci unpack --image oci:base b >/dev/null
@@ -1770,17 +1849,25 @@ fn entries_under_a_lower_layers_directory_symlink_land_where_it_leads() {
          umoci insert --image oci:one --tag two c /lib/c >/dev/null
          umoci insert --image oci:two --tag three --whiteout /lib/old >/dev/null");
     let oci = lab.s("oci");
-    reads_as(
+    let want = "/lib/c cap_kill=p\n/usr/lib/old cap_net_raw=ep\n";
+    let warned = (
+        &["/lib"][..],
+        (|p: &str| implied_dir_warning(p, "usr/lib")) as fn(&str) -> String,
+    );
+    reads_as_overlay(
         &format!("{oci}:two"),
+        want,
+        warned,
         "/usr/lib/c cap_kill=p\n/usr/lib/old cap_net_raw=ep\n",
         &umoci_oracle(&lab, "oci:two", false),
     );
-    reads_as(
+    reads_as_overlay(
         &format!("{oci}:three"),
+        want,
+        warned,
         "/usr/lib/c cap_kill=p\n",
         &umoci_oracle(&lab, "oci:three", false),
     );
-    // Named through the link, as a host read -r names it.
     read_image(&format!("{oci}:three"), &["/lib/c"])
         .ok()
         .stdout_is("/lib/c cap_kill=p\n");

@@ -963,7 +963,7 @@ fn hard_link_to_nothing() {
         layer.as_os_str(),
         &[],
         &[&format!(
-            "layer {}: hard link /usr/bin/link names /usr/bin/nothing, which no entry of this layer or below created",
+            "layer {}: hard link /usr/bin/link names /usr/bin/nothing, which no entry of this layer created",
             layer.display()
         )],
     );
