@@ -857,3 +857,211 @@ fn fcap_run_exit_codes_are_envs() {
     fcap_run(["run", "--user", "no-such-user-here", "--", "true"]).status(125);
     fcap_run(["run", "--ambient", "not_a_cap", "--", "true"]).status(125);
 }
+
+/// What --user, --group, --groups, --bounding and --no-new-privs give, read back from
+/// the program's own status.
+#[test]
+fn fcap_run_sets_ids_groups_bounding_and_no_new_privs() {
+    require_root();
+    let status = |args: &[&str]| {
+        let mut a = vec!["run"];
+        a.extend(args);
+        a.extend([
+            "--",
+            "grep",
+            "-E",
+            "^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):",
+            "/proc/self/status",
+        ]);
+        let r = fcap_run(&a);
+        r.ok();
+        r.stdout().replace('\t', " ")
+    };
+    let s = status(&[
+        "--user",
+        "nobody",
+        "--group",
+        "4343",
+        "--groups",
+        "4343,0",
+        "--ambient",
+        "net_bind_service",
+        "--bounding",
+        "net_bind_service,kill",
+        "--no-new-privs",
+    ]);
+    for want in [
+        "Uid: 65534 65534 65534 65534",
+        "Gid: 4343 4343 4343 4343",
+        "Groups: 0 4343",
+        "CapInh: 0000000000000400",
+        "CapPrm: 0000000000000400",
+        "CapEff: 0000000000000400",
+        "CapBnd: 0000000000000420",
+        "CapAmb: 0000000000000400",
+        "NoNewPrivs: 1",
+    ] {
+        assert!(s.contains(want), "{want:?} not in\n{s}");
+    }
+    // --user alone: the account's groups, nothing ambient, nothing permitted.
+    let s = status(&["--user", "nobody"]);
+    assert!(s.contains("Groups: 65534"), "{s}");
+    assert!(s.contains("CapPrm: 0000000000000000"), "{s}");
+    // Root stays root: its permitted set is kept, the ambient one added.
+    let s = status(&["--ambient", "kill"]);
+    assert!(s.contains("Uid: 0 0 0 0"), "{s}");
+    assert!(s.contains("CapAmb: 0000000000000020"), "{s}");
+    // A capability outside the bounding set asked for: refused before anything.
+    let r = fcap_run([
+        "run",
+        "--bounding",
+        "kill",
+        "--ambient",
+        "net_bind_service",
+        "--",
+        "true",
+    ]);
+    r.status(125);
+    assert!(
+        r.stderr()
+            .contains("cap_net_bind_service not in the bounding set"),
+        "{}",
+        r.stderr()
+    );
+}
+
+/// The chain fixes verify prints are followed for real, on copies, and then the
+/// chain run for real holds the capability at its last link.
+#[test]
+fn chain_fixes_work_when_followed() {
+    require_root();
+    let d = tempdir();
+    let files = link_files(d.path());
+    let pl = d.path().join("link.pl");
+    // perl1 has cap_net_bind_service=ep, perl0 nothing (see link_files).
+    let capped = files.iter().find(|f| f.path.ends_with("perl1")).unwrap();
+    let plain = files.iter().find(|f| f.path.ends_with("perl0")).unwrap();
+    let (capped, plain) = (capped.path.clone(), plain.path.clone());
+    let last_eff = |out: &str| {
+        let (steps, fail) = seen_steps(out);
+        assert_eq!(fail, None, "{out}");
+        steps.last().unwrap().sets[1]
+    };
+    let verify = |extra: &[&str]| -> serde_json::Value {
+        let mut a = vec!["verify", "--json", capped.to_str().unwrap()];
+        a.extend(extra);
+        a.extend([
+            "--then",
+            plain.to_str().unwrap(),
+            "--require",
+            "net_bind_service",
+        ]);
+        let r = fcap_run(&a);
+        r.status(1);
+        serde_json::from_str(&r.stdout()).unwrap()
+    };
+    let hints = |v: &serde_json::Value| -> Vec<String> {
+        v["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect()
+    };
+    let chain_as_nobody = |amb: bool| {
+        let mut c = Command::new("capsh");
+        if amb {
+            c.args(["--inh=cap_net_bind_service"]);
+        }
+        c.args(["--keep=1", "--gid=65534", "--groups=", "--uid=65534"]);
+        if amb {
+            c.args(["--addamb=cap_net_bind_service"]);
+        }
+        c.args(["--shell=/bin/sh", "--", "-c", "exec \"$@\"", "sh"])
+            .arg(&capped)
+            .arg(&pl)
+            .arg(format!("x:{}", plain.display()));
+        run(c).stdout()
+    };
+    // nobody without ambient: the capability of the first link dies at the second.
+    assert_eq!(last_eff(&chain_as_nobody(false)), 0);
+    let v = verify(&["--user", "nobody"]);
+    let grant = format!("fcap grant cap_net_bind_service {}", plain.display());
+    assert!(
+        hints(&v).iter().any(|h| h.contains(&grant)),
+        "{:?}",
+        hints(&v)
+    );
+    // Ambient from the caller, cleared by the first link's file capability.
+    assert_eq!(last_eff(&chain_as_nobody(true)), 0);
+    let v = verify(&["--user", "nobody", "--ambient", "net_bind_service"]);
+    // The first link's file keeps it in the permitted set, the second drops it; the
+    // ambient copy went at the first.
+    assert_eq!(v["lost"][0]["step"], 1, "{}", v["lost"]);
+    assert_eq!(v["lost"][0]["code"], "caller-lost");
+    assert!(
+        crate::util::codes(&v["steps"][0]).contains(&"ambient-cleared".to_string()),
+        "{}",
+        v["steps"][0]
+    );
+    let revoke = format!("fcap revoke all {}", capped.display());
+    assert!(
+        hints(&v)
+            .iter()
+            .any(|h| h.starts_with("remove the file capabilities") && h.contains(&revoke)),
+        "{:?}",
+        hints(&v)
+    );
+    // Followed: revoke, and the ambient caller's chain ends with it effective.
+    fcap_run(["revoke", "all", capped.to_str().unwrap()]).ok();
+    assert_eq!(last_eff(&chain_as_nobody(true)), NET_BIND);
+    // The grant fix, followed, for the caller without ambient.
+    fcap_run(["grant", "cap_net_bind_service", plain.to_str().unwrap()]).ok();
+    assert_eq!(last_eff(&chain_as_nobody(false)), NET_BIND);
+    fcap_run(["revoke", "all", plain.to_str().unwrap()]).ok();
+    // A unit with AmbientCapabilities= whose program has a file capability: the fix
+    // is the revoke, not another unit setting.
+    setcap_on(&capped, &["cap_net_bind_service+ep"]);
+    let unit = d.path().join("web.service");
+    std::fs::write(
+        &unit,
+        format!(
+            "[Service]\nUser=nobody\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nExecStart={} {}\n",
+            capped.display(),
+            pl.display()
+        ),
+    )
+    .unwrap();
+    let r = fcap_run([
+        "verify",
+        "--json",
+        "--unit",
+        unit.to_str().unwrap(),
+        "--then",
+        plain.to_str().unwrap(),
+        "--require",
+        "net_bind_service",
+    ]);
+    r.status(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert!(
+        hints(&v).iter().any(|h| h.contains(&revoke)),
+        "{:?}",
+        hints(&v)
+    );
+    // fcap run, the launcher hint, from the capped start: refused with the fix.
+    let r = fcap_run([
+        "run",
+        "--user",
+        "nobody",
+        "--ambient",
+        "net_bind_service",
+        "--then",
+        plain.to_str().unwrap(),
+        "--",
+        capped.to_str().unwrap(),
+        pl.to_str().unwrap(),
+    ]);
+    r.status(125);
+    assert!(r.stderr().contains(&revoke), "{}", r.stderr());
+}
