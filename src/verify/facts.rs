@@ -393,6 +393,29 @@ pub trait Files {
 /// The running system, through its mount table.
 pub struct Host {
     pub mounts: Vec<Mount>,
+    /// The caller's working directory, which relative names start from: None for
+    /// verify's own, `/proc/PID/cwd` for a `--pid` caller's.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Host {
+    /// The name the system calls get for `path`: a relative one starts at the
+    /// caller's working directory, and only there (the directories above it need no
+    /// search permission, for the kernel or for verify).
+    fn access(&self, path: &Path) -> PathBuf {
+        match &self.cwd {
+            Some(c) if path.is_relative() => c.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// The working directory relative names start from, as an absolute path.
+    fn cwd_path(&self) -> Option<PathBuf> {
+        match &self.cwd {
+            Some(c) => std::fs::read_link(c).ok(),
+            None => std::env::current_dir().ok(),
+        }
+    }
 }
 
 impl Files for Host {
@@ -445,22 +468,37 @@ fn node(path: &Path, host: &Host, role: Role) -> Node {
         n.lookup_errno = Some(libc::ENAMETOOLONG);
         return n;
     }
+    let access = host.access(path);
     // A magic link (/proc/PID/exe, /proc/PID/fd/N) names its inode even when the
     // file was deleted, and the kernel executes that inode: look through the link
-    // itself rather than at the path it prints.
-    let (real, magic_link) = match std::fs::canonicalize(path) {
-        Ok(r) => (r, false),
-        Err(e) => match std::fs::metadata(path) {
-            Ok(_) if path.starts_with("/proc") => (path.to_path_buf(), true),
+    // itself rather than at the path it prints. A relative name that verify cannot
+    // resolve to an absolute one (a directory above the working directory it may not
+    // search) is used as it is, from the working directory, as the kernel uses it.
+    let (real, io, magic_link) = match std::fs::canonicalize(&access) {
+        Ok(r) => (r.clone(), r, false),
+        Err(e) => match std::fs::metadata(&access) {
+            Ok(_) if access.starts_with("/proc") && path.is_absolute() => {
+                (access.clone(), access.clone(), true)
+            }
+            Ok(_) if path.is_relative() => {
+                let shown = host
+                    .cwd_path()
+                    .map_or_else(|| path.to_path_buf(), |c| lexical(&c.join(path)));
+                (shown, access.clone(), false)
+            }
             _ => {
                 n.lookup_errno = e.raw_os_error();
                 return n;
             }
         },
     };
-    n.symlink = !magic_link && crate::output::via_symlink(path, &real);
+    n.symlink = !magic_link && path.is_absolute() && crate::output::via_symlink(path, &real)
+        || path.is_relative()
+            && host
+                .cwd_path()
+                .is_some_and(|c| lexical(&c.join(path)) != real);
     n.resolved = Some(real.clone());
-    let md = match std::fs::metadata(&real) {
+    let md = match std::fs::metadata(&io) {
         Ok(m) => m,
         Err(e) => {
             n.lookup_errno = e.raw_os_error();
@@ -468,19 +506,19 @@ fn node(path: &Path, host: &Host, role: Role) -> Node {
         }
     };
     n.inode = Some(inode_of(&md));
-    n.dirs = search_dirs(path, &real, n.symlink || magic_link);
-    if let Some(m) = mount_holding(mounts, &real, magic_link) {
+    n.dirs = search_dirs(host, path, &real, n.symlink || magic_link);
+    if let Some(m) = mount_holding(mounts, &io, &real, magic_link) {
         n.nosuid = m.nosuid;
         n.noexec = m.noexec;
         n.mount = Some(m.point.clone());
         n.fs = Some(m.fstype.clone());
     }
-    let magic = fsinfo::fs_type(&real);
+    let magic = fsinfo::fs_type(&io);
     if let Some(name) = magic.and_then(fsinfo::type_name) {
         n.fs = Some(name.to_string());
     }
     // Read only what the kernel reads, and only where reading is harmless.
-    match Content::open(&real, &md, magic) {
+    match Content::open(&io, &md, magic) {
         Ok(c) => content_facts(&mut n, &c, role, host),
         Err(NoContent::Denied) => n.kind = Kind::Unreadable,
         Err(_) => {}
@@ -494,7 +532,7 @@ fn node(path: &Path, host: &Host, role: Role) -> Node {
             n.fs = Some("NFS".to_string());
             Xattr::Unsupported
         } else {
-            read_xattr(&real, magic_link)
+            read_xattr(&io, magic_link)
         };
     }
     n
@@ -502,32 +540,56 @@ fn node(path: &Path, host: &Host, role: Role) -> Node {
 
 /// The directories the lookup of `path` searches (each needs search permission): for
 /// a relative path, the working directory and those below it on the way (the
-/// kernel starts there and never checks the working directory's ancestors); for an
-/// absolute one, every ancestor of the resolved file. The directories a symlink
-/// passes through on the way are not modelled.
-fn search_dirs(path: &Path, real: &Path, linked: bool) -> Vec<(PathBuf, Inode)> {
-    let stat = |d: &Path| {
-        std::fs::metadata(d)
+/// kernel starts there and never checks the working directory's ancestors), each
+/// read through the working directory too; for an absolute one, every ancestor of
+/// the resolved file. The directories a symlink passes through on the way are not
+/// modelled.
+fn search_dirs(host: &Host, path: &Path, real: &Path, linked: bool) -> Vec<(PathBuf, Inode)> {
+    let stat = |shown: &Path, at: &Path| {
+        std::fs::metadata(at)
             .ok()
-            .map(|m| (d.to_path_buf(), inode_of(&m)))
+            .map(|m| (shown.to_path_buf(), inode_of(&m)))
     };
     if path.is_relative()
         && !linked
-        && let Ok(cwd) = std::env::current_dir()
+        && let Some(cwd) = host.cwd_path()
     {
+        let base = host.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
         let mut dirs = Vec::new();
-        let mut at = cwd;
-        dirs.extend(stat(&at));
+        dirs.extend(stat(&cwd, &base));
         let parts: Vec<_> = path.components().collect();
+        let (mut shown, mut at) = (cwd, base);
         for part in parts.iter().take(parts.len().saturating_sub(1)) {
-            at = std::fs::canonicalize(at.join(part)).unwrap_or_else(|_| at.join(part));
-            dirs.extend(stat(&at));
+            shown = lexical(&shown.join(part));
+            at = at.join(part);
+            dirs.extend(stat(&shown, &at));
         }
         return dirs;
     }
-    let mut dirs: Vec<(PathBuf, Inode)> = real.ancestors().skip(1).filter_map(stat).collect();
+    let mut dirs: Vec<(PathBuf, Inode)> = real
+        .ancestors()
+        .skip(1)
+        .filter_map(|d| stat(d, d))
+        .collect();
     dirs.reverse();
     dirs
+}
+
+/// `dir/./a/../b` as `dir/b`, without asking the filesystem (for names verify shows
+/// when it cannot resolve them).
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Mark every file of the chain (and each ELF program's loader) that some process
@@ -609,11 +671,17 @@ fn open_for_writing(
     busy
 }
 
-/// The mount that holds the file at `real`: the one whose ID `statx` reports for the
-/// file itself, so a mount hidden under an over-mount, or stacked under another, is
-/// never taken for it; the longest mount-point prefix only when statx cannot say.
-fn mount_holding<'a>(mounts: &'a [Mount], real: &Path, follow: bool) -> Option<&'a Mount> {
-    fsinfo::mount_id(real, follow)
+/// The mount that holds the file at `io` (absolute `real`): the one whose ID `statx`
+/// reports for the file itself, so a mount hidden under an over-mount, or stacked
+/// under another, is never taken for it; the longest mount-point prefix of `real`
+/// only when statx cannot say.
+fn mount_holding<'a>(
+    mounts: &'a [Mount],
+    io: &Path,
+    real: &Path,
+    follow: bool,
+) -> Option<&'a Mount> {
+    fsinfo::mount_id(io, follow)
         .and_then(|id| mounts.iter().find(|m| m.id == id))
         .or_else(|| mount_of(mounts, real))
 }
@@ -624,8 +692,15 @@ fn mount_holding<'a>(mounts: &'a [Mount], real: &Path, follow: bool) -> Option<&
 /// kernel resolves it against the caller's. An ELF program carries its loader's facts
 /// ([`ElfCheck::Loader`]).
 pub fn gather(path: &Path) -> Vec<Node> {
+    gather_for(path, None)
+}
+
+/// [`gather`] for a caller other than verify: a relative name (the file's, a `#!`
+/// interpreter's, a program loader's) starts at process `pid`'s working directory.
+pub fn gather_for(path: &Path, pid: Option<u32>) -> Vec<Node> {
     let host = Host {
         mounts: crate::fsinfo::mounts().unwrap_or_default(),
+        cwd: pid.map(|p| PathBuf::from(format!("/proc/{p}/cwd"))),
     };
     gather_in(&host, path)
 }

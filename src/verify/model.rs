@@ -133,6 +133,23 @@ impl UserNs {
 const NO_UID: u32 = u32::MAX;
 
 impl Caller {
+    /// The ids permission checks use, for messages: the fs ids, which the kernel
+    /// compares with a file's owner, named as such when they differ from the
+    /// effective ones (after setfsuid/setfsgid).
+    pub fn ids(&self) -> String {
+        let uid = if self.fsuid == self.euid {
+            format!("uid {}", self.euid)
+        } else {
+            format!("uid {}, fs uid {}", self.euid, self.fsuid)
+        };
+        let gid = if self.fsgid == self.egid {
+            format!("gid {}", self.egid)
+        } else {
+            format!("gid {}, fs gid {}", self.egid, self.fsgid)
+        };
+        format!("{uid}, {gid}")
+    }
+
     /// `in_group_p`: the fs gid or a supplementary group.
     pub fn in_group(&self, gid: u32) -> bool {
         gid == self.fsgid || self.groups.contains(&gid)
@@ -507,8 +524,8 @@ fn may_open_exec(c: &Caller, node: &Node, what: &str, o: &mut Out) -> Result<Ino
                 "no-search-permission",
                 None,
                 format!(
-                    "the caller (uid {}) may not search directory '{}' (mode {:04o}, owner {}:{})",
-                    c.euid,
+                    "the caller ({}) may not search directory '{}' (mode {:04o}, owner {}:{})",
+                    c.ids(),
                     crate::output::escape_path(d),
                     dino.mode & 0o7777,
                     dino.uid,
@@ -551,9 +568,8 @@ fn may_open_exec(c: &Caller, node: &Node, what: &str, o: &mut Out) -> Result<Ino
             "no-exec-permission",
             None,
             format!(
-                "the caller (uid {}, gid {}) may not execute '{}' (mode {:04o}, owner {}:{})",
-                c.euid,
-                c.egid,
+                "the caller ({}) may not execute '{}' (mode {:04o}, owner {}:{})",
+                c.ids(),
                 node.shown(),
                 ino.mode & 0o7777,
                 ino.uid,

@@ -1357,27 +1357,6 @@ fn engine_add_drop_and_merge_keys_match_runc_running_the_engines_section() {
     }
 }
 
-/// systemd 252's `exec_child()` steps (tests/it/exec_child.c), compiled for the test
-/// with gcc.
-fn exec_child(dir: &Path) -> PathBuf {
-    require_tool("gcc");
-    if !Path::new("/usr/include/stdio.h").exists() {
-        let msg = "fcap tests: the C library headers are not installed: install the Debian package libc6-dev (scripts/test installs it: run the suite with scripts/test)";
-        eprintln!("{msg}");
-        std::panic::resume_unwind(Box::new(msg));
-    }
-    let out = dir.join("exec_child");
-    let mut c = Command::new("gcc");
-    c.args(["-O2", "-Wall", "-Werror", "-o"])
-        .arg(&out)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/it/exec_child.c"
-        ));
-    run(c).ok();
-    out
-}
-
 /// What `unit_patch_contexts()` and `context_has_no_new_privileges()` of v252 make of
 /// one sandboxing line (transcribed from the C): the capabilities it removes from the
 /// bounding set, and whether it implies no_new_privs for an unprivileged service.
@@ -1409,7 +1388,8 @@ const SANDBOX_LINES: [(&str, u64, bool); 12] = [
 fn units_match_systemd_252s_exec_child_rebuilt() {
     require_root();
     let d = tempdir();
-    let caller = exec_child(d.path());
+    // systemd 252's exec_child() steps, rebuilt in C.
+    let caller = build_c("exec_child", d.path());
     let prog = d.path().join("cat");
     cp(Path::new("/bin/cat"), &prog);
     let unit = d.path().join("svc.service");

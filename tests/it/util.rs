@@ -512,3 +512,23 @@ pub fn codes(v: &serde_json::Value) -> Vec<String> {
         .map(|r| r["code"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Compile `tests/it/NAME.c` with gcc into `dir/NAME` (a test's helper program that
+/// makes system calls in an exact order); fails with one line naming the Debian
+/// package when gcc or the C library headers are missing.
+#[track_caller]
+pub fn build_c(name: &str, dir: &Path) -> PathBuf {
+    require_tool("gcc");
+    if !Path::new("/usr/include/stdio.h").exists() {
+        let msg = "fcap tests: the C library headers are not installed: install the Debian package libc6-dev (scripts/test installs it: run the suite with scripts/test)";
+        eprintln!("{msg}");
+        std::panic::resume_unwind(Box::new(msg));
+    }
+    let out = dir.join(name);
+    let mut c = Command::new("gcc");
+    c.args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&out)
+        .arg(format!("{}/tests/it/{name}.c", env!("CARGO_MANIFEST_DIR")));
+    run(c).ok();
+    out
+}

@@ -2026,3 +2026,235 @@ fn exec_edge_cases_match_the_kernel() {
     running.wait().unwrap();
     assert_eq!((got.exec.as_str(), got.permitted), ("ok", RAW));
 }
+
+/// Random `--pid` callers whose real, effective, saved and fs ids differ (set by
+/// tests/it/id_caller.c with setresuid/setresgid, then setfsuid/setfsgid), against
+/// files and directories of random owners and modes, named absolutely or relative to
+/// the caller's working directory (half the time below a directory only root may
+/// search): verify's prediction, read while the caller waits, against the same
+/// process's real exec. `FCAP_FSID_SEED` replays a run, `FCAP_FSID_CASES` sets the
+/// count.
+#[test]
+fn pid_callers_with_their_own_fs_ids_match_the_kernel() {
+    require_root();
+    let d = tempdir();
+    let caller = build_c("id_caller", d.path());
+    let (seed, cases, mut rng) = random_run("FCAP_FSID", "fs id differential test", 60);
+    let ids = [0u32, NOBODY, 4242];
+    let (mut ok, mut denied) = (0, 0);
+    for case in 0..cases {
+        let top = d.path().join(format!("c{case}"));
+        let dir = top.join("dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let prog = copy_cat(&dir, "prog");
+        if rng.chance(40) {
+            libcap(&["cap_net_raw=ep"], &prog);
+        }
+        let own = |rng: &mut SplitMix| (*rng.pick(&ids), *rng.pick(&ids));
+        let (fu, fg) = own(&mut rng);
+        let (du, dg) = own(&mut rng);
+        let fmode = *rng.pick(&[
+            0o700u32, 0o710, 0o701, 0o750, 0o705, 0o711, 0o755, 0o070, 0o007, 0o4755,
+        ]);
+        let dmode = *rng.pick(&[0o755u32, 0o700, 0o710, 0o701, 0o750, 0o705]);
+        std::os::unix::fs::chown(&prog, Some(fu), Some(fg)).unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(fmode)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(du), Some(dg)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(dmode)).unwrap();
+        let relative = rng.chance(50);
+        if relative && rng.chance(50) {
+            std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let uids = [*rng.pick(&ids), *rng.pick(&ids), *rng.pick(&ids)];
+        let gids = [*rng.pick(&ids), *rng.pick(&ids), *rng.pick(&ids)];
+        let fsuid = *rng.pick(&uids);
+        let fsgid = *rng.pick(&gids);
+        let groups: Vec<String> = [0u32, 4242, 27]
+            .iter()
+            .filter(|_| rng.chance(30))
+            .map(|g| g.to_string())
+            .collect();
+        let groups = if groups.is_empty() {
+            "-".to_string()
+        } else {
+            groups.join(",")
+        };
+        let (cwd, path) = if relative {
+            (dir.clone(), PathBuf::from("./prog"))
+        } else {
+            (d.path().to_path_buf(), prog.clone())
+        };
+        let mut c = Command::new(&caller);
+        for v in uids.iter().chain([&fsuid]).chain(&gids).chain([&fsgid]) {
+            c.arg(v.to_string());
+        }
+        c.arg(&groups).arg(&cwd).arg(&path);
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "id_caller did not set its ids");
+        let pid = child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let want = format!("Uid:\t{}\t{}\t{}\t{fsuid}", uids[0], uids[1], uids[2]);
+        assert!(
+            status.contains(&want),
+            "ids not as asked ({want}): {status}"
+        );
+        let what = format!(
+            "case {case} (FCAP_FSID_SEED={seed}): uids {uids:?} fs {fsuid}, gids {gids:?} fs {fsgid}, groups {groups}; file {fu}:{fg} {fmode:o}, dir {du}:{dg} {dmode:o}, {} from {}",
+            path.display(),
+            cwd.display()
+        );
+        let v = predicted_json(&[
+            "verify".into(),
+            "--json".into(),
+            "--pid".into(),
+            pid.to_string(),
+            path.display().to_string(),
+        ]);
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        child.wait().unwrap();
+        match rest.trim().strip_prefix("errno ") {
+            Some(e) => {
+                let code = errno_code(e.parse().unwrap());
+                assert_eq!(v["exec"], code.as_str(), "{what}\n{v}");
+                denied += 1;
+            }
+            None => {
+                let seen = parse_output(rest.as_bytes());
+                assert_eq!(v["exec"], "ok", "{what}\n{v}");
+                assert_eq!(
+                    (
+                        names_to_bits(&v["permitted"]),
+                        names_to_bits(&v["effective"])
+                    ),
+                    (seen.permitted, seen.effective),
+                    "{what}\n{v}"
+                );
+                ok += 1;
+            }
+        }
+        let _ = std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o755));
+    }
+    eprintln!("fs id differential test: {ok} ran, {denied} refused");
+    if cases >= 40 {
+        assert!(ok > 0 && denied > 0, "{ok} {denied}");
+    }
+}
+
+/// Hold `file` open for writing in a child process until the guard drops.
+struct Writer(std::process::Child);
+
+impl Writer {
+    fn hold(file: &Path) -> Writer {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("exec 3>>\"$0\"; echo ready; exec sleep 60")
+            .arg(file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut w = Writer(child);
+        let mut line = String::new();
+        let out = w.0.stdout.as_mut().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        w
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// ETXTBSY comes from every file the exec opens to run: the `#!` interpreter and the
+/// ELF program loader as well as the named file, each exec'd for real as nobody while
+/// a process holds that one file open for writing. And `./prog` from a working
+/// directory below a directory nobody may not search, verified by fcap running as
+/// nobody there: the kernel starts at the working directory, and so must verify.
+#[test]
+fn text_busy_on_interpreter_and_loader_and_a_cwd_below_a_private_directory() {
+    require_root();
+    require_tool("python3");
+    require_tool("setpriv");
+    let d = tempdir();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let interp = copy_cat(d.path(), "interp");
+    let script = d.path().join("script");
+    write_exec(&script, format!("#!{}\n", interp.display()).as_bytes());
+    let ld = d.path().join("ld.so");
+    cp(
+        Path::new(&loader_of(&std::fs::read("/bin/cat").unwrap())),
+        &ld,
+    );
+    let prog = d.path().join("prog");
+    write_exec(
+        &prog,
+        &with_loader(
+            &std::fs::read("/bin/cat").unwrap(),
+            ld.as_os_str().as_encoded_bytes(),
+        ),
+    );
+    for (busy, file, what) in [
+        (&interp, &script, "the #! interpreter"),
+        (&ld, &prog, "the program loader"),
+        (&script, &script, "the script itself"),
+    ] {
+        assert_eq!(errno_code(bare_exec_as_nobody(file)), "ok", "{what}: idle");
+        let w = Writer::hold(busy);
+        assert_eq!(
+            errno_code(bare_exec_as_nobody(file)),
+            "etxtbsy",
+            "{what}: the kernel"
+        );
+        let v = json_for(&nobody(), file);
+        drop(w);
+        assert_eq!(v["exec"], "etxtbsy", "{what}: {v}");
+        assert!(codes(&v).contains(&"text-busy".to_string()), "{v}");
+        assert_eq!(
+            json_for(&nobody(), file)["exec"],
+            "ok",
+            "{what}: the writer is gone"
+        );
+    }
+
+    // fcap itself runs as nobody in a working directory it may not reach by name.
+    let private = d.path().join("private");
+    let cwd = private.join("pub");
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let p = copy_cat(&cwd, "prog");
+    libcap(&["cap_net_raw=ep"], &p);
+    let mut c = Command::new("setpriv");
+    c.current_dir(&cwd)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_fcap"))
+        .args(["verify", "--json", "./prog"]);
+    let r = run(c);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout(), r.stderr()));
+    assert_eq!(v["exec"], "ok", "{v}");
+    assert_eq!(names_to_bits(&v["permitted"]), RAW, "{v}");
+    let mut c = Command::new("/usr/bin/python3");
+    c.current_dir(&cwd).args([
+        "-c",
+        "import os\nos.setgroups([]); os.setgid(65534); os.setuid(65534)\nos.execv('./prog', ['./prog', '/proc/self/status'])",
+    ]);
+    let status = run(c).ok().stdout();
+    assert_eq!(
+        hex_field(&status, "CapPrm:"),
+        Some(RAW),
+        "the kernel: {status}"
+    );
+}

@@ -234,7 +234,7 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         render::explain(out, d, &who, &path)?;
         return Ok(Exit::Success);
     }
-    let mut chain = facts::gather(&path);
+    let mut chain = facts::gather_for(&path, args.pid);
     facts::mark_open_for_writing(&mut chain);
     first_exists(&path, &chain, "")?;
     if let Some(root) = root.as_ref().and_then(|r| std::fs::canonicalize(r).ok()) {
