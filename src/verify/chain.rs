@@ -367,7 +367,7 @@ fn counting(nodes: &[Node]) -> usize {
 }
 
 /// The links with every file capability removed, and the files that had one.
-fn stripped(links: &[Resolved]) -> (Vec<Resolved>, Vec<String>) {
+pub fn stripped(links: &[Resolved]) -> (Vec<Resolved>, Vec<String>) {
     let mut had = Vec::new();
     let links = links
         .iter()
@@ -399,7 +399,7 @@ fn meets(c: &Caller, links: &[Resolved], required: CapSet) -> bool {
 }
 
 /// `fcap revoke all A; fcap revoke all B` for the files that hold a capability.
-fn revoke(files: &[String]) -> String {
+pub fn revoke(files: &[String]) -> String {
     files
         .iter()
         .map(|f| format!("fcap revoke all {f}"))

@@ -1049,6 +1049,35 @@ fn chain_fixes_work_when_followed() {
         "{:?}",
         hints(&v)
     );
+    // The same unit without AmbientCapabilities=: its own fix adds it, and removes
+    // the file capability that would clear it.
+    std::fs::write(
+        &unit,
+        format!(
+            "[Service]\nUser=nobody\nExecStart={} {}\n",
+            capped.display(),
+            pl.display()
+        ),
+    )
+    .unwrap();
+    let r = fcap_run([
+        "verify",
+        "--json",
+        "--unit",
+        unit.to_str().unwrap(),
+        "--then",
+        plain.to_str().unwrap(),
+        "--require",
+        "net_bind_service",
+    ]);
+    r.status(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    let change = v["fixes"][0]["change"].as_str().unwrap_or_default();
+    assert!(
+        change.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE") && change.contains(&revoke),
+        "{}",
+        v["fixes"]
+    );
     // fcap run, the launcher hint, from the capped start: refused with the fix.
     let r = fcap_run([
         "run",
@@ -1064,4 +1093,37 @@ fn chain_fixes_work_when_followed() {
     ]);
     r.status(125);
     assert!(r.stderr().contains(&revoke), "{}", r.stderr());
+}
+
+/// The distroless recipe: a root holding only the static fcap (and /proc, as every
+/// runtime mounts it) has a launcher; the program (fcap itself, the one binary there)
+/// reports the ambient set and the uid it was started with.
+#[test]
+fn fcap_run_launches_in_a_root_that_holds_only_fcap() {
+    require_root();
+    require_tool("unshare");
+    let d = tempdir();
+    cp(
+        Path::new(env!("CARGO_BIN_EXE_fcap")),
+        &d.path().join("fcap"),
+    );
+    std::fs::create_dir(d.path().join("proc")).unwrap();
+    let mut c = Command::new("unshare");
+    c.args(["-m", "sh", "-c"])
+        .arg("mount --bind /proc \"$1/proc\" && exec chroot \"$1\" /fcap run --user 65532 --ambient net_bind_service -- /fcap verify --json /fcap")
+        .arg("sh")
+        .arg(d.path());
+    let r = run(c);
+    r.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(v["caller"]["source"], "this process");
+    assert_eq!(v["caller"]["uid"], 65532);
+    assert_eq!(
+        v["caller"]["ambient"],
+        serde_json::json!(["cap_net_bind_service"])
+    );
+    assert_eq!(
+        v["caller"]["permitted"],
+        serde_json::json!(["cap_net_bind_service"])
+    );
 }

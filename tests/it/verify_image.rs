@@ -379,3 +379,65 @@ fn descriptors_without_a_user_take_the_images_and_names_resolve_in_it() {
     r.status(2).stdout_is("");
     r.stderr_has("the image's User 'web' is a name");
 }
+
+/// A chain in an image: later programs are found on the image's PATH and followed
+/// through its links and `#!` lines, users in its /etc/passwd and /etc/group (this
+/// host has no user web and no /usr/bin/later).
+#[test]
+fn chains_in_an_image_resolve_every_link_in_the_image() {
+    let img = Image::new();
+    let r = fcap_run([
+        os("verify"),
+        os("--json"),
+        os("--image"),
+        img.oci().as_os_str(),
+        os("/usr/bin/plain"),
+        os("--user"),
+        os("root"),
+        os("--then"),
+        os("later"),
+        os("--then-user"),
+        os("web"),
+        os("--then"),
+        os("/usr/bin/script"),
+        os("--require"),
+        os("net_bind_service"),
+    ]);
+    r.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4, "{v}");
+    assert_eq!(steps[1]["path"], "/usr/bin/later");
+    // The second layer's copy has no capability: root gets its bounding set anyway.
+    assert_eq!(steps[1]["file_caps"], serde_json::Value::Null);
+    assert_eq!(steps[2]["link"], "user");
+    assert_eq!(steps[2]["user"]["uid"], 1000);
+    assert_eq!(steps[2]["user"]["groups"], serde_json::json!([2000]));
+    assert_eq!(steps[2]["permitted"], serde_json::json!([]));
+    assert_eq!(
+        steps[3]["caller"]["groups"],
+        serde_json::json!([1000, 2000])
+    );
+    assert_eq!(steps[3]["interpreter"], "/usr/bin/web");
+    assert_eq!(steps[3]["file_caps"], "cap_net_bind_service=ep");
+    assert_eq!(
+        steps[3]["effective"],
+        serde_json::json!(["cap_net_bind_service"])
+    );
+    assert_eq!(v["image"], img.oci().to_str().unwrap());
+    // A later program the image does not have is an error naming the image.
+    let r = fcap_run([
+        os("verify"),
+        os("--image"),
+        img.oci().as_os_str(),
+        os("/usr/bin/plain"),
+        os("--then"),
+        os("/usr/bin/nope"),
+    ]);
+    r.status(2);
+    assert!(
+        r.stderr().contains("No such file or directory in"),
+        "{}",
+        r.stderr()
+    );
+}

@@ -511,7 +511,27 @@ fn answer_chain(
         (Vec::new(), Vec::new())
     } else {
         let fixes = match desc {
-            Some(d) => shortest_fixes(d, missing, &|c| meets(c, &all))?,
+            Some(d) => {
+                let mut f = shortest_fixes(d, missing, &|c| meets(c, &all))?;
+                // An ambient set the descriptor gives dies at a link with file
+                // capabilities: the fix then also removes those.
+                let (bare, had) = chain::stripped(&all);
+                if f.is_empty() && !had.is_empty() {
+                    f = shortest_fixes(d, missing, &|c| meets(c, &bare))?
+                        .into_iter()
+                        .map(|(t, text)| {
+                            (
+                                t,
+                                format!(
+                                    "{text}, and remove the file capabilities on the way ({})",
+                                    chain::revoke(&had)
+                                ),
+                            )
+                        })
+                        .collect();
+                }
+                f
+            }
             None => Vec::new(),
         };
         let user = who
