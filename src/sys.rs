@@ -308,3 +308,41 @@ pub fn raise_effective(cap: u32) -> io::Result<()> {
     c.effective = c.effective | crate::caps::CapSet::single(cap);
     caps_set(&c)
 }
+
+/// A new file in `dir` with no name (`O_TMPFILE`): it disappears with its last
+/// descriptor, whatever happens to the process. Where the filesystem has no
+/// `O_TMPFILE`, a uniquely named file is created and unlinked at once.
+pub fn unnamed_file(dir: &Path) -> io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is NUL-terminated; the mode argument is read for O_TMPFILE.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: the kernel just returned this fd and nothing else owns it.
+        return Ok(unsafe { std::fs::File::from_raw_fd(fd) });
+    }
+    let e = io::Error::last_os_error();
+    if !matches!(
+        e.raw_os_error(),
+        Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)
+    ) {
+        return Err(e);
+    }
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = dir.join(format!(".fcap-spool-{}-{n}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)?;
+    std::fs::remove_file(&p)?;
+    Ok(f)
+}

@@ -117,7 +117,7 @@ fn in_image(
     keep.retain(|_| strip);
     let mut all = paths.clone();
     all.extend(keep.iter().cloned());
-    let mut s = Session::new(image, &all, false, |w| w.setid = strip)?;
+    let mut s = Session::new(image, dest.as_ref(), &all, false, |w| w.setid = strip)?;
     if exit == Exit::Error {
         s.failed = true;
     }

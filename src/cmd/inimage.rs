@@ -79,6 +79,8 @@ pub fn open(args: &ImageArgs, dry_run: bool) -> anyhow::Result<(Image, Option<De
 /// What a run changed, to be written.
 pub struct Session {
     pub found: Found,
+    /// Beside the output: the scan's copies of the targets' data, the new layer.
+    staging: Option<Staging>,
     pub done: HashMap<Vec<u8>, write::Item>,
     pub failed: bool,
 }
@@ -87,13 +89,17 @@ impl Session {
     /// Scan the image for `paths` (plus what `extra` asks the scan to keep).
     pub fn new(
         image: Image,
+        dest: Option<&Dest>,
         paths: &[PathBuf],
         follow: bool,
         extra: impl Fn(&mut Want),
     ) -> anyhow::Result<Session> {
-        let found = write::find(image, paths, follow, extra)?;
+        let staging = dest.map(|d| Staging::new(&d.path)).transpose()?;
+        let spool = staging.as_ref().map(|s| s.dir.as_path());
+        let found = write::find(image, paths, follow, spool, extra)?;
         Ok(Session {
             found,
+            staging,
             done: HashMap::new(),
             failed: false,
         })
@@ -124,11 +130,10 @@ impl Session {
         if self.failed {
             return Ok(Exit::Error);
         }
-        let Some(dest) = dest else {
+        let (Some(dest), Some(staging)) = (dest, &self.staging) else {
             return Ok(Exit::Success);
         };
         let items = write::changed(&self.done);
-        let staging = Staging::new(&dest.path)?;
         let layer = if items.is_empty() {
             None
         } else {
@@ -140,7 +145,7 @@ impl Session {
             layer.as_ref(),
             created_by,
             dest,
-            &staging,
+            staging,
         )?;
         if !json {
             let tag = w.tag.map(|t| format!(" as {t:?}")).unwrap_or_default();

@@ -256,7 +256,13 @@ fn in_image(
     mut report: impl FnMut(&Change, &mut dyn Write) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
     let (image, dest) = super::inimage::open(&flags.image, flags.dry_run)?;
-    let mut s = super::inimage::Session::new(image, &flags.paths, !flags.no_dereference, |_| {})?;
+    let mut s = super::inimage::Session::new(
+        image,
+        dest.as_ref(),
+        &flags.paths,
+        !flags.no_dereference,
+        |_| {},
+    )?;
     let mut exit = Exit::Success;
     for (i, path) in flags.paths.iter().enumerate() {
         match s.change(i, path, |cur| compute(path, cur)) {

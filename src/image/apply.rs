@@ -49,6 +49,8 @@ pub struct Kept {
     /// A hard-linked file whose entries carry different capability records: podman
     /// and umoci give it another value than containerd and Docker (see [`Inodes`]).
     pub mixed: bool,
+    /// The data, copied aside during the scan for a writer ([`Want::spool`]).
+    pub data: Option<std::sync::Arc<Spooled>>,
     /// A capability the tar gave this inode that Docker and containerd lose: a later
     /// hard-link entry to it has no record of its own, and they lchown every link
     /// entry (which clears `security.capability`) before setting only that entry's
@@ -74,7 +76,11 @@ pub struct Want {
     /// [`HEAD_BUDGET`] bytes are kept: `verify` then finds a program, its `#!`
     /// interpreters and its ELF loader in one pass over the image.
     pub exec_heads: usize,
-    /// Regular files with a set-user-ID or set-group-ID bit (`audit`).
+    /// Where to copy aside the data of the regular files `names` keeps (a writer's
+    /// copy-ups, so their layers are not decompressed twice).
+    pub spool: Option<std::path::PathBuf>,
+    /// Regular files with a set-user-ID or set-group-ID bit (`audit`, and
+    /// `apply --image --strip-setid`).
     pub setid: bool,
 }
 
@@ -92,12 +98,16 @@ impl Want {
             || (self.dirs && h.kind == Kind::Dir)
             || (self.setid && h.kind == Kind::Regular && h.mode & 0o6000 != 0)
             || self.paths.contains(path)
-            || (!self.names.is_empty()
-                && self
-                    .names
-                    .contains(path.rsplit(|&b| b == b'/').next().unwrap_or(path)))
+            || self.named(path)
             || self.heads.contains_key(path)
             || self.exec_heads(h) > 0
+    }
+
+    fn named(&self, path: &[u8]) -> bool {
+        !self.names.is_empty()
+            && self
+                .names
+                .contains(path.rsplit(|&b| b == b'/').next().unwrap_or(path))
     }
 
     fn exec_heads(&self, h: &tar::Header) -> usize {
@@ -516,7 +526,19 @@ pub fn read_layer<R: tar::Skip>(
         } else {
             None
         };
+        let data = match &sh.want.spool {
+            Some(dir)
+                if head.is_none()
+                    && h.kind == Kind::Regular
+                    && !h.sparse
+                    && sh.want.named(&path) =>
+            {
+                Some(std::sync::Arc::new(spool(r, dir, &h)?))
+            }
+            _ => None,
+        };
         let mut k = Kept {
+            data,
             kind: h.kind,
             mode: h.mode,
             uid: h.uid,
@@ -539,6 +561,43 @@ pub fn read_layer<R: tar::Skip>(
     }
     out.replaced.append(&mut below.pending);
     Ok(out)
+}
+
+/// An entry's data copied to an unnamed file, with the header fields a copy-up
+/// needs that [`Kept`] does not hold.
+#[derive(Debug)]
+pub struct Spooled {
+    pub file: std::fs::File,
+    pub len: u64,
+    pub mtime: u64,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Copy the current entry's data into a new unnamed file in `dir`.
+fn spool<R: tar::Skip>(
+    r: &mut tar::Reader<R>,
+    dir: &std::path::Path,
+    h: &tar::Header,
+) -> Result<Spooled, String> {
+    use std::io::Write;
+    let why = |e: &dyn std::fmt::Display| {
+        format!(
+            "cannot copy {} aside in {}: {e}",
+            crate::output::escape_bytes(&h.name),
+            crate::error::quote(dir)
+        )
+    };
+    let file = crate::sys::unnamed_file(dir).map_err(|e| why(&crate::error::strerror(&e)))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 17, &file);
+    let len = r.copy_to(&mut w).map_err(|e| why(&e))?;
+    w.flush().map_err(|e| why(&crate::error::strerror(&e)))?;
+    drop(w);
+    Ok(Spooled {
+        file,
+        len,
+        mtime: h.mtime,
+        xattrs: h.xattrs.clone(),
+    })
 }
 
 /// What a layer's paths replace in the layers below, as far as known.

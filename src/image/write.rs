@@ -76,13 +76,15 @@ fn inode_of(k: &Kept, real: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Scan `image` once (more only when a target was not kept: see
+/// Scan `image` once (copying aside, into `spool`, the data of the entries that
+/// may be targets) (more only when a target was not kept: see
 /// [`RESCANS`]), and find each path: resolved inside the image (`follow`: the
 /// last component too), a regular file.
 pub fn find(
     image: Image,
     paths: &[PathBuf],
     follow: bool,
+    spool: Option<&Path>,
     extra: impl Fn(&mut Want),
 ) -> anyhow::Result<Found> {
     let mut names: HashSet<Vec<u8>> = paths.iter().map(|p| base(&image_path(p))).collect();
@@ -91,6 +93,7 @@ pub fn find(
     loop {
         let mut want = Want {
             names: names.clone(),
+            spool: spool.map(Path::to_path_buf),
             ..Want::default()
         };
         extra(&mut want);
@@ -422,7 +425,9 @@ type Group<'a> = (Vec<Vec<u8>>, &'a Item);
 pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewLayer> {
     let files = &found.tree.snap.files;
     let image = &found.tree.image;
-    // Data entry → (its layer, every name, the item).
+    // Data copied aside by the scan is written from there; the rest is read again
+    // from its layer (data entry → every name and the item, per layer).
+    let mut spooled: Vec<(Vec<Vec<u8>>, &Item, &Kept, &apply::Spooled)> = Vec::new();
     let mut wanted: BTreeMap<usize, HashMap<Vec<u8>, Group>> = BTreeMap::new();
     for it in items {
         let names = names_of(files, &it.inode);
@@ -433,12 +438,18 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
                 crate::output::escape_bytes(&it.inode)
             )
         })?;
-        wanted
-            .entry(k.layer)
-            .or_default()
-            .insert(it.inode.clone(), (names, *it));
+        match &k.data {
+            Some(d) => spooled.push((names, *it, k, d)),
+            None => {
+                wanted
+                    .entry(k.layer)
+                    .or_default()
+                    .insert(it.inode.clone(), (names, *it));
+            }
+        }
     }
-    let f = std::fs::File::create(dest).map_err(|e| crate::error::io_at_path(dest, &e, true))?;
+    let at_dest = |e: io::Error| crate::error::io_at_path(dest, &e, true);
+    let f = std::fs::File::create(dest).map_err(at_dest)?;
     let gz = flate2::GzBuilder::new().mtime(0).write(
         Hashing {
             w: io::BufWriter::new(f),
@@ -453,6 +464,21 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
         n: 0,
     };
     let mut entries = 0;
+    for (names, item, k, d) in spooled {
+        let meta = Meta {
+            mode: item.mode.unwrap_or(k.mode),
+            uid: k.uid,
+            gid: k.gid,
+            mtime: d.mtime,
+            size: d.len,
+            pax: records(&d.xattrs, item),
+        };
+        let mut r = Spool { f: &d.file, at: 0 };
+        entries += copy_up(&mut tw, &names, &meta, &mut |w| {
+            io::copy(&mut r, w).map_err(|e| anyhow!("{e}"))
+        })
+        .map_err(|e| anyhow!("{}: {e:#}", quote(dest)))?;
+    }
     for (li, want) in &wanted {
         let layer = &image.resolved.layers[*li];
         let at =
@@ -482,38 +508,17 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
                     crate::output::escape_bytes(&landed)
                 )));
             }
-            let mut pax: Vec<(Vec<u8>, Vec<u8>)> = h
-                .xattrs
-                .iter()
-                .map(|(n, v)| ([&b"SCHILY.xattr."[..], n].concat(), v.clone()))
-                .collect();
-            if let Some(c) = item.change.after {
-                pax.push((b"SCHILY.xattr.security.capability".to_vec(), c.encode()));
-            }
-            pax.sort();
             let meta = Meta {
                 mode: item.mode.unwrap_or(h.mode),
                 uid: h.uid,
                 gid: h.gid,
                 mtime: h.mtime,
                 size: h.size,
-                pax,
+                pax: records(&h.xattrs, item),
             };
-            header(&mut tw, &names[0], b'0', b"", &meta)?;
-            let n = tr.copy_to(&mut tw).map_err(|e| at(&e))?;
-            if n != h.size {
-                return Err(at(&format!(
-                    "the data of {} ends early",
-                    crate::output::escape_bytes(&landed)
-                )));
-            }
-            pad(&mut tw, h.size)?;
-            entries += 1;
-            let link_meta = Meta { size: 0, ..meta };
-            for other in &names[1..] {
-                header(&mut tw, other, b'1', &names[0], &link_meta)?;
-                entries += 1;
-            }
+            entries += copy_up(&mut tw, names, &meta, &mut |w| {
+                tr.copy_to(w).map_err(|e| at(&e))
+            })?;
         }
         if let Some(l) = left.iter().next() {
             return Err(at(&format!(
@@ -522,18 +527,17 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
             )));
         }
     }
-    tw.write_all(&[0u8; 1024])?;
+    tw.write_all(&[0u8; 1024]).map_err(at_dest)?;
     let diff_id = format!("sha256:{}", layout::hex(&tw.h.finalize()));
-    let mut inner = tw.w.finish()?;
-    inner.flush()?;
+    let mut inner = tw.w.finish().map_err(at_dest)?;
+    inner.flush().map_err(at_dest)?;
     let size = inner.n;
     let digest = format!("sha256:{}", layout::hex(&inner.h.finalize()));
     let file = inner
         .w
         .into_inner()
         .map_err(|e| crate::error::io_at_path(dest, e.error(), true))?;
-    file.sync_all()
-        .map_err(|e| crate::error::io_at_path(dest, &e, true))?;
+    file.sync_all().map_err(at_dest)?;
     Ok(NewLayer {
         file: dest.to_path_buf(),
         digest,
@@ -541,6 +545,65 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
         diff_id,
         entries,
     })
+}
+
+/// A spooled file read from its start, without moving a shared file position.
+struct Spool<'a> {
+    f: &'a std::fs::File,
+    at: u64,
+}
+
+impl Read for Spool<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.f.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// The pax records of a copy-up: the file's other xattrs, then the new value (none
+/// for a revoke), sorted so the bytes do not depend on the input's order.
+fn records(xattrs: &[(Vec<u8>, Vec<u8>)], item: &Item) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pax: Vec<(Vec<u8>, Vec<u8>)> = xattrs
+        .iter()
+        .map(|(n, v)| ([&b"SCHILY.xattr."[..], n].concat(), v.clone()))
+        .collect();
+    if let Some(c) = item.change.after {
+        pax.push((b"SCHILY.xattr.security.capability".to_vec(), c.encode()));
+    }
+    pax.sort();
+    pax
+}
+
+/// One file into the layer: the data entry under the first name (its bytes from
+/// `data`, which must give exactly `meta.size`), then a link entry to it for every
+/// other name, with the same records. Returns the number of entries written.
+fn copy_up(
+    tw: &mut dyn Write,
+    names: &[Vec<u8>],
+    meta: &Meta,
+    data: &mut dyn FnMut(&mut dyn Write) -> anyhow::Result<u64>,
+) -> anyhow::Result<usize> {
+    header(tw, &names[0], b'0', b"", meta)?;
+    let n = data(tw)?;
+    if n != meta.size {
+        anyhow::bail!(
+            "the data of {} has {n} bytes where its header says {}",
+            crate::output::escape_bytes(&names[0]),
+            meta.size
+        );
+    }
+    pad(tw, meta.size)?;
+    let link = Meta {
+        size: 0,
+        pax: meta.pax.clone(),
+        ..*meta
+    };
+    for other in &names[1..] {
+        header(tw, other, b'1', &names[0], &link)?;
+    }
+    Ok(names.len())
 }
 
 const BLOCK: usize = 512;
