@@ -113,7 +113,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__apply)
-            opts="-n -q -o -h -V --system --config-dir --dry-run --json --quiet --prune --strip-setid --keep-setid --image --output --format --tag --platform --force --color --help --version"
+            opts="-n -q -o -h -V --system --config-dir --dry-run --json --quiet --prune --strip-setid --keep-setid --image --output --format --tag --platform --all-platforms --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,7 +277,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__grant)
-            opts="-n -P -o -h -V --rootid --dry-run --json --no-dereference --image --output --format --tag --platform --force --color --help --version"
+            opts="-n -P -o -h -V --rootid --dry-run --json --no-dereference --image --output --format --tag --platform --all-platforms --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -553,7 +553,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__revoke)
-            opts="-n -P -o -h -V --dry-run --json --no-dereference --image --output --format --tag --platform --force --color --help --version"
+            opts="-n -P -o -h -V --dry-run --json --no-dereference --image --output --format --tag --platform --all-platforms --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,7 +641,7 @@ _fcap() {
             return 0
             ;;
         fcap__subcmd__set)
-            opts="-n -P -o -h -V --check --rootid --dry-run --json --no-dereference --image --output --format --tag --platform --force --color --help --version"
+            opts="-n -P -o -h -V --check --rootid --dry-run --json --no-dereference --image --output --format --tag --platform --all-platforms --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

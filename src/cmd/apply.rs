@@ -106,21 +106,56 @@ pub fn run(args: &ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
 fn in_image(
     args: &ApplyArgs,
     entries: &[Entry],
-    mut exit: Exit,
+    exit: Exit,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    use super::inimage::{Session, open, unwritten};
-    let (image, dest) = open(&args.image, args.dry_run)?;
+    use super::inimage::{open, run};
+    let plan = open(&args.image, args.dry_run)?;
     let paths: Vec<PathBuf> = entries.iter().map(|e| e.path.clone()).collect();
     let mut keep = args.keep_setid.clone();
     let strip = args.strip_setid;
     keep.retain(|_| strip);
     let mut all = paths.clone();
     all.extend(keep.iter().cloned());
-    let mut s = Session::new(image, dest.as_ref(), &all, false, |w| w.setid = strip)?;
-    if exit == Exit::Error {
-        s.failed = true;
+    let mut words = vec!["apply".to_string()];
+    words.extend(args.sources.manifests.iter().map(|m| {
+        crate::output::shell_word(std::path::Path::new(m.file_name().unwrap_or(m.as_os_str())))
+    }));
+    if args.prune {
+        words.push("--prune".into());
     }
+    if strip {
+        words.push("--strip-setid".into());
+        for k in &keep {
+            words.push(format!("--keep-setid {}", crate::output::shell_word(k)));
+        }
+    }
+    let created_by = format!("fcap {}", words.join(" "));
+    let scan = super::inimage::Scan {
+        paths: &all,
+        follow: false,
+        extra: &|w| w.setid = strip,
+    };
+    let done = run(plan, scan, &created_by, args.json, out, |s, out| {
+        if exit == Exit::Error {
+            s.failed = true;
+        }
+        harden(s, args, entries, &keep, out)
+    })?;
+    Ok(exit.max(done))
+}
+
+/// One image of `apply --image`: the listed files, then `--prune` and
+/// `--strip-setid` over the rest.
+fn harden(
+    s: &mut super::inimage::Session,
+    args: &ApplyArgs,
+    entries: &[Entry],
+    keep: &[PathBuf],
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    use super::inimage::unwritten;
+    let strip = args.strip_setid;
     let mut listed = std::collections::HashSet::new();
     for (i, e) in entries.iter().enumerate() {
         let caps = e.caps;
@@ -159,7 +194,7 @@ fn in_image(
     if strip {
         let mut kept = std::collections::HashSet::new();
         for i in 0..keep.len() {
-            match &s.found.targets[paths.len() + i] {
+            match &s.found.targets[entries.len() + i] {
                 Ok((_, real)) => {
                     kept.insert(s.found.inode(real));
                 }
@@ -195,26 +230,7 @@ fn in_image(
             }
         }
     }
-    let mut words = vec!["apply".to_string()];
-    words.extend(args.sources.manifests.iter().map(|m| {
-        crate::output::shell_word(std::path::Path::new(m.file_name().unwrap_or(m.as_os_str())))
-    }));
-    if args.prune {
-        words.push("--prune".into());
-    }
-    if strip {
-        words.push("--strip-setid".into());
-        for k in &keep {
-            words.push(format!("--keep-setid {}", crate::output::shell_word(k)));
-        }
-    }
-    exit = exit.max(s.finish(
-        dest.as_ref(),
-        &format!("fcap {}", words.join(" ")),
-        args.json,
-        out,
-    )?);
-    Ok(exit)
+    Ok(Exit::Success)
 }
 
 /// The line (or JSON record) for a file `--prune` changed.

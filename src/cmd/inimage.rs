@@ -41,13 +41,26 @@ pub struct ImageArgs {
     #[arg(long, value_name = "PLATFORM", requires = "image")]
     pub platform: Option<String>,
 
+    /// Change every platform's image of a multi-platform index (one new layer each;
+    /// attestation manifests are left out, since they describe the old ones).
+    #[arg(long, requires = "image", conflicts_with = "platform")]
+    pub all_platforms: bool,
+
     /// Replace an existing OUT.
     #[arg(long, requires = "image")]
     pub force: bool,
 }
 
+/// What an image run works on: the image (one per platform with
+/// `--all-platforms`), where the output goes, and the scratch directory beside it.
+pub struct Plan {
+    pub images: Vec<(Option<String>, Image)>,
+    pub dest: Option<Dest>,
+    pub staging: Option<Staging>,
+}
+
 /// Open the image and check where the output goes, before any layer is read.
-pub fn open(args: &ImageArgs, dry_run: bool) -> anyhow::Result<(Image, Option<Dest>)> {
+pub fn open(args: &ImageArgs, dry_run: bool) -> anyhow::Result<Plan> {
     let Some(arg) = &args.image else {
         anyhow::bail!("no --image given");
     };
@@ -57,30 +70,65 @@ pub fn open(args: &ImageArgs, dry_run: bool) -> anyhow::Result<(Image, Option<De
             arg.display()
         );
     }
-    let image = Image::open(arg, args.platform.as_deref())?;
-    let Some(store) = image.store() else {
-        anyhow::bail!(
-            "{}: a single layer tar, not an image: it has no config or manifest to add a layer to",
-            quote(arg)
-        );
-    };
-    let dest = match &args.output {
-        Some(o) if !dry_run => {
+    let (path, tag) = crate::image::layout::split_tag(arg);
+    // With --all-platforms, every platform the tag has (attestations left out: they
+    // name the old manifests by digest).
+    let mut platforms = vec![args.platform.clone()];
+    if args.all_platforms {
+        let (list, attestations) = match crate::image::layout::open(&path) {
+            Ok(crate::image::layout::Opened::Image(store)) => {
+                crate::image::layout::platforms(&store, tag.as_deref())
+                    .map_err(|e| anyhow::anyhow!("{}: {e:#}", quote(arg)))?
+            }
+            _ => (Vec::new(), 0),
+        };
+        if attestations > 0 {
+            error::note(&format!(
+                "{attestations} attestation manifest{} of {} left out of the output: {} the input's manifests by digest, and the new ones differ",
+                if attestations == 1 { "" } else { "s" },
+                quote(arg),
+                if attestations == 1 {
+                    "it describes"
+                } else {
+                    "they describe"
+                }
+            ));
+        }
+        if list.len() > 1 {
+            platforms = list.into_iter().map(Some).collect();
+        }
+    }
+    let mut images = Vec::new();
+    for p in platforms {
+        let image = Image::open(arg, p.as_deref())?;
+        if image.store().is_none() {
+            anyhow::bail!(
+                "{}: a single layer tar, not an image: it has no config or manifest to add a layer to",
+                quote(arg)
+            );
+        }
+        images.push((p, image));
+    }
+    let dest = match (&args.output, images.first().and_then(|(_, i)| i.store())) {
+        (Some(o), Some(store)) if !dry_run => {
             let shape = args.format.unwrap_or_else(|| Shape::of(store));
             let d = Dest::parse(o, args.tag.as_deref(), shape, args.force)?;
-            d.check(&crate::image::layout::split_tag(arg).0)?;
+            d.check(&path)?;
             Some(d)
         }
         _ => None,
     };
-    Ok((image, dest))
+    let staging = dest.as_ref().map(|d| Staging::new(&d.path)).transpose()?;
+    Ok(Plan {
+        images,
+        dest,
+        staging,
+    })
 }
 
-/// What a run changed, to be written.
+/// What a run changed in one image, to be written.
 pub struct Session {
     pub found: Found,
-    /// Beside the output: the scan's copies of the targets' data, the new layer.
-    staging: Option<Staging>,
     pub done: HashMap<Vec<u8>, write::Item>,
     pub failed: bool,
 }
@@ -89,17 +137,15 @@ impl Session {
     /// Scan the image for `paths` (plus what `extra` asks the scan to keep).
     pub fn new(
         image: Image,
-        dest: Option<&Dest>,
+        staging: Option<&Staging>,
         paths: &[PathBuf],
         follow: bool,
         extra: impl Fn(&mut Want),
     ) -> anyhow::Result<Session> {
-        let staging = dest.map(|d| Staging::new(&d.path)).transpose()?;
-        let spool = staging.as_ref().map(|s| s.dir.as_path());
+        let spool = staging.map(|s| s.dir.as_path());
         let found = write::find(image, paths, follow, spool, extra)?;
         Ok(Session {
             found,
-            staging,
             done: HashMap::new(),
             failed: false,
         })
@@ -119,56 +165,104 @@ impl Session {
         self.found.change(given, &real, &mut self.done, compute)
     }
 
-    /// Write the output (unless nothing may be written), and say what happened.
-    pub fn finish(
-        self,
+    /// The new layer (none when nothing changed) and the image around it.
+    fn prepare(
+        &self,
+        n: usize,
         dest: Option<&Dest>,
+        staging: Option<&Staging>,
         created_by: &str,
-        json: bool,
-        out: &mut dyn Write,
-    ) -> anyhow::Result<Exit> {
-        if self.failed {
-            return Ok(Exit::Error);
-        }
-        let (Some(dest), Some(staging)) = (dest, &self.staging) else {
-            return Ok(Exit::Success);
+    ) -> anyhow::Result<Option<(out::Prepared, Option<write::NewLayer>)>> {
+        let (Some(dest), Some(staging)) = (dest, staging) else {
+            return Ok(None);
         };
         let items = write::changed(&self.done);
         let layer = if items.is_empty() {
             None
         } else {
-            let file = staging.dir.join("layer.tar.gz");
+            let file = staging.dir.join(format!("layer-{n}.tar.gz"));
             Some(write::layer(&self.found, &items, &file)?)
         };
-        let w = out::write(
-            &self.found.tree.image,
-            layer.as_ref(),
-            created_by,
-            dest,
-            staging,
-        )?;
-        if !json {
-            let tag = w.tag.map(|t| format!(" as {t:?}")).unwrap_or_default();
-            match &layer {
-                Some(l) => writeln!(
-                    out,
-                    "wrote {}{tag}: one new layer ({} entr{}, {}), manifest {}",
-                    crate::output::escape_path(&dest.path),
-                    l.entries,
-                    if l.entries == 1 { "y" } else { "ies" },
-                    l.digest,
-                    w.manifest
-                )?,
-                None => writeln!(
-                    out,
-                    "wrote {}{tag}: nothing changed, so no layer was added (the same image, manifest {})",
-                    crate::output::escape_path(&dest.path),
-                    w.manifest
-                )?,
-            }
-        }
-        Ok(Exit::Success)
+        let p = out::prepare(&self.found.tree.image, layer.as_ref(), created_by, dest)?;
+        Ok(Some((p, layer)))
     }
+}
+
+/// What the scan of each image looks for: the paths (the last component followed
+/// or not), and what else to keep (`--strip-setid`'s files).
+pub struct Scan<'a> {
+    pub paths: &'a [PathBuf],
+    pub follow: bool,
+    pub extra: &'a dyn Fn(&mut Want),
+}
+
+/// A run over every image of the plan: `each` changes one image's files (and
+/// reports them); then, unless any failed, the output is written and summed up.
+pub fn run(
+    plan: Plan,
+    scan: Scan<'_>,
+    created_by: &str,
+    json: bool,
+    out: &mut dyn Write,
+    mut each: impl FnMut(&mut Session, &mut dyn Write) -> anyhow::Result<Exit>,
+) -> anyhow::Result<Exit> {
+    let mut exit = Exit::Success;
+    let several = plan.images.len() > 1;
+    let mut prepared = Vec::new();
+    let mut layers = Vec::new();
+    let mut failed = false;
+    let mut first: Option<Image> = None;
+    let Plan {
+        images,
+        dest,
+        staging,
+    } = plan;
+    for (n, (platform, image)) in images.into_iter().enumerate() {
+        if several && !json {
+            writeln!(out, "{}:", platform.as_deref().unwrap_or("?"))?;
+        }
+        let mut s = Session::new(image, staging.as_ref(), scan.paths, scan.follow, scan.extra)?;
+        exit = exit.max(each(&mut s, out)?);
+        failed |= s.failed;
+        if !failed
+            && let Some((p, l)) = s.prepare(n, dest.as_ref(), staging.as_ref(), created_by)?
+        {
+            prepared.push(p);
+            layers.push(l);
+        }
+        if first.is_none() {
+            first = Some(s.found.tree.image);
+        }
+    }
+    if failed {
+        return Ok(Exit::Error);
+    }
+    let (Some(dest), Some(staging), Some(image)) = (&dest, &staging, &first) else {
+        return Ok(exit);
+    };
+    let w = out::emit(image, prepared, dest, staging)?;
+    if !json {
+        let tag = w.tag.map(|t| format!(" as {t:?}")).unwrap_or_default();
+        let added: Vec<&write::NewLayer> = layers.iter().flatten().collect();
+        let what = match (added.len(), w.platforms) {
+            (0, _) => "nothing changed, so no layer was added (the same image".to_string(),
+            (_, 1) => format!(
+                "one new layer ({} entr{}, {}",
+                added[0].entries,
+                if added[0].entries == 1 { "y" } else { "ies" },
+                added[0].digest
+            ),
+            (k, n) => format!("a new layer on {k} of {n} platforms (one per platform"),
+        };
+        writeln!(
+            out,
+            "wrote {}{tag}: {what}), {} {}",
+            crate::output::escape_path(&dest.path),
+            if w.platforms > 1 { "index" } else { "manifest" },
+            w.manifest
+        )?;
+    }
+    Ok(exit)
 }
 
 /// An error about one path of an image run, saying that the output was not written

@@ -255,32 +255,32 @@ fn in_image(
     compute: &mut dyn FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
     mut report: impl FnMut(&Change, &mut dyn Write) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
-    let (image, dest) = super::inimage::open(&flags.image, flags.dry_run)?;
-    let mut s = super::inimage::Session::new(
-        image,
-        dest.as_ref(),
-        &flags.paths,
-        !flags.no_dereference,
-        |_| {},
-    )?;
-    let mut exit = Exit::Success;
-    for (i, path) in flags.paths.iter().enumerate() {
-        match s.change(i, path, |cur| compute(path, cur)) {
-            Ok(ch) => exit = exit.max(report(&ch, out)?),
-            Err(e) => {
-                out.flush()?;
-                error::print(&super::inimage::unwritten(e, &flags.image));
-                s.failed = true;
-            }
-        }
-    }
+    let plan = super::inimage::open(&flags.image, flags.dry_run)?;
     let paths: Vec<String> = flags
         .paths
         .iter()
         .map(|p| crate::output::shell_word(p))
         .collect();
     let created_by = format!("fcap {what} {}", paths.join(" "));
-    Ok(exit.max(s.finish(dest.as_ref(), &created_by, flags.json, out)?))
+    let scan = super::inimage::Scan {
+        paths: &flags.paths,
+        follow: !flags.no_dereference,
+        extra: &|_| {},
+    };
+    super::inimage::run(plan, scan, &created_by, flags.json, out, |s, out| {
+        let mut exit = Exit::Success;
+        for (i, path) in flags.paths.iter().enumerate() {
+            match s.change(i, path, |cur| compute(path, cur)) {
+                Ok(ch) => exit = exit.max(report(&ch, out)?),
+                Err(e) => {
+                    out.flush()?;
+                    error::print(&super::inimage::unwritten(e, &flags.image));
+                    s.failed = true;
+                }
+            }
+        }
+        Ok(exit)
+    })
 }
 
 /// The loop `grant`, `revoke`, `set` and `set --check` share: each path through

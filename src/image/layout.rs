@@ -649,6 +649,39 @@ pub fn resolve(
     resolve_legacy(store, tag, platform)
 }
 
+/// The platforms of the images `tag` names (for a writer's `--all-platforms`), in
+/// index order, and how many entries were attestations (`unknown/unknown`, which
+/// describe another manifest by digest). A legacy `docker save` has one image.
+pub fn platforms(store: &Store, tag: Option<&str>) -> anyhow::Result<(Vec<String>, usize)> {
+    let Some(b) = store.locate("index.json") else {
+        return Ok((Vec::new(), 0));
+    };
+    let index = json(&store.read_small(&b, "index.json")?, "index.json")?;
+    let mut cands = Vec::new();
+    walk_index(
+        store,
+        &index,
+        "index.json",
+        &[],
+        0,
+        &mut Walk::default(),
+        &mut cands,
+    )?;
+    if let Some(t) = tag {
+        cands.retain(|c| tag_matches(&c.tags, t));
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut attestations = 0;
+    for c in cands {
+        match c.platform {
+            Some(p) if p == "unknown/unknown" => attestations += 1,
+            Some(p) if !out.contains(&p) => out.push(p),
+            _ => {}
+        }
+    }
+    Ok((out, attestations))
+}
+
 fn resolve_oci(
     store: &Store,
     tag: Option<&str>,

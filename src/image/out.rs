@@ -237,17 +237,18 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 pub struct Written {
     pub manifest: String,
     pub tag: Option<String>,
+    /// How many platforms' images.
+    pub platforms: usize,
 }
 
-/// Write the image with `new` appended (or, with no layer, the image as it was),
-/// to `dest`.
-pub fn write(
+/// The image with `new` appended (or, with no layer, the image as it was): its
+/// config, manifest and descriptor, written for `dest` by [`emit`].
+pub fn prepare(
     image: &Image,
     new: Option<&NewLayer>,
     created_by: &str,
     dest: &Dest,
-    staging: &Staging,
-) -> anyhow::Result<Written> {
+) -> anyhow::Result<Prepared> {
     let store = image
         .store()
         .ok_or_else(|| anyhow!("{}: not an image", quote(&image.name)))?;
@@ -437,10 +438,94 @@ pub fn write(
             o.extend(annotations);
         }
     }
-    let written = Written {
-        manifest: manifest_digest.clone(),
-        tag: tag.clone(),
+    Ok(Prepared {
+        blobs,
+        desc,
+        config_digest,
+        layers,
+        repo_tags,
+        tag,
+        manifest: manifest_digest,
+    })
+}
+
+/// Write the prepared images (one per platform) to `dest`: one image as the
+/// index's entry, several behind a new nested index that the tag names.
+pub fn emit(
+    image: &Image,
+    all: Vec<Prepared>,
+    dest: &Dest,
+    staging: &Staging,
+) -> anyhow::Result<Written> {
+    let store = image
+        .store()
+        .ok_or_else(|| anyhow!("{}: not an image", quote(&image.name)))?;
+    let Some(first) = all.first() else {
+        bail!("{}: no image to write", quote(&image.name));
     };
+    let written = Written {
+        manifest: first.manifest.clone(),
+        tag: first.tag.clone(),
+        platforms: all.len(),
+    };
+    let mut blobs: Vec<Blob> = Vec::new();
+    let desc = if all.len() == 1 {
+        first.desc.clone()
+    } else {
+        // The names go on the new index; its entries keep platform and the rest.
+        let names = first.desc.get("annotations").cloned();
+        let children: Vec<Value> = all
+            .iter()
+            .map(|p| {
+                let mut d = p.desc.clone();
+                if let Some(a) = d.get_mut("annotations").and_then(Value::as_object_mut) {
+                    a.remove("io.containerd.image.name");
+                    a.remove("org.opencontainers.image.ref.name");
+                    if a.is_empty() {
+                        d.as_object_mut().map(|o| o.remove("annotations"));
+                    }
+                }
+                d
+            })
+            .collect();
+        let bytes = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": children,
+        }))?;
+        let mut d = json!({"mediaType": OCI_INDEX, "digest": sha(&bytes), "size": bytes.len()});
+        if let Some(n) = names {
+            d["annotations"] = n;
+        }
+        blobs.push(Blob {
+            digest: sha(&bytes),
+            size: bytes.len() as u64,
+            from: From::Mem(bytes),
+        });
+        d
+    };
+    let manifest_json = if dest.shape == Shape::DockerArchive {
+        if all.len() > 1 {
+            bail!(
+                "{}: a docker save archive holds one image per name, and this is {} platforms: write an OCI layout or oci-archive (--format), or pick one with --platform",
+                quote(&dest.path),
+                all.len()
+            );
+        }
+        Some(serde_json::to_vec(&json!([{
+            "Config": format!("blobs/sha256/{}", hex_of(&first.config_digest)),
+            "RepoTags": first.repo_tags,
+            "Layers": first.layers
+                .iter()
+                .map(|l| format!("blobs/sha256/{}", hex_of(l.get("digest").and_then(Value::as_str).unwrap_or_default())))
+                .collect::<Vec<_>>(),
+        }]))?)
+    } else {
+        None
+    };
+    for p in all {
+        blobs.extend(p.blobs);
+    }
     if dest.same_layout(&image.name_path()) {
         add_tag(store, &blobs, &desc, dest, staging)?;
         return Ok(written);
@@ -454,22 +539,26 @@ pub fn write(
     let layout_bytes = br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec();
     let mut top: Vec<(&str, Vec<u8>)> =
         vec![("oci-layout", layout_bytes), ("index.json", index_bytes)];
-    if dest.shape == Shape::DockerArchive {
-        let entry = json!([{
-            "Config": format!("blobs/sha256/{}", hex_of(&config_digest)),
-            "RepoTags": repo_tags,
-            "Layers": layers
-                .iter()
-                .map(|l| format!("blobs/sha256/{}", hex_of(l.get("digest").and_then(Value::as_str).unwrap_or_default())))
-                .collect::<Vec<_>>(),
-        }]);
-        top.push(("manifest.json", serde_json::to_vec(&entry)?));
+    if let Some(m) = manifest_json {
+        top.push(("manifest.json", m));
     }
     match dest.shape {
         Shape::Oci => write_dir(store, &blobs, &top, dest, staging)?,
         _ => write_archive(store, &blobs, &top, dest, staging)?,
     }
     Ok(written)
+}
+
+/// One image ready to be written: its new blobs (and the input blobs it keeps),
+/// and the descriptor of its manifest.
+pub struct Prepared {
+    blobs: Vec<Blob>,
+    desc: Value,
+    config_digest: String,
+    layers: Vec<Value>,
+    repo_tags: Vec<String>,
+    tag: Option<String>,
+    manifest: String,
 }
 
 impl Image {

@@ -732,3 +732,124 @@ fn a_legacy_docker_save_input_gives_a_loadable_docker_save() {
     );
     assert_eq!(v[0]["Layers"].as_array().unwrap().len(), 2, "{v}");
 }
+
+/// `--all-platforms` on a nested index (amd64, arm64/v8, and an attestation that
+/// names a manifest by digest): one new layer per platform behind a new index that
+/// carries the tag, the attestation left out with a note; skopeo picks each
+/// platform out of the output and umoci + getcap see its capability.
+#[test]
+fn all_platforms_rewrites_each_platform_and_drops_attestations() {
+    let lab = Lab::new(&["umoci", "skopeo", "setcap", "getcap", "python3"]);
+    lab.sh(
+        r#"
+umoci init --layout oci
+umoci new --image oci:base
+umoci unpack --image oci:base b
+mkdir -p b/rootfs/usr/bin
+cp /bin/true b/rootfs/usr/bin/ping
+umoci repack --image oci:amd b
+cp /bin/true b/rootfs/usr/bin/armonly
+umoci repack --image oci:arm b
+python3 - <<'PY'
+import hashlib, json
+lay = "oci"
+idx = json.load(open(f"{lay}/index.json"))
+def desc(tag, platform):
+    d = next(m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+    return {"mediaType": d["mediaType"], "digest": d["digest"], "size": d["size"], "platform": platform}
+att = desc("amd", {"os": "unknown", "architecture": "unknown"})
+att["annotations"] = {"vnd.docker.reference.type": "attestation-manifest",
+                      "vnd.docker.reference.digest": att["digest"]}
+nested = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [desc("amd", {"os": "linux", "architecture": "amd64"}),
+                  desc("arm", {"os": "linux", "architecture": "arm64", "variant": "v8"}), att]}).encode()
+h = hashlib.sha256(nested).hexdigest()
+open(f"{lay}/blobs/sha256/{h}", "wb").write(nested)
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json",
+    "digest": "sha256:" + h, "size": len(nested),
+    "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+json.dump(idx, open(f"{lay}/index.json", "w"))
+PY
+"#,
+    );
+    let r = lab.fcap(&[
+        "grant",
+        "cap_net_bind_service",
+        "/usr/bin/ping",
+        "--image",
+        "oci:multi",
+        "--all-platforms",
+        "--output",
+        "out:multi",
+    ]);
+    r.ok();
+    assert_eq!(
+        r.stderr(),
+        "fcap: note: 1 attestation manifest of 'oci:multi' left out of the output: it describes the input's manifests by digest, and the new ones differ\n"
+    );
+    let out = r.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "linux/amd64:",
+            "/usr/bin/ping: cap_net_bind_service=ep (was none)",
+            "linux/arm64/v8:",
+            "/usr/bin/ping: cap_net_bind_service=ep (was none)",
+        ],
+        "{out}"
+    );
+    assert!(
+        lines[4].starts_with("wrote out as \"multi\": a new layer on 2 of 2 platforms"),
+        "{out}"
+    );
+    let index = lab.sh(r#"python3 -c '
+import json
+lay = "out"
+idx = json.load(open(lay + "/index.json"))["manifests"]
+blob = lambda d: json.load(open(lay + "/blobs/sha256/" + d["digest"][7:]))
+print(len(idx), idx[0]["mediaType"], idx[0]["annotations"])
+for m in blob(idx[0])["manifests"]:
+    print(m["platform"], len(blob(m)["layers"]), m.get("annotations"))
+'"#);
+    assert_eq!(
+        index.stdout(),
+        "1 application/vnd.oci.image.index.v1+json {'org.opencontainers.image.ref.name': 'multi'}\n\
+         {'architecture': 'amd64', 'os': 'linux'} 2 None\n\
+         {'architecture': 'arm64', 'os': 'linux', 'variant': 'v8'} 2 None\n"
+    );
+    lab.sh(
+        "skopeo copy -q --override-arch amd64 oci:out:multi oci:one:amd && \
+         skopeo copy -q --override-arch arm64 --override-variant v8 oci:out:multi oci:one:arm",
+    );
+    assert_eq!(
+        unpacked_caps(&lab, "one:amd"),
+        "/usr/bin/ping cap_net_bind_service=ep\n"
+    );
+    assert_eq!(
+        unpacked_caps(&lab, "one:arm"),
+        "/usr/bin/ping cap_net_bind_service=ep\n"
+    );
+    // One platform only: --platform, the output is that platform's image.
+    let r = lab.fcap(&[
+        "revoke",
+        "all",
+        "/usr/bin/armonly",
+        "--image",
+        "oci:multi",
+        "--platform",
+        "linux/arm64",
+        "--output",
+        "arm.tar",
+        "--format",
+        "oci-archive",
+    ]);
+    r.ok();
+    assert!(
+        r.stdout().starts_with(
+            "/usr/bin/armonly: none (unchanged)\nwrote arm.tar as \"multi\": nothing changed"
+        ),
+        "{}",
+        r.stdout()
+    );
+}
