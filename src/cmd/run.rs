@@ -252,11 +252,29 @@ fn check(steps: &[Step], links: usize, missing: CapSet) -> Result<(), Refused> {
         Resolved::User { spec, .. } => format!("the switch to user {spec}"),
         Resolved::Fork => "the fork".to_string(),
     };
+    // The program itself cannot be executed: say why, with the status env gives.
+    if let (1, Outcome::Fail(errno)) = (steps.len(), last.prediction.outcome) {
+        let why = last
+            .prediction
+            .reasons
+            .iter()
+            .find(|r| r.code != "exec-fails")
+            .map(|r| format!(": {}", r.message))
+            .unwrap_or_default();
+        return Err(refuse(
+            if errno == libc::ENOENT {
+                Exit::NotFound
+            } else {
+                Exit::CannotExecute
+            },
+            format!(
+                "{}: cannot execute: {}{why}",
+                program(last),
+                crate::error::strerror(&std::io::Error::from_raw_os_error(errno))
+            ),
+        ));
+    }
     if steps.len() < links || last.prediction.outcome == Outcome::Unknown {
-        // The kernel, not fcap, reports a plain exec failure of the program itself.
-        if steps.len() == 1 && matches!(last.prediction.outcome, Outcome::Fail(_)) {
-            return Ok(());
-        }
         let why = last
             .prediction
             .reasons

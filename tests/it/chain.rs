@@ -767,6 +767,16 @@ fn fcap_run_never_exits_0_without_the_ambient_set_where_setpriv_and_capsh_do() {
             .contains(&format!("fcap revoke all {}", fcapped.display())),
         "no fix named"
     );
+    // A script is refused for its interpreter's file capabilities.
+    let script = d.path().join("script");
+    write_exec(&script, format!("#!{} -c\n", fcapped.display()).as_bytes());
+    let r = fcap(&script);
+    r.status(125);
+    assert!(
+        r.stderr().contains("the file has file capabilities"),
+        "{}",
+        r.stderr()
+    );
     // --force runs it anyway (and the kernel clears the ambient set, as predicted).
     let r = fcap_run([
         "run",
@@ -848,9 +858,32 @@ fn fcap_run_exit_codes_are_envs() {
     r.status(126);
     assert_eq!(
         r.stderr(),
-        "fcap: '/etc/passwd': cannot execute: Permission denied\n"
+        "fcap: '/etc/passwd': cannot execute: Permission denied: the caller (uid 0, gid 0) may not execute '/etc/passwd' (mode 0644, owner 0:0)\n"
     );
     fcap_run(["run", "--", "/no/such/file"]).status(127);
+    // On a noexec mount: refused before the exec with the reason (126 all the same
+    // with --force, from the kernel).
+    require_root();
+    let mut c = Command::new("unshare");
+    c.args(["-m", "sh", "-c"])
+        .arg("mount -t tmpfs -o noexec tmpfs /mnt && cp /bin/true /mnt/true && \"$0\" run -- /mnt/true; echo \"status $?\"; \"$0\" run --force -- /mnt/true; echo \"status $?\"")
+        .arg(env!("CARGO_BIN_EXE_fcap"));
+    let r = run(c);
+    r.ok();
+    assert_eq!(r.stdout(), "status 126\nstatus 126\n");
+    let stderr = r.stderr();
+    let err: Vec<&str> = stderr.lines().collect();
+    assert_eq!(err.len(), 2, "{stderr}");
+    assert!(
+        err[0].starts_with("fcap: '/mnt/true': cannot execute: Permission denied: ")
+            && err[0].contains("noexec"),
+        "{}",
+        err[0]
+    );
+    assert_eq!(
+        err[1],
+        "fcap: '/mnt/true': cannot execute: Permission denied"
+    );
     let r = fcap_run(["run", "--bogus", "true"]);
     r.status(125);
     assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
