@@ -630,7 +630,12 @@ pub fn mark_open_for_writing(chain: &mut [Node]) {
 }
 
 /// Which of `wanted` (device, inode) some process holds open with write access: a
-/// stat of each `/proc/PID/fd/N`, and its `fdinfo` flags only for the files wanted.
+/// stat of each `/proc/PID/fd/N`, and its `fdinfo` flags only for the files wanted;
+/// and the shared mappings of a file opened for writing, which keep it open after
+/// its descriptor is closed: `/proc/PID/maps` shows every MAP_SHARED mapping with an
+/// `s`, and only where one of the wanted files is mapped so is `/proc/PID/smaps`
+/// read, whose `sh` flag (VM_SHARED, which `do_mmap` clears for a file opened
+/// read-only) tells the two apart.
 fn open_for_writing(
     wanted: &std::collections::HashSet<(u64, u64)>,
 ) -> std::collections::HashSet<(u64, u64)> {
@@ -645,6 +650,12 @@ fn open_for_writing(
         let pid = p.file_name();
         if !pid.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
             continue;
+        }
+        if let Ok(maps) = std::fs::read_to_string(p.path().join("maps"))
+            && shared_mappings(&maps, false).any(|id| wanted.contains(&id))
+            && let Ok(smaps) = std::fs::read_to_string(p.path().join("smaps"))
+        {
+            busy.extend(shared_mappings(&smaps, true).filter(|id| wanted.contains(id)));
         }
         let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
             continue;
@@ -669,6 +680,42 @@ fn open_for_writing(
         }
     }
     busy
+}
+
+/// The (device, inode) of each shared file mapping in a `/proc/PID/maps` text
+/// (`start-end perms offset major:minor inode path`, perms ending in `s`), or, from
+/// a `/proc/PID/smaps` text (`writable`), of each whose `VmFlags:` line has `sh`.
+fn shared_mappings(text: &str, writable: bool) -> impl Iterator<Item = (u64, u64)> + '_ {
+    let mut current: Option<(u64, u64)> = None;
+    text.lines().filter_map(move |l| {
+        if let Some(flags) = l.strip_prefix("VmFlags:") {
+            let hit = current.take();
+            return hit.filter(|_| writable && flags.split_whitespace().any(|f| f == "sh"));
+        }
+        let mut f = l.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            return None;
+        };
+        if !range.contains('-') || perms.len() != 4 {
+            return None;
+        }
+        current = None;
+        let dev = f.nth(1)?;
+        let ino: u64 = f.next()?.parse().ok()?;
+        if !perms.ends_with('s') || ino == 0 {
+            return None;
+        }
+        let (major, minor) = dev.split_once(':')?;
+        let major = u32::from_str_radix(major, 16).ok()?;
+        let minor = u32::from_str_radix(minor, 16).ok()?;
+        let id = (libc::makedev(major, minor), ino);
+        if writable {
+            current = Some(id);
+            None
+        } else {
+            Some(id)
+        }
+    })
 }
 
 /// The mount that holds the file at `io` (absolute `real`): the one whose ID `statx`
@@ -750,6 +797,23 @@ mod tests {
             mount_of(&m, Path::new("/mnt/with spacer")).unwrap().point,
             PathBuf::from("/")
         );
+    }
+
+    #[test]
+    fn shared_mappings_are_read_from_maps() {
+        let maps = "7f03-7f04 rw-s 00000000 fe:00 10010946 /tmp/m1\n\
+                    7f05-7f06 r--p 00000000 fe:00 77 /usr/lib/libc.so.6\n\
+                    7f07-7f08 rw-s 00000000 00:01 0 /dev/zero (deleted)\n\
+                    7ffd-7ffe rw-p 00000000 00:00 0 [stack]\n";
+        let got: Vec<(u64, u64)> = shared_mappings(maps, false).collect();
+        assert_eq!(got, vec![(libc::makedev(0xfe, 0), 10010946)]);
+        // smaps: only the mapping whose flags hold VM_SHARED.
+        let smaps = "7f03-7f04 r--s 00000000 fe:00 5 /tmp/rw\nSize: 4 kB\n\
+                     VmFlags: rd sh mr mw me ms sd\n\
+                     7f05-7f06 r--s 00000000 fe:00 6 /tmp/ro\nSize: 4 kB\n\
+                     VmFlags: rd mr me ms sd\n";
+        let got: Vec<(u64, u64)> = shared_mappings(smaps, true).collect();
+        assert_eq!(got, vec![(libc::makedev(0xfe, 0), 5)]);
     }
 
     #[test]

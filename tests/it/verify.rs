@@ -2154,14 +2154,24 @@ fn pid_callers_with_their_own_fs_ids_match_the_kernel() {
 struct Writer(std::process::Child);
 
 impl Writer {
+    /// A shell holding `file` open for writing.
     fn hold(file: &Path) -> Writer {
-        let child = Command::new("sh")
-            .arg("-c")
+        let mut c = Command::new("sh");
+        c.arg("-c")
             .arg("exec 3>>\"$0\"; echo ready; exec sleep 60")
-            .arg(file)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .arg(file);
+        Writer::start(c)
+    }
+
+    /// `map_holder`: only a shared mapping keeps `file` open, read-write or read-only.
+    fn map(holder: &Path, file: &Path, mode: &str) -> Writer {
+        let mut c = Command::new(holder);
+        c.arg(file).arg(mode);
+        Writer::start(c)
+    }
+
+    fn start(mut c: Command) -> Writer {
+        let child = c.stdout(std::process::Stdio::piped()).spawn().unwrap();
         let mut w = Writer(child);
         let mut line = String::new();
         let out = w.0.stdout.as_mut().unwrap();
@@ -2180,7 +2190,9 @@ impl Drop for Writer {
 
 /// ETXTBSY comes from every file the exec opens to run: the `#!` interpreter and the
 /// ELF program loader as well as the named file, each exec'd for real as nobody while
-/// a process holds that one file open for writing. And `./prog` from a working
+/// a process holds that one file open for writing, through a descriptor or only
+/// through a shared mapping of a file it opened read-write (one opened read-only
+/// does not count). And `./prog` from a working
 /// directory below a directory nobody may not search, verified by fcap running as
 /// nobody there: the kernel starts at the working directory, and so must verify.
 #[test]
@@ -2227,6 +2239,19 @@ fn text_busy_on_interpreter_and_loader_and_a_cwd_below_a_private_directory() {
             "ok",
             "{what}: the writer is gone"
         );
+    }
+
+    let holder = build_c("map_holder", d.path());
+    for (mode, want) in [("rw", "etxtbsy"), ("ro", "ok")] {
+        let w = Writer::map(&holder, &interp, mode);
+        assert_eq!(
+            errno_code(bare_exec_as_nobody(&script)),
+            want,
+            "mapped {mode}: the kernel"
+        );
+        let v = json_for(&nobody(), &script);
+        drop(w);
+        assert_eq!(v["exec"], want, "mapped {mode}: {v}");
     }
 
     // fcap itself runs as nobody in a working directory it may not reach by name.
