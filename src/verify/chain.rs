@@ -204,13 +204,18 @@ pub fn switch_user(c: &Caller, u: &User) -> Prediction {
     let was_root = c.uid == root || c.euid == root;
     let is_root = uid == root || euid == root || suid == root;
     if was_root && !is_root {
-        for cap in c.permitted.iter() {
+        if !c.permitted.is_empty() {
+            let n = c.permitted.iter().count();
             p.reasons.push(Reason {
                 code: "setuid-clears",
-                cap: Some(cap),
+                cap: None,
                 message: format!(
-                    "{} is dropped from the permitted and effective sets: the process gives up uid 0 without SECBIT_KEEP_CAPS (user-space switchers never set it)",
-                    caps::name(cap)
+                    "the permitted and effective sets are emptied ({}): the process gives up uid 0 without SECBIT_KEEP_CAPS (user-space switchers never set it)",
+                    if n <= 4 {
+                        c.permitted.names().join(",")
+                    } else {
+                        format!("{n} capabilities")
+                    }
                 ),
             });
         }
@@ -331,11 +336,13 @@ pub fn lost_at(steps: &[Step], cap: u32, ambient_only: bool) -> Option<(usize, R
         let p = &s.prediction;
         let after = p.outcome == Outcome::Ok && held(p.permitted, p.ambient);
         if before && !after {
+            // The reason about this capability, else the last general one (the
+            // rule of a user switch, or the exec's failure).
             let r = p
                 .reasons
                 .iter()
                 .find(|r| r.cap == Some(cap))
-                .or_else(|| p.reasons.first())
+                .or_else(|| p.reasons.iter().rev().find(|r| r.cap.is_none()))
                 .cloned();
             at = r.map(|r| (i, r));
         } else if after {

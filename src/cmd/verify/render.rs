@@ -508,7 +508,14 @@ fn changes(c: &model::Caller, p: &Prediction) -> Vec<String> {
             .map(|n| format!("-{n}"))
             .collect();
         d.extend((after - before).names().iter().map(|n| format!("+{n}")));
-        if !d.is_empty() {
+        if d.len() > 4 {
+            // Root's whole set coming or going: the two ends say it better.
+            v.push(format!(
+                "{name} {} -> {}",
+                set_text(before),
+                set_text(after)
+            ));
+        } else if !d.is_empty() {
             v.push(format!("{name} {}", d.join(",")));
         }
     }
