@@ -1506,6 +1506,18 @@ fn units_match_systemd_252s_exec_child_rebuilt() {
             );
         }
     }
+    // A number with no account: get_user_creds() fails, the unit never starts
+    // (status=217/USER), and verify says so instead of running a uid systemd won't.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(!passwd.lines().any(|l| l.split(':').nth(2) == Some("4242")));
+    std::fs::write(
+        &unit,
+        format!("[Service]\nUser=4242\nExecStart={}\n", prog.display()),
+    )
+    .unwrap();
+    let r = fcap_run([os("verify"), os("--unit"), unit.as_os_str()]);
+    r.status(2);
+    r.stderr_has("User=4242: no account has uid 4242 on this machine: systemd fails to start the unit (status=217/USER)");
     eprintln!(
         "systemd unit differential test: {ran} ran, {failed} exec failures, {dropped_ambient} with ambient capabilities outside the bounding set"
     );

@@ -2031,14 +2031,15 @@ fn exec_edge_cases_match_the_kernel() {
 /// tests/it/id_caller.c with setresuid/setresgid, then setfsuid/setfsgid), against
 /// files and directories of random owners and modes, named absolutely or relative to
 /// the caller's working directory (half the time below a directory only root may
-/// search): verify's prediction, read while the caller waits, against the same
-/// process's real exec. `FCAP_FSID_SEED` replays a run, `FCAP_FSID_CASES` sets the
+/// search), sometimes open for writing elsewhere: verify's prediction, read while the
+/// caller waits, against the same process's real exec. `FCAP_FSID_SEED` replays a run, `FCAP_FSID_CASES` sets the
 /// count.
 #[test]
 fn pid_callers_with_their_own_fs_ids_match_the_kernel() {
     require_root();
     let d = tempdir();
     let caller = build_c("id_caller", d.path());
+    let holder = build_c("map_holder", d.path());
     let (seed, cases, mut rng) = random_run("FCAP_FSID", "fs id differential test", 60);
     let ids = [0u32, NOBODY, 4242];
     let (mut ok, mut denied) = (0, 0);
@@ -2105,10 +2106,18 @@ fn pid_callers_with_their_own_fs_ids_match_the_kernel() {
             status.contains(&want),
             "ids not as asked ({want}): {status}"
         );
+        // Now and then another process writes to the file, by a descriptor or by a
+        // shared mapping only.
+        let writer = match rng.next() % 10 {
+            0 => Some(Writer::hold(&prog)),
+            1 => Some(Writer::map(&holder, &prog, "rw")),
+            _ => None,
+        };
         let what = format!(
-            "case {case} (FCAP_FSID_SEED={seed}): uids {uids:?} fs {fsuid}, gids {gids:?} fs {fsgid}, groups {groups}; file {fu}:{fg} {fmode:o}, dir {du}:{dg} {dmode:o}, {} from {}",
+            "case {case} (FCAP_FSID_SEED={seed}): uids {uids:?} fs {fsuid}, gids {gids:?} fs {fsgid}, groups {groups}; file {fu}:{fg} {fmode:o}, dir {du}:{dg} {dmode:o}, {} from {}, writer {}",
             path.display(),
-            cwd.display()
+            cwd.display(),
+            writer.is_some()
         );
         let v = predicted_json(&[
             "verify".into(),
@@ -2122,6 +2131,7 @@ fn pid_callers_with_their_own_fs_ids_match_the_kernel() {
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
         child.wait().unwrap();
+        drop(writer);
         match rest.trim().strip_prefix("errno ") {
             Some(e) => {
                 let code = errno_code(e.parse().unwrap());
