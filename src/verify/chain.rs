@@ -537,3 +537,241 @@ pub fn fixes(c: &Caller, links: &[Resolved], required: CapSet, user: &str) -> Ve
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::{CAP_NET_BIND_SERVICE as NBS, CAP_SETPCAP};
+
+    fn s(caps: &[u32]) -> CapSet {
+        caps.iter()
+            .fold(CapSet::EMPTY, |a, c| a | CapSet::single(*c))
+    }
+
+    fn root() -> Caller {
+        Caller {
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            egid: 0,
+            fsuid: 0,
+            fsgid: 0,
+            groups: vec![],
+            inheritable: CapSet::EMPTY,
+            permitted: CapSet::all(),
+            effective: CapSet::all(),
+            ambient: CapSet::EMPTY,
+            bounding: CapSet::all(),
+            noroot: false,
+            no_new_privs: false,
+            untrusted_tracer: false,
+            shared_fs: false,
+            userns: None,
+            own_ns: None,
+        }
+    }
+
+    fn nobody() -> User {
+        User {
+            name: Some("nobody".to_string()),
+            uid: 65534,
+            gid: 65534,
+            groups: vec![],
+        }
+    }
+
+    /// A non-root process holding `caps` in every set but bounding.
+    fn holding(caps: CapSet) -> Caller {
+        Caller {
+            uid: 1000,
+            euid: 1000,
+            gid: 1000,
+            egid: 1000,
+            fsuid: 1000,
+            fsgid: 1000,
+            inheritable: caps,
+            permitted: caps,
+            effective: caps,
+            ambient: caps,
+            ..root()
+        }
+    }
+
+    #[test]
+    fn leaving_root_empties_permitted_effective_and_ambient() {
+        let mut c = root();
+        c.inheritable = s(&[NBS]);
+        c.ambient = s(&[NBS]);
+        let p = switch_user(&c, &nobody());
+        assert_eq!(p.outcome, Outcome::Ok);
+        assert_eq!(
+            (p.permitted, p.effective, p.ambient),
+            (CapSet::EMPTY, CapSet::EMPTY, CapSet::EMPTY)
+        );
+        assert_eq!(p.inheritable, s(&[NBS]));
+        assert_eq!((p.uid, p.euid, p.gid, p.egid), (65534, 65534, 65534, 65534));
+        let codes: Vec<&str> = p.reasons.iter().map(|r| r.code).collect();
+        assert_eq!(
+            codes,
+            ["user-switch", "setuid-clears", "setuid-clears-ambient"]
+        );
+    }
+
+    #[test]
+    fn a_non_root_switch_keeps_everything_and_needs_setuid_and_setgid() {
+        let c = holding(s(&[NBS, CAP_SETUID, CAP_SETGID]));
+        let p = switch_user(&c, &nobody());
+        assert_eq!(p.outcome, Outcome::Ok);
+        assert_eq!(p.ambient, c.ambient);
+        assert_eq!(p.effective, c.effective);
+        for missing in [CAP_SETUID, CAP_SETGID] {
+            let c = holding(s(&[NBS, CAP_SETUID, CAP_SETGID]) - s(&[missing]));
+            let p = switch_user(&c, &nobody());
+            assert_eq!(p.outcome, Outcome::Fail(libc::EPERM));
+            assert_eq!(p.reasons[0].code, "user-switch-eperm");
+        }
+        // To root: effective becomes permitted.
+        let mut c = holding(s(&[NBS, CAP_SETUID, CAP_SETGID]));
+        c.effective = s(&[CAP_SETUID, CAP_SETGID]);
+        let p = switch_user(
+            &c,
+            &User {
+                name: None,
+                uid: 0,
+                gid: 0,
+                groups: vec![],
+            },
+        );
+        assert_eq!(p.effective, c.permitted);
+    }
+
+    #[test]
+    fn the_state_after_a_switch_has_the_accounts_groups() {
+        let u = User {
+            groups: vec![4343],
+            ..nobody()
+        };
+        let step = Step {
+            link: Resolved::User {
+                spec: "nobody".to_string(),
+                user: u.clone(),
+            },
+            caller: root(),
+            prediction: switch_user(&root(), &u),
+        };
+        let next = step.next_caller().unwrap();
+        assert_eq!(next.groups, vec![65534, 4343]);
+        assert_eq!((next.fsuid, next.fsgid), (65534, 65534));
+    }
+
+    #[test]
+    fn launched_keeps_only_the_ambient_capabilities_of_a_non_root_target() {
+        let u = nobody();
+        let t = launched(&root(), Some((&u, vec![65534])), s(&[NBS]), None, true).unwrap();
+        assert_eq!(
+            (t.uid, t.gid, t.groups.clone()),
+            (65534, 65534, vec![65534])
+        );
+        for set in [t.permitted, t.effective, t.inheritable, t.ambient] {
+            assert_eq!(set, s(&[NBS]));
+        }
+        assert!(t.no_new_privs);
+        // Root that stays root keeps its permitted set.
+        let t = launched(
+            &root(),
+            None,
+            s(&[NBS]),
+            Some(s(&[NBS, CAP_SETPCAP])),
+            false,
+        )
+        .unwrap();
+        assert_eq!(t.permitted, s(&[NBS, CAP_SETPCAP]));
+        assert_eq!(t.bounding, s(&[NBS, CAP_SETPCAP]));
+        assert_eq!(t.ambient, s(&[NBS]));
+    }
+
+    #[test]
+    fn launched_refuses_what_the_kernel_would() {
+        let u = nobody();
+        let none = holding(CapSet::EMPTY);
+        let cases: [(
+            Caller,
+            Option<(&User, Vec<u32>)>,
+            CapSet,
+            Option<CapSet>,
+            &str,
+        ); 4] = [
+            (
+                none.clone(),
+                None,
+                s(&[NBS]),
+                None,
+                "not in this process's permitted set",
+            ),
+            (
+                none.clone(),
+                Some((&u, vec![65534])),
+                CapSet::EMPTY,
+                None,
+                "needs cap_setuid",
+            ),
+            (
+                none,
+                None,
+                CapSet::EMPTY,
+                Some(CapSet::EMPTY),
+                "needs cap_setpcap",
+            ),
+            (
+                root(),
+                None,
+                s(&[NBS]),
+                Some(CapSet::EMPTY),
+                "not in the bounding set",
+            ),
+        ];
+        for (c, user, amb, bnd, why) in cases {
+            let e = launched(&c, user, amb, bnd, false).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn lost_at_names_the_last_departure_and_its_rule() {
+        let c = holding(s(&[NBS]));
+        let u = nobody();
+        // A non-root switch keeps it; a fork keeps it; nothing is lost.
+        let mut c2 = c.clone();
+        c2.effective = c2.effective | s(&[CAP_SETUID, CAP_SETGID]);
+        c2.permitted = c2.effective;
+        let steps = predict_all(
+            &c2,
+            &[
+                Resolved::Fork,
+                Resolved::User {
+                    spec: "nobody".into(),
+                    user: u,
+                },
+            ],
+        );
+        assert_eq!(steps.len(), 2);
+        assert_eq!(lost_at(&steps, NBS, false), None);
+        assert_eq!(missing(&steps, 2, s(&[NBS])), CapSet::EMPTY);
+        // A failing switch ends the chain: everything required is missing.
+        let steps = predict_all(
+            &c,
+            &[
+                Resolved::Fork,
+                Resolved::User {
+                    spec: "nobody".into(),
+                    user: nobody(),
+                },
+                Resolved::Fork,
+            ],
+        );
+        assert_eq!(steps.len(), 2);
+        assert_eq!(missing(&steps, 3, s(&[NBS])), s(&[NBS]));
+        let (i, r) = lost_at(&steps, NBS, false).unwrap();
+        assert_eq!((i, r.code), (1, "user-switch-eperm"));
+    }
+}
