@@ -694,13 +694,14 @@ mod tests {
     fn launched_refuses_what_the_kernel_would() {
         let u = nobody();
         let none = holding(CapSet::EMPTY);
-        let cases: [(
+        type Case<'a> = (
             Caller,
-            Option<(&User, Vec<u32>)>,
+            Option<(&'a User, Vec<u32>)>,
             CapSet,
             Option<CapSet>,
-            &str,
-        ); 4] = [
+            &'a str,
+        );
+        let cases: [Case; 4] = [
             (
                 none.clone(),
                 None,
