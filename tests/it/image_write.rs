@@ -853,3 +853,62 @@ for m in blob(idx[0])["manifests"]:
         r.stdout()
     );
 }
+
+/// The records and flags are the host's: `--json` gives the same object per file
+/// (path, target, before, after, changed, warnings), `--dry-run` writes nothing,
+/// `--rootid` warns that a v3 value grants nothing outside a matching user
+/// namespace; a value only bsdtar's LIBARCHIVE record carried is replaced by a
+/// SCHILY record (the only one the runtimes apply), and no LIBARCHIVE record is
+/// written.
+#[test]
+fn json_dry_run_rootid_and_libarchive_records() {
+    let lab = Lab::new(&["umoci", "bsdtar", "setcap", "getcap", "python3"]);
+    probe_image(&lab);
+    lab.sh(
+        "mkdir -p la/usr/bin && cp /bin/true la/usr/bin/la && setcap cap_kill=ep la/usr/bin/la && \
+         bsdtar --xattrs --format pax --options xattrheader=LIBARCHIVE -C la -cf la.tar usr && \
+         umoci raw add-layer --image oci:base --tag la la.tar",
+    );
+    let r = lab.fcap(&[
+        "grant", "cap_net_raw", "/bin/probe", "/usr/bin/la", "--image", "oci:la", "--json",
+        "--dry-run",
+    ]);
+    r.ok();
+    let v = r.json_lines();
+    assert_eq!(v.len(), 2, "{}", r.stdout());
+    assert_eq!(
+        v[0],
+        serde_json::json!({"path": "/bin/probe", "target": "/usr/bin/probe", "before": null,
+            "after": "cap_net_raw=ep", "changed": true, "warnings": []})
+    );
+    assert_eq!(v[1]["before"], "cap_kill=ep");
+    assert_eq!(v[1]["after"], "cap_kill,cap_net_raw=ep");
+    assert!(!lab.p("oci/index.json.new").exists());
+    let r = lab.fcap(&[
+        "grant", "cap_net_raw", "/usr/bin/probe", "--image", "oci:la", "--rootid", "1000",
+        "--output", "oci:v3",
+    ]);
+    r.ok();
+    assert!(
+        r.stderr().contains("--rootid 1000 writes a v3 value: in a container it grants nothing unless"),
+        "{}",
+        r.stderr()
+    );
+    // (umoci, like moby and containerd, ignores the LIBARCHIVE-only value of la.)
+    assert_eq!(
+        unpacked_caps(&lab, "oci:v3"),
+        "/usr/bin/probe cap_net_raw=ep [rootid=1000]\n/usr/bin/probe2 cap_net_raw=ep [rootid=1000]\n"
+    );
+    // Granting what the LIBARCHIVE record already says is still a change: the
+    // copy-up carries it where Docker and containerd read it.
+    let r = lab.fcap(&["grant", "cap_kill", "/usr/bin/la", "--image", "oci:la", "--output", "oci:schily"]);
+    r.ok();
+    assert!(r.stdout().starts_with("/usr/bin/la: cap_kill=ep (was cap_kill=ep)\n"), "{}", r.stdout());
+    let listing = layer_listing(&top_layer(&lab.p("oci"), "schily"));
+    assert!(listing.contains("'SCHILY.xattr.security.capability'"), "{listing}");
+    assert!(!listing.contains("LIBARCHIVE"), "{listing}");
+    let r = lab.fcap(&["read", "-r", "/usr/bin", "--image", "oci:schily"]);
+    r.ok().stdout_is("/usr/bin/la cap_kill=ep\n");
+    assert_eq!(r.stderr(), "", "no LIBARCHIVE warning is left");
+    assert_eq!(unpacked_caps(&lab, "oci:schily"), "/usr/bin/la cap_kill=ep\n");
+}
