@@ -305,16 +305,17 @@ umoci repack --image oci:ep --history.created_by='RUN setcap cap_sys_module=ep p
 
 const LISTEN_80: &str = "require('net').createServer().listen(80, () => { console.log('listening on 80'); process.exit(0) }).on('error', e => { console.log(e.code); process.exit(3) })";
 
-/// What Docker and podman really give: each engine loads fcap's docker-save output
-/// and runs the probe as the configured user (1000), under both names of the
-/// hard-linked file. Then the seed's story: node as USER node binds port 80 after
+/// What Docker, containerd and podman really give: each loads fcap's docker-save
+/// output (Docker and podman through manifest.json, containerd through the OCI
+/// index) and runs the probe as the configured user (1000), under both names of
+/// the hard-linked file. Then the seed's story: node as USER node binds port 80 after
 /// `fcap grant --image` and not before (Docker lowers the unprivileged port floor
 /// to 0 in containers, so the test puts it back to 1024). And the reverse: an
 /// entrypoint carrying `=ep` of a capability outside `--cap-drop ALL` fails to start
 /// until `fcap revoke --image` removes it.
 #[test]
 fn docker_and_podman_run_what_fcap_wrote() {
-    let lab = Lab::new(&["umoci", "setcap", "dockerd", "docker", "podman"]);
+    let lab = Lab::new(&["umoci", "setcap", "dockerd", "docker", "ctr", "podman"]);
     probe_image(&lab);
     node_and_ep_images(&lab);
     let grant = |caps: &str, path: &str, input: &str, out: &str, tag: &str| {
@@ -397,6 +398,13 @@ fn docker_and_podman_run_what_fcap_wrote() {
         r.stdout()
     );
 
+    // fcap's own prediction on the outputs, before any engine runs them.
+    let verify = |img: &str| {
+        lab.fcap(&["verify", "--image", img, "/usr/bin/node", "--require", "net_bind_service"])
+    };
+    verify("node-after.tar").ok();
+    verify("node-before.tar").status(1);
+
     let d = Dockerd::start();
     for t in [
         "probe",
@@ -472,6 +480,25 @@ fn docker_and_podman_run_what_fcap_wrote() {
     );
     let (prm, _, _) = status_caps(&ep("ep:after").ok().stdout());
     assert_eq!(prm, "0000000000000000");
+    // containerd's importer reads only the archive's OCI index (Docker's loader
+    // only manifest.json): the same capabilities through that view, as the
+    // image's user (ctr has no --user).
+    let mut c = d.ctr("fcap");
+    c.args(["images", "import"]).arg(lab.p("probe.tar"));
+    run(c).ok();
+    for (i, name) in ["/usr/bin/probe", "/usr/bin/probe2"].iter().enumerate() {
+        let mut c = d.ctr("fcap");
+        c.args(["run", "--rm", "docker.io/library/probe:1", &format!("c{i}"), name, "/proc/self/status"]);
+        let r = run(c);
+        r.ok();
+        let (prm, eff, uid) = status_caps(&r.stdout());
+        assert_eq!(
+            (prm.as_str(), eff.as_str(), uid.as_str()),
+            ("0000000000000400", "0000000000000400", "1000"),
+            "{name} under containerd:\n{}",
+            r.stdout()
+        );
+    }
     drop(d);
 
     let p = Podman::new();
