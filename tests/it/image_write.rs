@@ -58,8 +58,8 @@ dyn() {
 "#;
 
 /// `oci:base`: merged-usr (`/bin -> usr/bin`), `/usr/bin/probe` (a copy of cat, so
-/// `probe /proc/self/status` prints its own capabilities) with a second name
-/// `/usr/bin/probe2` (a hard link), `/usr/bin/plain`, and user 1000.
+/// `probe /proc/self/status` prints its own capabilities; mtime 1234567890 and a
+/// `user.origin` xattr) with a second name `/usr/bin/probe2` (a hard link), `/usr/bin/plain`, and user 1000.
 fn probe_image(lab: &Lab) {
     lab.sh(&format!(
         r#"{DYN}
@@ -68,6 +68,8 @@ umoci new --image oci:base
 umoci unpack --image oci:base b
 R=b/rootfs
 dyn /bin/cat usr/bin/probe $R
+python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.origin", b"lab")' $R/usr/bin/probe
+touch -d @1234567890 $R/usr/bin/probe
 ln $R/usr/bin/probe $R/usr/bin/probe2
 cp /bin/true $R/usr/bin/plain
 mkdir -p $R/etc/dir
@@ -112,7 +114,7 @@ fn layer_listing(blob: &Path) -> String {
 import sys, tarfile
 for m in tarfile.open(sys.argv[1]):
     pax = {k: v.encode('utf-8', 'surrogateescape').hex() for k, v in sorted(m.pax_headers.items())}
-    print(m.type.decode(), oct(m.mode), m.uid, m.gid, m.name, m.linkname, pax)
+    print(m.type.decode(), oct(m.mode), m.uid, m.gid, m.mtime, m.name, m.linkname, pax)
 "#,
         )
         .arg(blob);
@@ -192,11 +194,15 @@ fn grant_into_a_layout_writes_one_layer_that_umoci_and_skopeo_accept() {
             .permissions()
             .mode_bits()
     );
-    let pax = format!("{{'SCHILY.xattr.security.capability': '{NBS_V2}'}}");
+    // The file's mtime and its other xattr records are carried over.
+    let pax = format!(
+        "{{'SCHILY.xattr.security.capability': '{NBS_V2}', 'SCHILY.xattr.user.origin': '{}'}}",
+        "6c6162"
+    );
     assert_eq!(
         layer_listing(&top_layer(&lab.p("oci"), "capped")),
         format!(
-            "0 0o{mode} 0 0 usr/bin/probe  {pax}\n1 0o{mode} 0 0 usr/bin/probe2 usr/bin/probe {pax}\n"
+            "0 0o{mode} 0 0 1234567890 usr/bin/probe  {pax}\n1 0o{mode} 0 0 1234567890 usr/bin/probe2 usr/bin/probe {pax}\n"
         )
     );
     // skopeo reads it and copies it (re-reading every blob against its digest).
@@ -400,7 +406,14 @@ fn docker_and_podman_run_what_fcap_wrote() {
 
     // fcap's own prediction on the outputs, before any engine runs them.
     let verify = |img: &str| {
-        lab.fcap(&["verify", "--image", img, "/usr/bin/node", "--require", "net_bind_service"])
+        lab.fcap(&[
+            "verify",
+            "--image",
+            img,
+            "/usr/bin/node",
+            "--require",
+            "net_bind_service",
+        ])
     };
     verify("node-after.tar").ok();
     verify("node-before.tar").status(1);
@@ -488,7 +501,14 @@ fn docker_and_podman_run_what_fcap_wrote() {
     run(c).ok();
     for (i, name) in ["/usr/bin/probe", "/usr/bin/probe2"].iter().enumerate() {
         let mut c = d.ctr("fcap");
-        c.args(["run", "--rm", "docker.io/library/probe:1", &format!("c{i}"), name, "/proc/self/status"]);
+        c.args([
+            "run",
+            "--rm",
+            "docker.io/library/probe:1",
+            &format!("c{i}"),
+            name,
+            "/proc/self/status",
+        ]);
         let r = run(c);
         r.ok();
         let (prm, eff, uid) = status_caps(&r.stdout());
@@ -897,7 +917,13 @@ fn json_dry_run_rootid_and_libarchive_records() {
          umoci raw add-layer --image oci:base --tag la la.tar",
     );
     let r = lab.fcap(&[
-        "grant", "cap_net_raw", "/bin/probe", "/usr/bin/la", "--image", "oci:la", "--json",
+        "grant",
+        "cap_net_raw",
+        "/bin/probe",
+        "/usr/bin/la",
+        "--image",
+        "oci:la",
+        "--json",
         "--dry-run",
     ]);
     r.ok();
@@ -912,12 +938,20 @@ fn json_dry_run_rootid_and_libarchive_records() {
     assert_eq!(v[1]["after"], "cap_kill,cap_net_raw=ep");
     assert!(!lab.p("oci/index.json.new").exists());
     let r = lab.fcap(&[
-        "grant", "cap_net_raw", "/usr/bin/probe", "--image", "oci:la", "--rootid", "1000",
-        "--output", "oci:v3",
+        "grant",
+        "cap_net_raw",
+        "/usr/bin/probe",
+        "--image",
+        "oci:la",
+        "--rootid",
+        "1000",
+        "--output",
+        "oci:v3",
     ]);
     r.ok();
     assert!(
-        r.stderr().contains("--rootid 1000 writes a v3 value: in a container it grants nothing unless"),
+        r.stderr()
+            .contains("--rootid 1000 writes a v3 value: in a container it grants nothing unless"),
         "{}",
         r.stderr()
     );
@@ -928,14 +962,33 @@ fn json_dry_run_rootid_and_libarchive_records() {
     );
     // Granting what the LIBARCHIVE record already says is still a change: the
     // copy-up carries it where Docker and containerd read it.
-    let r = lab.fcap(&["grant", "cap_kill", "/usr/bin/la", "--image", "oci:la", "--output", "oci:schily"]);
+    let r = lab.fcap(&[
+        "grant",
+        "cap_kill",
+        "/usr/bin/la",
+        "--image",
+        "oci:la",
+        "--output",
+        "oci:schily",
+    ]);
     r.ok();
-    assert!(r.stdout().starts_with("/usr/bin/la: cap_kill=ep (was cap_kill=ep)\n"), "{}", r.stdout());
+    assert!(
+        r.stdout()
+            .starts_with("/usr/bin/la: cap_kill=ep (was cap_kill=ep)\n"),
+        "{}",
+        r.stdout()
+    );
     let listing = layer_listing(&top_layer(&lab.p("oci"), "schily"));
-    assert!(listing.contains("'SCHILY.xattr.security.capability'"), "{listing}");
+    assert!(
+        listing.contains("'SCHILY.xattr.security.capability'"),
+        "{listing}"
+    );
     assert!(!listing.contains("LIBARCHIVE"), "{listing}");
     let r = lab.fcap(&["read", "-r", "/usr/bin", "--image", "oci:schily"]);
     r.ok().stdout_is("/usr/bin/la cap_kill=ep\n");
     assert_eq!(r.stderr(), "", "no LIBARCHIVE warning is left");
-    assert_eq!(unpacked_caps(&lab, "oci:schily"), "/usr/bin/la cap_kill=ep\n");
+    assert_eq!(
+        unpacked_caps(&lab, "oci:schily"),
+        "/usr/bin/la cap_kill=ep\n"
+    );
 }
