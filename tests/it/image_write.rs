@@ -992,3 +992,33 @@ fn json_dry_run_rootid_and_libarchive_records() {
         "/usr/bin/la cap_kill=ep\n"
     );
 }
+
+/// No privilege needed: `nobody` (no capabilities at all) reads an image made
+/// world-readable (umoci writes index.json 0600)
+/// and writes the new one where it may write, and umoci (as root) sees the
+/// capability in it.
+#[test]
+fn nobody_writes_a_capability_into_an_image() {
+    let lab = Lab::new(&["umoci", "skopeo", "getcap", "setpriv"]);
+    probe_image(&lab);
+    lab.sh("mkdir -m 1777 pub && chmod -R a+rX oci");
+    let mut c = as_nobody(env!("CARGO_BIN_EXE_fcap"));
+    c.args([
+        "grant",
+        "cap_net_raw",
+        "/usr/bin/probe",
+        "--image",
+        "oci:base",
+        "--output",
+    ])
+    .arg(lab.p("pub/out.tar"))
+    .args(["--format", "oci-archive", "--tag", "t"])
+    .current_dir(lab.d.path());
+    let r = run(c);
+    r.ok();
+    lab.sh("umoci init --layout back && skopeo copy -q oci-archive:pub/out.tar:t oci:back:t");
+    assert_eq!(
+        unpacked_caps(&lab, "back:t"),
+        "/usr/bin/probe cap_net_raw=ep\n/usr/bin/probe2 cap_net_raw=ep\n"
+    );
+}
