@@ -346,6 +346,10 @@ fn set_up(
             format!("{what}: {}", crate::error::strerror(&e)),
         )
     };
+    // Every permitted capability effective, for the calls below.
+    let mut now = sys::caps_get().map_err(|e| failed("capget".to_string(), e))?;
+    now.effective = now.permitted;
+    sys::caps_set(&now).map_err(|e| failed("capset".to_string(), e))?;
     // While this process may still (cap_setpcap): the bounding set.
     for cap in (own.bounding - t.bounding).iter() {
         sys::bounding_drop(cap).map_err(|e| {
@@ -356,10 +360,6 @@ fn set_up(
         })?;
     }
     if let Some((u, groups)) = ids {
-        // Raise what the switch needs from the permitted set.
-        let mut now = sys::caps_get().map_err(|e| failed("capget".to_string(), e))?;
-        now.effective = now.permitted;
-        sys::caps_set(&now).map_err(|e| failed("capset".to_string(), e))?;
         sys::keep_caps(true).map_err(|e| failed("PR_SET_KEEPCAPS".to_string(), e))?;
         sys::switch_ids(u.uid, u.gid, groups)
             .map_err(|(call, e)| failed(format!("{call} to uid {} gid {}", u.uid, u.gid), e))?;

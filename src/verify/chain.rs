@@ -256,14 +256,9 @@ pub fn launched(
 ) -> Result<Caller, String> {
     let mut n = c.clone();
     let root = c.root_uid().unwrap_or(u32::MAX);
-    let privileged = c.uid == root || c.euid == root;
-    // capset may only make inheritable what the permitted set (or, with cap_setpcap,
-    // the bounding set) holds; root holds its whole bounding set.
-    let can_hold = if privileged && !c.noroot {
-        c.permitted | c.bounding
-    } else {
-        c.permitted
-    };
+    // capset may only keep or make inheritable what the permitted set holds (root's
+    // is its bounding set, unless something already lowered it).
+    let can_hold = c.permitted;
     if let Some(b) = bounding {
         let cut = c.bounding - b;
         if !cut.is_empty() && !can_hold.has(caps::CAP_SETPCAP) {
