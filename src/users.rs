@@ -107,6 +107,25 @@ pub fn group_text(who: &str, text: &str, where_: &str) -> anyhow::Result<u32> {
         .ok_or_else(|| anyhow::anyhow!("unknown group '{who}': not in {where_}"))
 }
 
+/// The gid of the group named `who`, or numbered `who`, in a group file's text: None
+/// when no line has it (a number too, unlike [`group_text`]).
+pub fn group_entry(who: &str, text: &str) -> Option<u32> {
+    let number = who.parse::<u32>().ok();
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        let gid = f.get(2)?.parse::<u32>().ok()?;
+        (f[0] == who || number == Some(gid)).then_some(gid)
+    })
+}
+
+/// [`group_entry`] in this system's `/etc/group`.
+pub fn host_group(who: &str) -> Option<u32> {
+    group_entry(
+        who,
+        &std::fs::read_to_string("/etc/group").unwrap_or_default(),
+    )
+}
+
 /// The name of user `uid`, if `/etc/passwd` has one (no group file is read).
 pub fn user_name(uid: u32) -> Option<String> {
     passwd_entry(None, Some(uid), Path::new("/etc/passwd")).map(|(name, _, _)| name)
@@ -133,6 +152,15 @@ fn passwd_line(name: Option<&str>, uid: Option<u32>, text: &str) -> Option<(Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_entries_by_name_or_number_must_exist() {
+        let text = "# comment\nadm:x:4:syslog\nnogroup:x:65534:\n";
+        assert_eq!(group_entry("adm", text), Some(4));
+        assert_eq!(group_entry("65534", text), Some(65534));
+        assert_eq!(group_entry("4242", text), None);
+        assert_eq!(group_entry("staff", text), None);
+    }
 
     #[test]
     fn reads_accounts_and_supplementary_groups() {

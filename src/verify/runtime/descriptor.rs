@@ -277,14 +277,14 @@ pub fn from_unit(file: &Path) -> anyhow::Result<(Descriptor, Described, Option<S
         }
     }
     let host = runtime_state()?.bounding;
-    let m = systemd::map(&files, &|u: &str| crate::users::lookup(u), host)
-        .map_err(|e| crate::error::at_path(file, e))?;
+    let m =
+        systemd::map(&files, &HOST_ACCOUNTS, host).map_err(|e| crate::error::at_path(file, e))?;
     let (mut d, w) = derive("systemd", file, m.process, m.notes)?;
     d.rebuild = Some(Rebuild {
         apply: Box::new(move |t: &Tweak| {
             let mut f = files.clone();
             f.push(("fix.conf".to_string(), unit_fix(t)));
-            Ok(systemd::map(&f, &|u: &str| crate::users::lookup(u), host)?.process)
+            Ok(systemd::map(&f, &HOST_ACCOUNTS, host)?.process)
         }),
         describe: Box::new(|t: &Tweak| {
             format!(
@@ -295,6 +295,12 @@ pub fn from_unit(file: &Path) -> anyhow::Result<(Descriptor, Described, Option<S
     });
     Ok((d, w, m.exec_start))
 }
+
+/// systemd resolves `User=`, `Group=` and `SupplementaryGroups=` on this host.
+const HOST_ACCOUNTS: systemd::Accounts = systemd::Accounts {
+    user: crate::users::lookup,
+    group: crate::users::host_group,
+};
 
 /// A drop-in that applies a tweak to a unit: later list assignments merge.
 fn unit_fix(t: &Tweak) -> String {

@@ -241,14 +241,35 @@ impl Sandbox {
     }
 }
 
+/// Where a unit's accounts are looked up: `user` finds a user by name or number (a
+/// number without an account comes back without a name), `group` a group's gid
+/// (None: no such group).
+pub struct Accounts {
+    pub user: fn(&str) -> anyhow::Result<User>,
+    pub group: fn(&str) -> Option<u32>,
+}
+
+/// The group `Group=` or `SupplementaryGroups=` names, as `get_group_creds()` finds
+/// it: root and nogroup are built in, any other name or number must be in the group
+/// database, or the unit fails to start with status 216/GROUP.
+fn group_creds(g: &str, key: &str, at: &str, accounts: &Accounts) -> anyhow::Result<u32> {
+    match g {
+        "root" | "0" => return Ok(0),
+        "nogroup" | "65534" => return Ok(65534),
+        _ => {}
+    }
+    (accounts.group)(g).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{at}: {key}={g}: no such group on this machine: systemd fails to start the unit (status=216/GROUP)"
+        )
+    })
+}
+
 /// The account `User=` names, as `get_user_creds()` finds it: root and nobody are
 /// built in, any other name or number must be in the user database, or the unit
 /// fails to start with status 217/USER.
-fn user_creds(
-    u: &str,
-    at: &str,
-    lookup: &dyn Fn(&str) -> anyhow::Result<User>,
-) -> anyhow::Result<User> {
+fn user_creds(u: &str, at: &str, accounts: &Accounts) -> anyhow::Result<User> {
+    let lookup = accounts.user;
     let synthesized = |uid| User {
         name: None,
         uid,
@@ -272,13 +293,15 @@ fn user_creds(
 }
 
 /// Map a unit (`files[0]`, then its drop-ins in name order) to the caller systemd
-/// builds. `lookup` resolves `User=`/`Group=` names (systemd resolves them on the
-/// host); `host` is PID 1's capability set (this machine's bounding set).
+/// builds. `accounts` resolves `User=`, `Group=` and `SupplementaryGroups=` (systemd
+/// resolves them on the host); `host` is PID 1's capability set (this machine's
+/// bounding set).
 pub fn map(
     files: &[(String, String)],
-    lookup: &dyn Fn(&str) -> anyhow::Result<User>,
+    accounts: &Accounts,
     host: CapSet,
 ) -> anyhow::Result<Mapped> {
+    let lookup = accounts.user;
     let mut p = Process {
         cwd: "/".to_string(),
         ..Process::default()
@@ -438,7 +461,7 @@ pub fn map(
                     groups: Vec::new(),
                 }
             }
-            (None, _) => user_creds(u, at, lookup)?,
+            (None, _) => user_creds(u, at, accounts)?,
         };
         p.uid = who.uid;
         p.gid = who.gid;
@@ -446,19 +469,14 @@ pub fn map(
         p.origin("user.uid", at.clone());
         p.origin("user.gid", at.clone());
         if let Some((g, gat)) = group.as_ref().filter(|_| dynamic.is_none()) {
-            p.gid = match g.parse() {
-                Ok(n) => n,
-                Err(_) => anyhow::bail!("{gat}: Group={g}: only a numeric gid is understood here"),
-            };
+            p.gid = group_creds(g, "Group", gat, accounts)?;
             p.origin("user.gid", gat.clone());
         }
         for (g, gat) in &supp {
-            let n: u32 = g.parse().map_err(|_| {
-                anyhow::anyhow!(
-                    "{gat}: SupplementaryGroups={g}: only numeric gids are understood here"
-                )
-            })?;
-            p.additional_gids.push(n);
+            let n = group_creds(g, "SupplementaryGroups", gat, accounts)?;
+            if !p.additional_gids.contains(&n) {
+                p.additional_gids.push(n);
+            }
             p.origin("user.additionalGids", gat.clone());
         }
     } else if user.is_some() {
@@ -595,7 +613,15 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        map(&f, &node, HOST)
+        let accounts = Accounts {
+            user: node,
+            group: |g| match g {
+                "node" | "1000" => Some(1000),
+                "adm" | "4" => Some(4),
+                _ => None,
+            },
+        };
+        map(&f, &accounts, HOST)
     }
 
     const README_UNIT: &str = "[Unit]\nDescription=web\n\n[Service]\nUser=node\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\nNoNewPrivileges=yes\nExecStart=/usr/bin/node /srv/app/server.js\n";
@@ -811,5 +837,23 @@ mod tests {
             65534
         );
         assert!(unit(&[("n.service", "[Service]\nDynamicUser=maybe\n")]).is_err());
+        // Groups by name or number, root and nogroup built in; any other must exist.
+        let m = unit(&[(
+            "g.service",
+            "[Service]\nUser=node\nGroup=adm\nSupplementaryGroups=0 nogroup 4\n",
+        )])
+        .unwrap();
+        assert_eq!(
+            (m.process.gid, m.process.additional_gids.clone()),
+            (4, vec![1000, 27, 0, 65534, 4])
+        );
+        let e = unit(&[("g.service", "[Service]\nUser=node\nGroup=4242\n")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "g.service:3: Group=4242: no such group on this machine: systemd fails to start the unit (status=216/GROUP)"
+        );
     }
 }
