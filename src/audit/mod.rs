@@ -300,6 +300,8 @@ pub struct Context {
     pub allow: Option<HashMap<PathBuf, Option<FileCaps>>>,
     /// `--profile`: the caller that runs the files, and the profile's name.
     pub profile: Option<(Caller, String)>,
+    /// The files are an image's: fixes are a Dockerfile's or `apply --image`'s.
+    pub image: bool,
 }
 
 fn names(s: CapSet) -> String {
@@ -487,6 +489,16 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
             "a hard-link entry to this file has no capability record of its own: Docker and containerd chown each link entry (which clears the capability) and then set only that entry's records, so the file will not have it (umoci and podman keep it); fix: give every link entry the same SCHILY.xattr record (bsdtar, docker build), or set the capability in a RUN step".to_string(),
         );
     }
+    // How to clear a set-ID bit (`u-s`, `g-s`) here.
+    let clear = |bits: &str| {
+        if cx.image {
+            format!(
+                "chmod {bits} {shown} in the Dockerfile, or rewrite the image with fcap apply MANIFEST --image IMAGE --output OUT --strip-setid (--keep-setid for the files to keep)"
+            )
+        } else {
+            format!("chmod {bits} {shown}")
+        }
+    };
     if let Some(m) = f.meta {
         let owner = |uid: u32| {
             if uid == 0 {
@@ -501,9 +513,10 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 "FC150",
                 Error,
                 format!(
-                    "set-user-ID {} (mode {:04o}): it runs as its owner for whoever runs it; fix: chmod u-s {shown}, or allow it in .fcap-policy.yaml with a reason",
+                    "set-user-ID {} (mode {:04o}): it runs as its owner for whoever runs it; fix: {}, or allow it in .fcap-policy.yaml with a reason",
                     owner(m.uid),
-                    m.mode & 0o7777
+                    m.mode & 0o7777,
+                    clear("u-s")
                 ),
             );
         }
@@ -524,8 +537,9 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 "FC151",
                 sev,
                 format!(
-                    "set-group-ID group {g}{why} (mode {:04o}): it runs with that group for whoever runs it; fix: chmod g-s {shown}, or allow it in .fcap-policy.yaml with a reason",
-                    m.mode & 0o7777
+                    "set-group-ID group {g}{why} (mode {:04o}): it runs with that group for whoever runs it; fix: {}, or allow it in .fcap-policy.yaml with a reason",
+                    m.mode & 0o7777,
+                    clear("g-s")
                 ),
             );
         }
@@ -535,10 +549,11 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 "FC152",
                 Error,
                 format!(
-                    "set-ID interpreter or shell (mode {:04o}, {} group {}): any code it is given runs with those ids; fix: chmod u-s,g-s {shown}",
+                    "set-ID interpreter or shell (mode {:04o}, {} group {}): any code it is given runs with those ids; fix: {}",
                     m.mode & 0o7777,
                     owner(m.uid),
-                    group(m)
+                    group(m),
+                    clear("u-s,g-s")
                 ),
             );
         }

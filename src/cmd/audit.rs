@@ -198,6 +198,7 @@ pub fn run(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let mut cx = Context {
         allow,
+        image: args.image.is_some(),
         ..Context::default()
     };
     let mut extra: Vec<Finding> = Vec::new();

@@ -543,8 +543,11 @@ cp {ping} $R/usr/bin/ping && setcap cap_net_raw=ep $R/usr/bin/ping
 cp /bin/true $R/usr/local/bin/app && setcap cap_net_bind_service=ep $R/usr/local/bin/app
 cp /bin/true $R/usr/local/bin/ns && setcap -n 1000 cap_net_admin=ep $R/usr/local/bin/ns
 cp /bin/true $R/usr/bin/chage && chgrp 42 $R/usr/bin/chage && chmod 2755 $R/usr/bin/chage
+printf '#!/usr/bin/ping\n' > $R/usr/local/bin/start && chmod 755 $R/usr/local/bin/start
 umoci repack --refresh-bundle --image oci:app --history.created_by='RUN build' bundle
+umoci config --image oci:app --tag rootapp --config.entrypoint /usr/local/bin/app
 umoci config --image oci:app --tag app --config.user app --config.entrypoint /usr/local/bin/app
+umoci config --image oci:app --tag start --config.user app --config.entrypoint /usr/local/bin/start
 mkdir -p la/usr/local/bin && cp /bin/true la/usr/local/bin/bsd && setcap cap_kill=ep la/usr/local/bin/bsd
 bsdtar --xattrs --format pax --options xattrheader=LIBARCHIVE -cf bsd.tar -C la usr
 mkdir -p hl/usr/bin && cp /bin/true hl/usr/bin/a && setcap cap_kill=ep hl/usr/bin/a && ln hl/usr/bin/a hl/usr/bin/b
@@ -576,6 +579,7 @@ bsdtar --xattrs --format pax -cf bsd-link.tar -C hl usr
         .into_iter()
         .find(|f| f["rule"] == "FC150")
         .unwrap();
+    assert!(rec["message"].as_str().unwrap().contains("--strip-setid"), "{rec}");
     let loc = rec["location"].as_str().unwrap();
     assert!(
         loc.starts_with(&format!("{image}@sha256:")) && loc.ends_with(":/usr/bin/su"),
@@ -644,6 +648,45 @@ bsdtar --xattrs --format pax -cf bsd-link.tar -C hl usr
         prof(&["--profile", "k8s-restricted", "--runtime", "docker"]),
         with_nnp
     );
+    // The entrypoint is verified as `verify --image` does: a script whose `#!`
+    // interpreter (ping, cap_net_raw=ep) would fail with EPERM in the pod is a finding
+    // on the script itself.
+    let start = format!("{}:start", lab.join("oci").display());
+    let r = audit(
+        &[
+            "--json",
+            "--fail-on",
+            "none",
+            "--image",
+            &start,
+            "--profile",
+            "k8s-restricted",
+        ],
+        w.path(),
+    );
+    r.ok();
+    let rec = r
+        .json_lines()
+        .into_iter()
+        .find(|f| f["path"] == "/usr/local/bin/start")
+        .unwrap();
+    assert_eq!(
+        (&rec["rule"], &rec["severity"]),
+        (&"FC120".into(), &"error".into())
+    );
+    assert!(rec["message"].as_str().unwrap().contains("EPERM"), "{rec}");
+    // An image without a User runs as root, which k8s-restricted refuses.
+    let root = format!("{}:rootapp", lab.join("oci").display());
+    let r = audit(&["--image", &root, "--profile", "k8s-restricted"], w.path());
+    r.status(2);
+    assert_eq!(r.stdout(), "");
+    r.stderr_has("needs a non-root --user");
+    // (docker runs it as root: the files are judged with root's bounding set.)
+    audit(
+        &["--fail-on", "none", "--image", &root, "--profile", "docker"],
+        w.path(),
+    )
+    .ok();
     // SARIF: the official schema accepts it; one location per result, the logical
     // location, security-severity, fingerprints that survive a re-scan.
     let sarif = audit(
