@@ -10,7 +10,7 @@
 //!   - rule: FC110
 //!     path: /opt/app/**/node
 //!     caps: cap_net_bind_service  # the most the file may carry
-//!     image: registry.example/app*  # only when auditing that image
+//!     image: registry.example/app*  # only for matching --image arguments ('*' crosses '/')
 //!     reason: binds :443 in the container
 //! ```
 //!
@@ -439,7 +439,10 @@ fn exception(n: &Node) -> anyhow::Result<Exception> {
         rules,
         glob: Pattern::new(OsStr::new(&path)),
         path,
-        image: image.map(|i| Pattern::new(OsStr::new(&i))),
+        // An image is a reference or a file, not a tree: '*' crosses '/' there
+        // (registry.example/app* matches registry.example/app:1.2 and ./out/app.tar
+        // is matched by *app.tar).
+        image: image.map(|i| Pattern::new(OsStr::new(&i.replace('*', "**")))),
         caps,
         reason,
         expires,

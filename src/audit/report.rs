@@ -244,14 +244,19 @@ pub fn sarif(t: &Target, findings: &[Finding]) -> serde_json::Value {
             v
         })
         .collect();
-    let what = t.image.clone().unwrap_or_else(|| t.roots.join(","));
+    // The run's category: one per image or per set of host paths, so that audits of
+    // two images uploaded for one commit do not replace each other's alerts.
+    let what = match &t.image {
+        Some(i) => format!("image/{i}"),
+        None => format!("host{}", t.roots.join(",")),
+    };
     let mut run = serde_json::json!({
         "tool": { "driver": {
             "name": "fcap",
             "version": env!("CARGO_PKG_VERSION"),
             "rules": rules,
         }},
-        "automationDetails": { "id": format!("fcap-audit/{what}/") },
+        "automationDetails": { "id": format!("fcap-audit/{}/", what.trim_end_matches('/')) },
         "results": results,
         "columnKind": "unicodeCodePoints",
     });

@@ -579,12 +579,33 @@ bsdtar --xattrs --format pax -cf bsd-link.tar -C hl usr
         .into_iter()
         .find(|f| f["rule"] == "FC150")
         .unwrap();
-    assert!(rec["message"].as_str().unwrap().contains("--strip-setid"), "{rec}");
+    assert!(
+        rec["message"].as_str().unwrap().contains("--strip-setid"),
+        "{rec}"
+    );
     let loc = rec["location"].as_str().unwrap();
     assert!(
         loc.starts_with(&format!("{image}@sha256:")) && loc.ends_with(":/usr/bin/su"),
         "{rec}"
     );
+    // An exception scoped to an image applies only when that image is audited.
+    fs::write(
+        w.path().join("img.yaml"),
+        "exceptions:\n- rule: FC150\n  path: /usr/bin/su\n  image: '*oci:app'\n  reason: this image's login\n\
+         - rule: FC151\n  path: /usr/bin/chage\n  image: '*other*'\n  reason: another image\n",
+    )
+    .unwrap();
+    let r = audit(
+        &["--json", "--policy", "img.yaml", "--image", &image],
+        w.path(),
+    );
+    r.status(1);
+    let rules: Vec<String> = triples(&r).into_iter().map(|t| t.0).collect();
+    assert!(
+        !rules.contains(&"FC150".to_string()) && rules.contains(&"FC151".to_string()),
+        "{rules:?}"
+    );
+    r.stderr_has("img.yaml':6: unused exception: FC151 /usr/bin/chage matched no finding in");
     // The bsdtar layer: its value is only in a LIBARCHIVE record.
     let bsd = lab.join("bsd.tar");
     let r = audit(&["--json", "--image", bsd.to_str().unwrap()], w.path());
