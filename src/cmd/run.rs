@@ -144,6 +144,16 @@ fn target_ids(
 
 fn launch(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, Refused> {
     let setup = |e: anyhow::Error| (Exit::LaunchError, e);
+    // Privileges from fcap's own file (set-ID bits, file capabilities) belong to
+    // whoever set them up for another purpose (the setcap drop-in); a launcher
+    // holding them would hand them to any user who runs it.
+    // SAFETY: getauxval only reads the auxiliary vector.
+    if unsafe { libc::getauxval(libc::AT_SECURE) } != 0 {
+        return Err(refuse(
+            Exit::LaunchError,
+            "refusing to run: fcap was started in secure-execution mode (its file has set-ID bits or capabilities that raised its privileges); start fcap run from a process that holds the capabilities itself (root, a service manager)".to_string(),
+        ));
+    }
     let own = caller::build(&Request::default()).map_err(setup)?;
     let ids = target_ids(args, &own.caller).map_err(setup)?;
     let ambient = args.ambient.unwrap_or(CapSet::EMPTY);

@@ -832,6 +832,21 @@ fn fcap_run_works_without_root_when_the_capabilities_are_held() {
     let r = as_holder("exec $FCAP run --user root -- true");
     r.status(125);
     assert!(r.stderr().contains("needs cap_setuid"), "{}", r.stderr());
+    // A copy of fcap with file capabilities is no launcher for whoever runs it.
+    let d = tempdir();
+    let copy = d.path().join("fcap");
+    cp(Path::new(env!("CARGO_BIN_EXE_fcap")), &copy);
+    setcap_on(&copy, &["cap_setuid,cap_setgid,cap_net_bind_service+ep"]);
+    let mut c = crate::util::as_nobody(&copy);
+    c.args(["run", "--user", "root", "--", "true"]);
+    let r = run(c);
+    r.status(125);
+    assert!(
+        r.stderr()
+            .starts_with("fcap: refusing to run: fcap was started in secure-execution mode"),
+        "{}",
+        r.stderr()
+    );
     // A non-root process without any capability: --explain says why.
     let mut c = crate::util::as_nobody(env!("CARGO_BIN_EXE_fcap"));
     c.args(["run", "--ambient", "net_bind_service", "--", "true"]);
