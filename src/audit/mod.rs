@@ -91,7 +91,7 @@ pub const RULES: [Rule; 13] = [
         "root-equivalent-cap",
         Error,
         "A file carries a root-equivalent capability",
-        "The file's permitted set holds a capability with a short, well-known path to full root (fcap explain names it: setuid(0), rewriting /etc/shadow, loading a kernel module...). Anyone who can run the file can become root. A file that others cannot execute (mode 0750 and a trusted group) is reported one level lower.",
+        "The file's permitted set holds a capability with a short, well-known path to full root ('fcap explain CAP' names it: setuid(0), rewriting /etc/shadow, loading a kernel module...). Anyone who can run the file can become root. A file that others cannot execute (mode 0750 and a trusted group) is reported one level lower.",
         "Remove the capability (fcap revoke CAP PATH), or give it to the one service that needs it instead of to the file (systemd AmbientCapabilities=, fcap run), or make the file executable only by a trusted group (chmod o-x).",
         "9.0",
     ),
@@ -146,7 +146,7 @@ pub const RULES: [Rule; 13] = [
         Note,
         "A file has inheritable capability bits",
         "Inheritable file bits hand a capability to any caller whose inheritable set holds it (CAP_SETPCAP chains, ambient setups); they are rare and worth knowing about.",
-        "Remove the inheritable bits unless a launcher relies on them (fcap set with the permitted and effective parts only).",
+        "Remove the inheritable bits unless a launcher relies on them (write only the permitted and effective parts with 'fcap set EXPR PATH', e.g. cap_net_raw=ep).",
         "3.0",
     ),
     rule(
@@ -403,7 +403,7 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 "FC110",
                 sev,
                 format!(
-                    "interpreter with capabilities {}: any code it is given runs with them{}; fix: hand the capability to the service (AmbientCapabilities=, fcap run --ambient) and fcap revoke all {shown}",
+                    "interpreter with capabilities {}: any code it is given runs with them{}; fix: hand the capability to the service (AmbientCapabilities=, fcap run --ambient CAPS -- PROGRAM) and fcap revoke all {shown}",
                     names(all),
                     limited(f.meta)
                 ),
