@@ -963,7 +963,7 @@ fn hard_link_to_nothing() {
         layer.as_os_str(),
         &[],
         &[&format!(
-            "layer {}: hard link /usr/bin/link names /usr/bin/nothing, which no entry of this layer created",
+            "layer {}: hard link /usr/bin/link names /usr/bin/nothing, which no earlier entry of this layer created (containerd and Docker apply each layer into an empty directory, so a link to a lower layer's file fails too)",
             layer.display()
         )],
     );
@@ -991,7 +991,7 @@ fn one_bad_file(mode: &str, cause: &str) {
 
 /// A SCHILY value the kernel refuses to store (malformed, v1, unknown flag bits)
 /// makes containerd and Docker fail to unpack the image (tested against both in
-/// engines.rs): the whole image is refused, naming the layer and the file, even
+/// image_engines.rs): the whole image is refused, naming the layer and the file, even
 /// when a later layer would delete the file.
 #[test]
 fn capability_values_no_runtime_can_write() {
