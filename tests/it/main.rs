@@ -15,6 +15,7 @@ mod generated;
 mod hardening;
 mod image;
 mod image_bad;
+mod image_engines;
 mod image_write;
 mod maintscripts;
 mod manifest;
