@@ -983,7 +983,7 @@ const LAYER: &str = "\
 
 /// The same layer as GNU tar writes it, in a container: GNU tar puts the record on
 /// the data entry only, and containerd and Docker chown every link entry, which
-/// clears the inode's capability (engines.rs checks this against both).
+/// clears the inode's capability (image_engines.rs checks this against both).
 const GNU_LAYER: &str = "/usr/bin/keep cap_chown,cap_fowner=ip\n";
 
 /// The names of the hard-linked file in [`layer_rootfs`].
@@ -1136,7 +1136,7 @@ fn bsdtar_libarchive_only_values_are_reported_with_a_warning() {
 }
 
 /// Hard links: every name reports the one value of the inode, the one the last
-/// entry naming it carries, as containerd and Docker leave it (engines.rs): bsdtar
+/// entry naming it carries, as containerd and Docker leave it (image_engines.rs): bsdtar
 /// puts the record on every entry, so every name is capped; GNU tar on the first
 /// entry only, so no name is, whichever comes first, with a warning naming each
 /// (GNU tar's own extraction, umoci and podman keep the first entry's value).
@@ -1838,7 +1838,7 @@ fn entries_under_a_lower_layers_directory_symlink_make_a_directory() {
     // whites out /lib/old. containerd's and Docker's overlay appliers write each
     // layer into an empty directory, where the lower symlink is not: /lib becomes
     // a real directory holding c, and the whiteout hides nothing below the link
-    // (engines.rs checks both). umoci follows the link: fcap warns, naming /lib.
+    // (image_engines.rs checks both). umoci follows the link: fcap warns, naming /lib.
     let lab = Lab::new(UMOCI_TOOLS);
     lab.sh("umoci init --layout oci && umoci new --image oci:base
          umoci unpack --image oci:base b >/dev/null
