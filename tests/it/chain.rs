@@ -622,6 +622,47 @@ fn node_through_a_wrapper_binds_and_a_gosu_switch_loses_it() {
     ])
     .ok();
 
+    // npm start: npm (a node script through env) runs `sh -c 'node server.js'`.
+    require_tool("npm");
+    let d = tempdir();
+    let app = d.path();
+    std::fs::write(
+        app.join("package.json"),
+        r#"{"name":"app","version":"1.0.0","scripts":{"start":"node server.js"}}"#,
+    )
+    .unwrap();
+    std::fs::write(app.join("server.js"), bind).unwrap();
+    for f in ["package.json", "server.js"] {
+        std::fs::set_permissions(app.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // npm writes logs under HOME: nobody's own.
+    let home = app.join("home");
+    std::fs::create_dir(&home).unwrap();
+    chown(&home, Some(65534), Some(65534)).unwrap();
+    let r = in_netns(&format!(
+        "cd {} && HOME={} $FCAP run --user nobody --ambient net_bind_service -- npm start --silent",
+        app.display(),
+        home.display()
+    ));
+    assert_eq!(r.stdout().trim(), "bound 80", "{}", r.stderr());
+    r.ok();
+    let npm = on_path("npm");
+    fcap_run([
+        "verify",
+        npm.to_str().unwrap(),
+        "--user",
+        "nobody",
+        "--ambient",
+        "net_bind_service",
+        "--then",
+        "/bin/sh",
+        "--then",
+        "node",
+        "--require",
+        "net_bind_service",
+    ])
+    .ok();
+
     // gosu's way: the root process switches user itself, then execs node.
     let gosu = r#"use POSIX; $) = "65534 65534"; POSIX::setgid(65534) or die; POSIX::setuid(65534) or die; exec "node", "-e", $ARGV[0]"#;
     let r = in_netns(&format!(
