@@ -100,6 +100,16 @@ impl Dest {
             }
             return Ok(());
         }
+        if let (Ok(a), Ok(b)) = (
+            std::fs::canonicalize(&self.path),
+            std::fs::canonicalize(input),
+        ) && a == b
+        {
+            bail!(
+                "{}: the output is the input, which fcap never modifies; write the new image elsewhere",
+                quote(&self.path)
+            );
+        }
         if std::fs::symlink_metadata(&self.path).is_ok() && !self.force {
             bail!(
                 "{}: already exists; fcap does not replace it without --force",

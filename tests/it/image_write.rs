@@ -638,6 +638,21 @@ fn bad_targets_and_failing_outputs_write_nothing() {
         &["'taken.tar': already exists", "--force"],
     );
     assert_eq!(std::fs::read(lab.p("taken.tar")).unwrap(), b"mine");
+    lab.sh("cp -r oci in && tar -C in -cf out/in.tar . && rm -r in");
+    let before = std::fs::read(lab.p("out/in.tar")).unwrap();
+    let r = lab.fcap(&[
+        "grant",
+        "cap_net_raw",
+        "/usr/bin/plain",
+        "--image",
+        "out/in.tar:base",
+        "--output",
+        "out/in.tar",
+        "--force",
+    ]);
+    r.status(2).stderr_has("the output is the input");
+    assert_eq!(std::fs::read(lab.p("out/in.tar")).unwrap(), before);
+    std::fs::remove_file(lab.p("out/in.tar")).unwrap();
     // A read-only and a full filesystem, mounted in a private mount namespace.
     for (opts, cause) in [
         ("ro,size=1m", "Read-only file system"),
