@@ -240,6 +240,39 @@ fn grant_into_a_layout_writes_one_layer_that_umoci_and_skopeo_accept() {
         "two runs of the same command differ"
     );
     lab.sh("skopeo inspect oci-archive:again.tar:capped >/dev/null");
+    // History: one entry naming the command, at SOURCE_DATE_EPOCH (else the base
+    // image's own time); the config's other fields as they were.
+    let mut c = fcap();
+    c.args([
+        "grant",
+        "cap_net_bind_service",
+        "/bin/probe",
+        "--image",
+        "oci:base",
+        "--output",
+        "oci:dated",
+    ])
+    .env("SOURCE_DATE_EPOCH", "1700000000")
+    .current_dir(lab.d.path());
+    run(c).ok();
+    let cfg = lab.sh(
+        r#"python3 -c '
+import json
+lay = "oci"
+blob = lambda d: json.load(open(lay + "/blobs/sha256/" + d["digest"][7:]))
+idx = json.load(open(lay + "/index.json"))["manifests"]
+tag = lambda t: next(d for d in idx if d["annotations"]["org.opencontainers.image.ref.name"] == t)
+old, new = blob(blob(tag("base"))["config"]), blob(blob(tag("dated"))["config"])
+print(new["created"], new["history"][len(old["history"]):], len(new["rootfs"]["diff_ids"]) - len(old["rootfs"]["diff_ids"]))
+for k in ("history", "rootfs", "created"):
+    old.pop(k); new.pop(k)
+print(old == new)
+'"#,
+    );
+    assert_eq!(
+        cfg.stdout(),
+        "2023-11-14T22:13:20Z [{'comment': 'fcap', 'created': '2023-11-14T22:13:20Z', 'created_by': 'fcap grant cap_net_bind_service /bin/probe'}] 1\nTrue\n"
+    );
     // A second grant of what the image now has writes no layer and says so.
     let r = lab.fcap(&[
         "grant",
