@@ -76,10 +76,11 @@ fn inode_of(k: &Kept, real: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Scan `image` once (copying aside, into `spool`, the data of the entries that
-/// may be targets) (more only when a target was not kept: see
-/// [`RESCANS`]), and find each path: resolved inside the image (`follow`: the
-/// last component too), a regular file.
+/// Scan `image`, copying aside into `spool` the data of the entries that may be
+/// targets, and find each path: resolved inside the image (`follow`: the last
+/// component too), a regular file. The scan is repeated only when a target was
+/// not kept (see [`RESCANS`]). Files found otherwise (`--prune`, `--strip-setid`)
+/// are not copied aside: their layers are read again when the layer is written.
 pub fn find(
     image: Image,
     paths: &[PathBuf],
