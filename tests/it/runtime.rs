@@ -1412,9 +1412,17 @@ fn units_match_systemd_252s_exec_child_rebuilt() {
         let noroot = rng.chance(10);
         let bang = rng.chance(10);
         let (line, removes, implies) = *rng.pick(&SANDBOX_LINES);
+        let group = if rng.chance(30) {
+            Some(*rng.pick(&[("adm", 4u32), ("nogroup", 65534), ("root", 0)]))
+        } else {
+            None
+        };
         let mut t = String::from("[Service]\n");
         if let Some(u) = user {
             t += &format!("User={u}\n");
+        }
+        if let Some((g, _)) = group {
+            t += &format!("Group={g}\n");
         }
         if dynamic {
             t += "DynamicUser=yes\n";
@@ -1458,6 +1466,8 @@ fn units_match_systemd_252s_exec_child_rebuilt() {
             (true, None) => ("svc", Some(61184), Some(61184)),
             (false, None) => ("-", None, None),
         };
+        // Group= (get_fixed_group) replaces the account's group, also without User=.
+        let gid = group.map(|(_, g)| g).or(gid);
         let id = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
         let out = Command::new(&caller)
             .arg(format!("{:x}", bounding & !removes))
@@ -1483,6 +1493,17 @@ fn units_match_systemd_252s_exec_child_rebuilt() {
                 Observed::predicted(&v),
                 seen,
                 "fcap (left) and exec_child (right): {what}"
+            );
+            // The ids too: the first Uid:/Gid: field of the program's status.
+            let status = String::from_utf8_lossy(&out.stdout);
+            let first = |k: &str| -> u64 {
+                let l = status.lines().find_map(|l| l.strip_prefix(k)).unwrap();
+                l.split_whitespace().next().unwrap().parse().unwrap()
+            };
+            assert_eq!(
+                (v["uid"].as_u64(), v["gid"].as_u64()),
+                (Some(first("Uid:")), Some(first("Gid:"))),
+                "ids, fcap (left) and exec_child (right): {what}"
             );
             ran += 1;
         } else {

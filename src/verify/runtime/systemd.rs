@@ -444,8 +444,8 @@ pub fn map(
         exec_start = words.first().cloned();
         p.origin("args", at.clone());
     }
-    // The user switch.
-    let switch = user.is_some() && !pre.full && !pre.no_setuid;
+    // The user and group switch (exec_child's needs_setuid).
+    let switch = !pre.full && !pre.no_setuid;
     if let (Some((u, at)), true) = (&user, switch) {
         let who = match (&dynamic, lookup(u)) {
             // A user of that name that already exists is used as it is.
@@ -465,11 +465,26 @@ pub fn map(
         };
         p.uid = who.uid;
         p.gid = who.gid;
-        p.additional_gids = who.groups.clone();
+        // get_supplementary_groups(): initgroups() only for a gid other than 0.
+        if who.gid != 0 {
+            p.additional_gids = who.groups.clone();
+        }
         p.origin("user.uid", at.clone());
         p.origin("user.gid", at.clone());
-        if let Some((g, gat)) = group.as_ref().filter(|_| dynamic.is_none()) {
-            p.gid = group_creds(g, "Group", gat, accounts)?;
+    } else if user.is_some() {
+        notes.push(format!(
+            "ExecStart= prefix '{}': no user switch, the command runs as root",
+            if pre.full { "+" } else { "!" }
+        ));
+    }
+    if switch {
+        if let Some((g, gat)) = &group {
+            p.gid = match group_creds(g, "Group", gat, accounts) {
+                Ok(n) => n,
+                // DynamicUser= makes a group it cannot find, like the user.
+                Err(_) if dynamic.is_some() => p.gid,
+                Err(e) => return Err(e),
+            };
             p.origin("user.gid", gat.clone());
         }
         for (g, gat) in &supp {
@@ -479,11 +494,6 @@ pub fn map(
             }
             p.origin("user.additionalGids", gat.clone());
         }
-    } else if user.is_some() {
-        notes.push(format!(
-            "ExecStart= prefix '{}': no user switch, the command runs as root",
-            if pre.full { "+" } else { "!" }
-        ));
     }
     let noroot = secure.iter().any(|b| b.starts_with("noroot"));
     if pre.full {
@@ -837,7 +847,10 @@ mod tests {
             65534
         );
         assert!(unit(&[("n.service", "[Service]\nDynamicUser=maybe\n")]).is_err());
-        // Groups by name or number, root and nogroup built in; any other must exist.
+        // Groups by name or number, root and nogroup built in; any other must exist,
+        // also without User=.
+        let m = unit(&[("g.service", "[Service]\nGroup=adm\n")]).unwrap();
+        assert_eq!((m.process.uid, m.process.gid), (0, 4));
         let m = unit(&[(
             "g.service",
             "[Service]\nUser=node\nGroup=adm\nSupplementaryGroups=0 nogroup 4\n",
