@@ -178,7 +178,7 @@ _fcap() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -W "docker k8s-restricted k8s-baseline" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "docker k8s-baseline k8s-restricted" -- "${cur}"))
                     return 0
                     ;;
                 --runtime)
@@ -758,7 +758,7 @@ _fcap() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -W "docker k8s-restricted k8s-baseline" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "docker k8s-baseline k8s-restricted" -- "${cur}"))
                     return 0
                     ;;
                 --require)

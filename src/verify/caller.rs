@@ -21,6 +21,11 @@ pub enum Profile {
     /// SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE), empty inheritable and
     /// ambient sets; root unless --user.
     Docker,
+    /// A Kubernetes Pod Security "baseline" container: the most a baseline pod may
+    /// hold, Docker's defaults without NET_RAW (AUDIT_WRITE, CHOWN, DAC_OVERRIDE,
+    /// FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP,
+    /// SETUID, SYS_CHROOT), started by --runtime (containerd by default).
+    K8sBaseline,
     /// A Kubernetes Pod Security "restricted" container: capabilities drop ALL +
     /// add NET_BIND_SERVICE, no_new_privs (allowPrivilegeEscalation: false), a
     /// non-root user (--user required), started by --runtime (containerd by
@@ -29,11 +34,6 @@ pub enum Profile {
     /// (cri-dockerd) gives a non-root user the bounding set only. `--drop
     /// net_bind_service` is the same pod without the added capability.
     K8sRestricted,
-    /// A Kubernetes Pod Security "baseline" container: the most a baseline pod may
-    /// hold, Docker's defaults without NET_RAW (AUDIT_WRITE, CHOWN, DAC_OVERRIDE,
-    /// FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP,
-    /// SETUID, SYS_CHROOT), started by --runtime (containerd by default).
-    K8sBaseline,
 }
 
 /// Docker's default capability list (moby `oci/caps/defaults.go`).
