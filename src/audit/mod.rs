@@ -691,6 +691,63 @@ mod tests {
         }
     }
 
+    fn rules_for(caps: &str, mode: u32, name: &str) -> Vec<(&'static str, Severity)> {
+        let c = FileCaps::from_text(caps, None).unwrap();
+        let path = PathBuf::from(format!("/x/{name}"));
+        let f = Fact {
+            path: &path,
+            caps: Some(&c),
+            meta: Some(Meta {
+                mode: libc::S_IFREG | mode,
+                uid: 0,
+                gid: 0,
+            }),
+            layer: None,
+            libarchive_only: false,
+            on_link_entry: false,
+        };
+        judge(&Context::default(), &f)
+            .into_iter()
+            .map(|f| (f.rule, f.severity))
+            .collect()
+    }
+
+    /// The catalogue is the one source of "root-equivalent" and "high": every
+    /// capability it rates so is FC101 or FC102, and no other is.
+    #[test]
+    fn the_catalogue_decides_fc101_and_fc102() {
+        for n in 0..caps::NAMES.len() as u32 {
+            let got = rules_for(&format!("{}=ep", caps::name(n)), 0o755, "prog");
+            let want = match catalogue::danger(n) {
+                Some(Danger::RootEquivalent) => vec![("FC101", Error)],
+                Some(Danger::High) => vec![("FC102", Warning)],
+                _ => vec![],
+            };
+            assert_eq!(got, want, "{}", caps::name(n));
+        }
+    }
+
+    #[test]
+    fn guards_lower_or_clear_a_finding() {
+        // Only owner and group can run it: one level lower, for FC110 too.
+        assert_eq!(
+            rules_for("cap_setuid=ep", 0o750, "python3"),
+            [("FC101", Warning), ("FC110", Warning)]
+        );
+        // An interpreter with a low capability is visible, and a warning.
+        assert_eq!(
+            rules_for("cap_net_bind_service=ep", 0o755, "node"),
+            [("FC110", Warning)]
+        );
+        assert_eq!(rules_for("cap_net_bind_service=ep", 0o755, "web"), []);
+        // One of a dangerous pair alone is nothing.
+        assert_eq!(rules_for("cap_kill=ep", 0o755, "web"), []);
+        assert_eq!(
+            rules_for("cap_kill,cap_net_bind_service=ep", 0o755, "web"),
+            [("FC103", Warning)]
+        );
+    }
+
     #[test]
     fn rule_ids_are_unique_and_ordered() {
         let ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();

@@ -494,4 +494,18 @@ mod tests {
             assert!(e.starts_with(&format!("line {line}:")), "{text}: {e}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever the text, parsing ends with a policy or an error that names a
+        /// line: never a panic.
+        #[test]
+        fn any_text_parses_or_names_a_line(
+            text in "(exceptions:|builtin:|  - rule: |    path: |    reason: |    expires: |    caps: |    image: |FC1[0-6][0-9]|/usr/bin/su|\\*\\*/|2030-01-01|\\[|\\]|&a |\\*a|\n|[ -~]{0,6})*"
+        ) {
+            if let Err(e) = parse(&text) {
+                let e = e.to_string();
+                proptest::prop_assert!(e.starts_with("line "), "{}", e);
+            }
+        }
+    }
 }
