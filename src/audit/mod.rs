@@ -219,6 +219,9 @@ pub struct Finding {
     pub message: String,
     /// The file's capabilities as text, when it has any.
     pub caps: Option<String>,
+    /// Every capability the file names (permitted and inheritable), for an
+    /// exception's `caps` ceiling.
+    pub held: CapSet,
     pub meta: Option<Meta>,
     /// For an image: the layer that wrote the file.
     pub layer: Option<usize>,
@@ -319,6 +322,9 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
             severity,
             message,
             caps: f.caps.map(FileCaps::to_text),
+            held: f
+                .caps
+                .map_or(CapSet::EMPTY, |c| c.permitted | c.inheritable),
             meta: f.meta,
             layer: f.layer,
             suppressed: None,
@@ -615,6 +621,7 @@ pub fn prediction_findings(
         severity,
         message,
         caps: c.map(FileCaps::to_text),
+        held: c.map_or(CapSet::EMPTY, |c| c.permitted | c.inheritable),
         meta,
         layer,
         suppressed: None,

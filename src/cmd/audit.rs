@@ -298,46 +298,13 @@ pub fn run(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         findings.extend(extra);
     }
     audit::sort(&mut findings);
-    let image_name = args.image.as_ref().map(|i| error::quote(i));
     let image_arg = args.image.as_ref().map(|i| audit::shown(i));
-    let today = crate::audit::policy::today();
-    for f in &mut findings {
-        let caps = f
-            .caps
-            .as_deref()
-            .and_then(|t| FileCaps::from_text(t, None).ok())
-            .map_or(crate::caps::CapSet::EMPTY, |c| c.permitted | c.inheritable);
-        if let Some(e) = policy.matching(f.rule, &f.path, image_arg.as_deref(), caps, today) {
-            f.suppressed = Some(e.reason.clone());
-        }
-    }
-    let place = image_name
-        .as_ref()
-        .map(|i| format!(" in {i}"))
-        .unwrap_or_default();
-    for e in policy.exceptions.iter().filter(|e| e.line > 0) {
-        if e.expired(today) {
-            let (y, m, d) = e.expires.unwrap_or_default();
-            error::warn(&format!(
-                "{}: the exception for {} {} expired on {y:04}-{m:02}-{d:02}{}: renew it with a new date and reason, or fix the files",
-                policy.at(e),
-                e.rules.join(","),
-                e.path,
-                if e.used.get() > 0 {
-                    ": it suppresses nothing any more"
-                } else {
-                    " (and it matches nothing)"
-                }
-            ));
-        } else if e.used.get() == 0 {
-            error::warn(&format!(
-                "{}: unused exception: {} {} matched no finding{place} (remove it, or check the path)",
-                policy.at(e),
-                e.rules.join(","),
-                e.path,
-            ));
-        }
-    }
+    apply_policy(
+        &policy,
+        &mut findings,
+        args.image.as_deref(),
+        image_arg.as_deref(),
+    );
     let fail_on = args.fail_on.level();
     let failing = findings
         .iter()
@@ -384,6 +351,49 @@ pub fn run(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// Mark the findings an exception suppresses, then report the exceptions that are
+/// past their date or matched nothing (on stderr: they are about the policy, not
+/// the files).
+fn apply_policy(
+    policy: &Policy,
+    findings: &mut [Finding],
+    image: Option<&Path>,
+    image_arg: Option<&str>,
+) {
+    let today = crate::audit::policy::today();
+    for f in findings.iter_mut() {
+        if let Some(e) = policy.matching(f.rule, &f.path, image_arg, f.held, today) {
+            f.suppressed = Some(e.reason.clone());
+        }
+    }
+    let place = image
+        .map(|i| format!(" in {}", error::quote(i)))
+        .unwrap_or_default();
+    for e in policy.exceptions.iter().filter(|e| e.line > 0) {
+        if e.expired(today) {
+            let (y, m, d) = e.expires.unwrap_or_default();
+            error::warn(&format!(
+                "{}: the exception for {} {} expired on {y:04}-{m:02}-{d:02}{}: renew it with a new date and reason, or fix the files",
+                policy.at(e),
+                e.rules.join(","),
+                e.path,
+                if e.used.get() > 0 {
+                    ": it suppresses nothing any more"
+                } else {
+                    " (and it matches nothing)"
+                }
+            ));
+        } else if e.used.get() == 0 {
+            error::warn(&format!(
+                "{}: unused exception: {} {} matched no finding{place} (remove it, or check the path)",
+                policy.at(e),
+                e.rules.join(","),
+                e.path,
+            ));
+        }
+    }
 }
 
 fn profile_name(p: Profile) -> String {
