@@ -475,7 +475,9 @@ pub fn judge(cx: &Context, f: &Fact) -> Vec<Finding> {
                 "the capability is only in a LIBARCHIVE.xattr pax record (bsdtar): Docker and containerd apply only SCHILY.xattr records, so the container's file will not have it; fix: write the layer with GNU tar --xattrs, umoci or docker build".to_string(),
             );
         }
-        if let Some(r) = c.rootid {
+        // (On a host the kernel already shows a namespaced value as it applies
+        // here; in an image it is the bytes a runtime will write.)
+        if let Some(r) = c.rootid.filter(|_| cx.image) {
             push(
                 &mut out,
                 "FC160",

@@ -194,13 +194,16 @@ fn clean_tree_is_clean_in_every_format() {
     let ping = copy_of(d.path(), "ping", "ping", 0o755);
     setcap_on(&ping, &["cap_net_raw=ep"]);
     copy_of(d.path(), "true", "plain", 0o755);
+    // A namespaced (v3) value on the host: FC160 is about images only.
+    let ns = copy_of(d.path(), "true", "ns", 0o755);
+    setcap_on(&ns, &["-n", "1000", "cap_net_bind_service=ep"]);
     let p = d.path().to_str().unwrap();
     let r = audit(&["--json", p], w.path());
     r.ok();
     assert_eq!(r.stdout(), "");
     audit(&[p], w.path())
         .ok()
-        .stdout_is("0 errors, 0 warnings, 0 notes in 1 privileged file\n");
+        .stdout_is("0 errors, 0 warnings, 0 notes in 2 privileged files\n");
     let s: Value =
         serde_json::from_str(&audit(&["--format", "sarif", p], w.path()).ok().stdout()).unwrap();
     assert_eq!(s["runs"][0]["results"], serde_json::json!([]));
