@@ -74,6 +74,12 @@ Examples:
     fcap check caps.manifest --root /usr
     fcap verify /usr/bin/node --user node --require net_bind_service
 
+  A service that binds through a wrapper (h2o -m master runs a shell script that
+  runs the perl that binds): follow the chain, then start it with the capability
+  in the ambient set, which survives every link without file capabilities:
+    fcap verify /usr/bin/h2o --user www-data --then /usr/share/h2o/start_server --then perl --require net_bind_service
+    sudo fcap run --user www-data --ambient net_bind_service -- h2o -m master -c /etc/h2o/h2o.conf
+
   Look up what a capability allows before granting it:
     fcap explain cap_sys_admin
     fcap list
