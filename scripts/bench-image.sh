@@ -3,6 +3,8 @@
 # one run.
 #
 #   scripts/bench-image.sh [RUNS]        (default: 5)
+#   FCAP_BASELINE=/path/to/an/older/fcap scripts/bench-image.sh
+#                                        (also times that binary, interleaved)
 #
 # Builds the release binary and, once (cached in target/bench-image/; delete it to
 # rebuild), a real image with real tools: umoci makes an OCI layout with four gzip
@@ -41,6 +43,7 @@ for t in umoci:umoci skopeo:skopeo zstd:zstd gzip:gzip getcap:libcap2-bin \
 done
 cargo build --release --quiet
 fcap=$PWD/target/release/fcap
+baseline=${FCAP_BASELINE:-}
 floor=$(cargo bench --no-run --bench image_floor 2>&1 |
     sed -n 's/.*Executable .*(\(.*image_floor-[0-9a-f]*\)).*/\1/p' | tail -1)
 [ -x "$floor" ] || {
@@ -196,6 +199,7 @@ echo "findings: identical to getcap -r on the unpacked image, for the gzip, zstd
 names=(gz.gzip gz.floor gz.sha256sum gz.sha2 gz.fcap1 gz.fcap2 gz.audit2
     zst.zstd zst.floor zst.sha256sum zst.sha2 zst.fcap1 zst.fcap2 zst.audit2
     tar.cat tar.floor tar.sha256sum tar.sha2 tar.fcap1 tar.fcap2 tar.audit2)
+[ -z "$baseline" ] || names+=(gz.base1 gz.base2 zst.base1 zst.base2 tar.base1 tar.base2)
 audit() { FCAP_SCAN_THREADS=2 "$fcap" audit --no-exceptions --fail-on none --image "$1"; }
 cmd() {
     case $1 in
@@ -204,18 +208,21 @@ cmd() {
         gz.sha256sum) sha256sum "${gz[@]}" ;;
         gz.sha2) "$floor" --sha256 "${gz[@]}" ;;
         gz.fcap*) FCAP_SCAN_THREADS=${1#gz.fcap} "$fcap" read --image "$cache/oci:bench" ;;
+        gz.base*) FCAP_SCAN_THREADS=${1#gz.base} "$baseline" read --image "$cache/oci:bench" ;;
         gz.audit2) audit "$cache/oci:bench" ;;
         zst.zstd) for b in "${zst[@]}"; do zstd -qdc "$b"; done ;;
         zst.floor) "$floor" "${zst[@]}" ;;
         zst.sha256sum) sha256sum "${zst[@]}" ;;
         zst.sha2) "$floor" --sha256 "${zst[@]}" ;;
         zst.fcap*) FCAP_SCAN_THREADS=${1#zst.fcap} "$fcap" read --image "$cache/oci-zstd:bench" ;;
+        zst.base*) FCAP_SCAN_THREADS=${1#zst.base} "$baseline" read --image "$cache/oci-zstd:bench" ;;
         zst.audit2) audit "$cache/oci-zstd:bench" ;;
         tar.cat) cat "$docker" ;;
         tar.floor) "$floor" "$docker" ;;
         tar.sha256sum) sha256sum "$docker" ;;
         tar.sha2) "$floor" --sha256 "$docker" ;;
         tar.fcap*) FCAP_SCAN_THREADS=${1#tar.fcap} "$fcap" read --image "$docker" ;;
+        tar.base*) FCAP_SCAN_THREADS=${1#tar.base} "$baseline" read --image "$docker" ;;
         tar.audit2) audit "$docker" ;;
     esac
 }
@@ -246,6 +253,8 @@ label() {
         *.fcap1) echo "fcap read --image, 1 thread" ;;
         *.fcap2) echo "fcap read --image, 2 threads" ;;
         *.audit2) echo "fcap audit --image, 2 threads" ;;
+        *.base1) echo "FCAP_BASELINE read --image, 1 thread" ;;
+        *.base2) echo "FCAP_BASELINE read --image, 2 threads" ;;
         *.both) echo "in-process floor + sha2" ;;
     esac
 }
@@ -275,6 +284,9 @@ for form in gz zst tar; do
         "$(ratio "${wb[$form.audit2]}" "${wb[$form.fcap2]}")" "$(ratio "${wm[$form.audit2]}" "${wm[$form.fcap2]}")" \
         "$(ratio "${cb[$form.audit2]}" "${cb[$form.fcap2]}")" "$(ratio "${cm[$form.audit2]}" "${cm[$form.fcap2]}")"
     for t in 1 2; do
+        [ -z "$baseline" ] || printf '  %-44s %9s %12s %10s %11s\n' "fcap / FCAP_BASELINE, $t thread(s)" \
+            "$(ratio "${wb[$form.fcap$t]}" "${wb[$form.base$t]}")" "$(ratio "${wm[$form.fcap$t]}" "${wm[$form.base$t]}")" \
+            "$(ratio "${cb[$form.fcap$t]}" "${cb[$form.base$t]}")" "$(ratio "${cm[$form.fcap$t]}" "${cm[$form.base$t]}")"
         for b in "$base" "$form.both"; do
             printf '  %-44s %9s %12s %10s %11s\n' "fcap, $t thread(s) / $(label "$b" | sed 's/^floor: //')" \
                 "$(ratio "${wb[$form.fcap$t]}" "${wb[$b]}")" "$(ratio "${wm[$form.fcap$t]}" "${wm[$b]}")" \

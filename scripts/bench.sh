@@ -4,7 +4,11 @@
 # then `getcap -r DIR`), in one run.
 #
 #   scripts/bench.sh [DIR] [RUNS]        (defaults: /usr, 15)
+#   FCAP_BASELINE=/path/to/an/older/fcap scripts/bench.sh
+#                                        (also times that binary's read -r, interleaved)
 #
+# Prints the release binary's size against its budget (3 MiB: it is copied into slim
+# images) first, so that growth is seen.
 # Builds the release binary, checks both tools find exactly the same files, times
 # RUNS interleaved runs of each (warm cache; wall clock and CPU time, best and
 # median), prints the floor any scanner must pay here (benches/floor.rs) and the
@@ -19,8 +23,18 @@ runs=${2:-15}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 fcap=$PWD/target/release/fcap
+baseline=${FCAP_BASELINE:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+budget=$((3 * 1024 * 1024))
+size=$(stat -c %s "$fcap")
+printf 'binary: %s is %d bytes (%.2f MiB); budget %d bytes (3 MiB): %s\n' "${fcap#"$PWD"/}" "$size" \
+    "$(awk -v s="$size" 'BEGIN {print s / 1048576}')" "$budget" \
+    "$([ "$size" -le "$budget" ] && echo "$((budget - size)) bytes left" || echo "OVER by $((size - budget)) bytes")"
+if [ -n "$baseline" ]; then
+    printf 'baseline: %s is %d bytes\n' "$baseline" "$(stat -c %s "$baseline")"
+fi
 
 now() { date +%s%N; }
 # Warm the dentry and inode caches for both tools.
@@ -44,6 +58,9 @@ TIMEFORMAT='%3R %3U %3S'
 for _ in $(seq "$runs"); do
     { time getcap -r "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.getcap"
     { time "$fcap" read -r "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.fcap"
+    if [ -n "$baseline" ]; then
+        { time "$baseline" read -r "$dir" >/dev/null 2>&1; } 2>>"$tmp/t.base"
+    fi
 done
 # best and median of a column expression, in ms
 stats() { awk "{print $2}" "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[1]*1000, a[int((NR+1)/2)]*1000}'; }
@@ -57,6 +74,13 @@ printf '  getcap -r %-12s %9s %12s %10s %11s\n' "$dir" "$g_best" "$g_med" "$g_cb
 printf '  fcap read -r           %9s %12s %10s %11s\n' "$f_best" "$f_med" "$f_cbest" "$f_cmed"
 printf '  getcap/fcap            %9s %12s %10s %11s\n' "$(ratio "$g_best" "$f_best")" \
     "$(ratio "$g_med" "$f_med")" "$(ratio "$g_cbest" "$f_cbest")" "$(ratio "$g_cmed" "$f_cmed")"
+if [ -n "$baseline" ]; then
+    read -r b_best b_med <<<"$(stats "$tmp/t.base" '$1')"
+    read -r b_cbest b_cmed <<<"$(stats "$tmp/t.base" '$2+$3')"
+    printf '  baseline read -r       %9s %12s %10s %11s\n' "$b_best" "$b_med" "$b_cbest" "$b_cmed"
+    printf '  baseline/fcap          %9s %12s %10s %11s\n' "$(ratio "$b_best" "$f_best")" \
+        "$(ratio "$b_med" "$f_med")" "$(ratio "$b_cbest" "$f_cbest")" "$(ratio "$b_cmed" "$f_cmed")"
+fi
 echo "  (fcap uses $(nproc) cores; load average now: $(cut -d' ' -f1 /proc/loadavg))"
 
 # 3. The ceiling. Every scanner reads every directory and asks about every regular
