@@ -86,13 +86,21 @@ impl Caller {
 }
 
 /// How the drop-in is reached: a symlink named setcap/getcap, a hard link with that
-/// name, or `fcap setcap ...`.
+/// name, `fcap setcap ...`, or `fcap --color never setcap ...`.
 #[derive(Clone, Copy, Debug)]
 enum Form {
     Symlink,
     HardLink,
     Subcommand,
+    AfterGlobalOption,
 }
+
+const FORMS: [Form; 4] = [
+    Form::Symlink,
+    Form::HardLink,
+    Form::Subcommand,
+    Form::AfterGlobalOption,
+];
 
 struct DropIn {
     _dir: tempfile::TempDir,
@@ -130,6 +138,11 @@ impl DropIn {
             Form::HardLink => (self.hard.join(name).into_os_string(), args.to_vec()),
             Form::Subcommand => {
                 let mut v = vec![OsString::from(name)];
+                v.extend_from_slice(args);
+                (env!("CARGO_BIN_EXE_fcap").into(), v)
+            }
+            Form::AfterGlobalOption => {
+                let mut v = ["--color", "never", name].map(OsString::from).to_vec();
                 v.extend_from_slice(args);
                 (env!("CARGO_BIN_EXE_fcap").into(), v)
             }
@@ -377,7 +390,8 @@ fn setcap_matches_libcap_on_generated_command_lines() {
             7 if case % 16 == 7 => Caller::RootWithoutSetfcap,
             _ => Caller::Root,
         };
-        let form = [Form::Symlink, Form::HardLink, Form::Subcommand][case % 3];
+        // (shifted every round of callers, so that each caller meets every form)
+        let form = FORMS[(case + case / 8) % FORMS.len()];
         let init = [initial(&mut r), initial(&mut r), initial(&mut r)];
         let base = work.path().join(case.to_string());
         std::fs::create_dir(&base).unwrap();
@@ -534,7 +548,8 @@ fn getcap_matches_libcap_on_generated_command_lines() {
         } else {
             Caller::Root
         };
-        let form = [Form::Symlink, Form::HardLink, Form::Subcommand][case % 3];
+        // (shifted every round of callers, so that each caller meets every form)
+        let form = FORMS[(case + case / 8) % FORMS.len()];
         let mut libcap = caller.wrap(OsStr::new("getcap"), &args);
         let (prog, pargs) = drop_in.invocation(form, "getcap", &args);
         let mut ours = caller.wrap(&prog, &pargs);
