@@ -22,7 +22,7 @@ fn usage_errors_are_one_fcap_line_with_a_usage_hint() {
         ),
         (
             &["verify", "x", "--profile", "foo"],
-            "fcap: invalid value 'foo' for '--profile <NAME>' [possible values: docker, k8s-restricted, k8s-baseline] (see 'fcap verify --help')\n",
+            "fcap: invalid value 'foo' for '--profile <NAME>' [possible values: docker, k8s-baseline, k8s-restricted] (see 'fcap verify --help')\n",
         ),
     ];
     for (args, want) in cases {
