@@ -344,7 +344,10 @@ wcmd() {
 }
 for _ in $(seq "$runs"); do
     for n in "${wnames[@]}"; do
-        { time wcmd "$n" >/dev/null 2>&1; } 2>>"$tmp/t.$n"
+        { time wcmd "$n" >/dev/null 2>"$tmp/err.$n"; } 2>>"$tmp/t.$n" || {
+            echo "$n failed: $(cat "$tmp/err.$n")" >&2
+            exit 1
+        }
     done
 done
 # The grant did what it says: fcap's reader and umoci + getcap agree on the new tag.
@@ -359,10 +362,14 @@ for n in "${wnames[@]}"; do
     read -r "cb[$n]" "cm[$n]" <<<"$(stats "$tmp/t.$n" '$2+$3')"
 done
 # Today's workflow, once.
-{ time (umoci unpack --image "$tmp/lay:bench" "$tmp/bundle" >/dev/null &&
-    setcap cap_net_bind_service=ep "$tmp/bundle/rootfs/usr/bin/python3" \
-        "$tmp/bundle/rootfs/usr/bin/perl" "$tmp/bundle/rootfs/usr/bin/bash" &&
-    umoci repack --image "$tmp/lay:umoci" "$tmp/bundle" >/dev/null); } 2>"$tmp/t.umoci"
+# (setcap refuses a symlink, and takes one file per capability text: it is given
+# the real files, as fcap found them, one at a time.)
+{ time (umoci unpack --image "$tmp/lay:bench" "$tmp/bundle" >/dev/null 2>"$tmp/umoci.err" &&
+    for f in "${real[@]}"; do setcap cap_net_bind_service=ep "$tmp/bundle/rootfs$f" || exit; done 2>>"$tmp/umoci.err" &&
+    umoci repack --image "$tmp/lay:umoci" "$tmp/bundle" >/dev/null 2>>"$tmp/umoci.err"); } 2>"$tmp/t.umoci" || {
+    echo "the umoci workflow failed: $(cat "$tmp/umoci.err")" >&2
+    exit 1
+}
 rm -rf "$tmp/bundle"
 read -r uw uu us <"$tmp/t.umoci"
 umoci_ms=$(awk -v w="$uw" 'BEGIN {printf "%.0f", w * 1000}')

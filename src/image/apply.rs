@@ -68,8 +68,12 @@ pub struct Want {
     /// These paths whatever they are (`check`'s listed files).
     pub paths: HashSet<Vec<u8>>,
     /// Entries with one of these base names, whatever they are: a writer's targets,
-    /// named before the layers say which directories are symlinks.
-    pub names: HashSet<Vec<u8>>,
+    /// named before the layers say which directories are symlinks. A symlink kept
+    /// so adds the base name of what it points to (`python3 -> python3.11`), so a
+    /// target reached through it is usually found in the same scan.
+    pub names: std::sync::RwLock<HashSet<Vec<u8>>>,
+    /// Whether `names` is in use (it is not looked at otherwise).
+    pub by_name: bool,
     /// These paths with (at most) this many first bytes.
     pub heads: HashMap<Vec<u8>, usize>,
     /// Every executable regular file with this many first bytes (0: none), until
@@ -104,9 +108,11 @@ impl Want {
     }
 
     fn named(&self, path: &[u8]) -> bool {
-        !self.names.is_empty()
+        self.by_name
             && self
                 .names
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
                 .contains(path.rsplit(|&b| b == b'/').next().unwrap_or(path))
     }
 
@@ -514,6 +520,16 @@ pub fn read_layer<R: tar::Skip>(
         if path != b"/" {
             let put = if is_dir { Put::Dir } else { Put::File };
             below.note(sh, layer, &mut out, &path, put)?;
+        }
+        if h.kind == Kind::Symlink && sh.want.named(&path) {
+            let to = h.link.rsplit(|&b| b == b'/').next().unwrap_or(&h.link);
+            if !to.is_empty() && to != b".." && to != b"." {
+                sh.want
+                    .names
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(to.to_vec());
+            }
         }
         if !sh.want.keeps(&path, &h) {
             continue;

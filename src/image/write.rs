@@ -93,7 +93,8 @@ pub fn find(
     let mut rounds = 0;
     loop {
         let mut want = Want {
-            names: names.clone(),
+            names: std::sync::RwLock::new(names.clone()),
+            by_name: true,
             spool: spool.map(Path::to_path_buf),
             ..Want::default()
         };
