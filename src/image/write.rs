@@ -764,3 +764,59 @@ impl Image {
         Ok(tar::Reader::new(BufReader::with_capacity(1 << 17, dec)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_lengths_count_themselves() {
+        for n in [0usize, 1, 80, 88, 89, 90, 985, 986, 995, 996, 9989] {
+            let mut out = Vec::new();
+            pax_record(&mut out, b"k", &vec![b'v'; n]);
+            let sp = out.iter().position(|&b| b == b' ').unwrap();
+            let len: usize = std::str::from_utf8(&out[..sp]).unwrap().parse().unwrap();
+            assert_eq!(len, out.len(), "value of {n} bytes");
+        }
+    }
+
+    /// What the writer emits, the reader (Go's rules) reads back: a long name, an
+    /// id too large for the header, binary records, a link entry.
+    #[test]
+    fn copy_up_entries_read_back() {
+        let long = [b"/usr/".as_slice(), &[b'x'; 150]].concat();
+        let cap = [1u8, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let meta = Meta {
+            mode: 0o4755,
+            uid: 1 << 22,
+            gid: 7,
+            mtime: 1_234_567_890,
+            size: 3,
+            pax: vec![(b"SCHILY.xattr.security.capability".to_vec(), cap.to_vec())],
+        };
+        let mut out = Vec::new();
+        let names = vec![long.clone(), b"/usr/bin/b".to_vec()];
+        let n = copy_up(&mut out, &names, &meta, &mut |w| {
+            w.write_all(b"abc")?;
+            Ok(3)
+        })
+        .unwrap();
+        assert_eq!(n, 2);
+        out.extend_from_slice(&[0u8; 1024]);
+        let mut r = tar::Reader::new(&out[..]);
+        let a = r.next_entry().unwrap().unwrap();
+        assert_eq!(a.name, &long[1..]);
+        assert_eq!(
+            (a.kind, a.mode, a.uid, a.gid, a.mtime, a.size),
+            (Kind::Regular, 0o4755, 1 << 22, 7, 1_234_567_890, 3)
+        );
+        assert_eq!(a.cap, Some(CapRecord::Schily(cap.to_vec())));
+        let b = r.next_entry().unwrap().unwrap();
+        assert_eq!(
+            (b.kind, &b.name[..], &b.link[..]),
+            (Kind::HardLink, &b"usr/bin/b"[..], &long[1..])
+        );
+        assert_eq!(b.cap, Some(CapRecord::Schily(cap.to_vec())));
+        assert!(r.next_entry().unwrap().is_none());
+    }
+}
