@@ -357,7 +357,11 @@ impl Seen {
         (block, (0..5u64).map(move |i| (h2 >> (9 * i)) & 511))
     }
     fn insert(&self, p: &[u8], layer: usize) {
-        self.layers.fetch_max(layer + 1, Ordering::Relaxed);
+        // A read first: the count changes once per layer, and an atomic write per
+        // entry would bounce its cache line between the workers.
+        if self.layers.load(Ordering::Relaxed) <= layer {
+            self.layers.fetch_max(layer + 1, Ordering::Relaxed);
+        }
         let (block, bits) = self.probes(p, layer);
         for b in bits {
             block.0[(b / 64) as usize].fetch_or(1 << (b % 64), Ordering::Relaxed);
