@@ -686,6 +686,25 @@ fn bad_targets_and_failing_outputs_write_nothing() {
     r.status(2).stderr_has("the output is the input");
     assert_eq!(std::fs::read(lab.p("out/in.tar")).unwrap(), before);
     std::fs::remove_file(lab.p("out/in.tar")).unwrap();
+    // A reader error (a layer blob whose bytes no longer match its digest) is the
+    // same one line, naming the layer.
+    lab.sh(
+        "cp -r oci bad && for b in bad/blobs/sha256/*; do \
+           if gzip -t \"$b\" 2>/dev/null; then printf 'x' | dd of=\"$b\" bs=1 seek=100 conv=notrunc 2>/dev/null; fi; \
+         done",
+    );
+    one_error(
+        &lab.fcap(&[
+            "grant",
+            "cap_net_raw",
+            "/usr/bin/plain",
+            "--image",
+            "bad:base",
+            "--output",
+            "out/x.tar",
+        ]),
+        &["'bad:base': layer sha256:"],
+    );
     // A read-only and a full filesystem, mounted in a private mount namespace.
     for (opts, cause) in [
         ("ro,size=1m", "Read-only file system"),
