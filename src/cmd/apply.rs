@@ -134,7 +134,10 @@ fn in_image(
     let scan = super::inimage::Scan {
         paths: &all,
         follow: false,
-        extra: &|w| w.setid = strip,
+        extra: &|w| {
+            w.setid = strip;
+            w.spool_privileged = args.prune || strip;
+        },
     };
     let done = run(plan, scan, &created_by, args.json, out, |s, out| {
         if exit == Exit::Error {

@@ -83,6 +83,9 @@ pub struct Want {
     /// Where to copy aside the data of the regular files `names` keeps (a writer's
     /// copy-ups, so their layers are not decompressed twice).
     pub spool: Option<std::path::PathBuf>,
+    /// Copy aside every file with a capability record too, and with `setid` every
+    /// set-ID file (`apply --image --prune`, `--strip-setid`).
+    pub spool_privileged: bool,
     /// Regular files with a set-user-ID or set-group-ID bit (`audit`, and
     /// `apply --image --strip-setid`).
     pub setid: bool,
@@ -562,7 +565,9 @@ pub fn read_layer<R: tar::Skip>(
                 if head.is_none()
                     && h.kind == Kind::Regular
                     && !h.sparse
-                    && sh.want.named(&path) =>
+                    && (sh.want.named(&path)
+                        || sh.want.spool_privileged
+                            && (h.cap.is_some() || sh.want.setid && h.mode & 0o6000 != 0)) =>
             {
                 Some(std::sync::Arc::new(spool(r, dir, &h)?))
             }

@@ -79,8 +79,10 @@ fn inode_of(k: &Kept, real: &[u8]) -> Vec<u8> {
 /// Scan `image`, copying aside into `spool` the data of the entries that may be
 /// targets, and find each path: resolved inside the image (`follow`: the last
 /// component too), a regular file. The scan is repeated only when a target was
-/// not kept (see [`RESCANS`]). Files found otherwise (`--prune`, `--strip-setid`)
-/// are not copied aside: their layers are read again when the layer is written.
+/// not kept (see [`RESCANS`]). What `extra` asks for besides (`--prune`'s capped
+/// files, `--strip-setid`'s set-ID ones) it may have copied aside too
+/// ([`Want::spool_privileged`]); a file not copied aside is read again from its
+/// layer when the new layer is written.
 pub fn find(
     image: Image,
     paths: &[PathBuf],

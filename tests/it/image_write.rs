@@ -1089,3 +1089,51 @@ fn nobody_writes_a_capability_into_an_image() {
         "/usr/bin/probe cap_net_raw=ep\n/usr/bin/probe2 cap_net_raw=ep\n"
     );
 }
+
+/// A file whose capability record is on its hard-link entry only (the data entry
+/// has none, as a hand-made or bsdtar-style layer may have it): `--prune` finds it
+/// through the link, and its data, which the scan did not copy aside, is read again
+/// from its layer; both names lose the capability.
+#[test]
+fn prune_reads_a_data_entry_the_scan_did_not_copy() {
+    let lab = Lab::new(&["umoci", "getcap", "python3"]);
+    probe_image(&lab);
+    lab.sh(r#"python3 - <<'PY'
+import io, struct, tarfile
+cap = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0).decode("utf-8", "surrogateescape")
+data = open("/bin/true", "rb").read()
+with tarfile.open("hl.tar", "w", format=tarfile.PAX_FORMAT) as t:
+    f = tarfile.TarInfo("opt/tool"); f.size = len(data); f.mode = 0o755
+    t.addfile(f, io.BytesIO(data))
+    l = tarfile.TarInfo("opt/tool-link"); l.type = tarfile.LNKTYPE; l.linkname = "opt/tool"
+    l.pax_headers = {"SCHILY.xattr.security.capability": cap}
+    t.addfile(l)
+PY
+umoci raw add-layer --image oci:base --tag hl hl.tar
+echo '' > none.caps"#);
+    // (umoci skips a link entry's metadata, so it shows no capability here; Docker
+    // and containerd apply the link's record to the inode, as fcap reads it.)
+    lab.fcap(&["read", "-r", "/opt", "--image", "oci:hl"])
+        .ok()
+        .stdout_is("/opt/tool cap_net_raw=ep\n/opt/tool-link cap_net_raw=ep\n");
+    let r = lab.fcap(&[
+        "apply",
+        "none.caps",
+        "--image",
+        "oci:hl",
+        "--prune",
+        "--output",
+        "oci:pruned",
+    ]);
+    r.ok();
+    assert!(
+        r.stdout().contains("pruned: not in the manifests"),
+        "{}",
+        r.stdout()
+    );
+    assert_eq!(unpacked_caps(&lab, "oci:pruned"), "");
+    lab.fcap(&["read", "-r", "/opt", "--image", "oci:pruned"])
+        .ok()
+        .stdout_is("");
+    lab.sh("umoci unpack --image oci:pruned p >/dev/null && cmp p/rootfs/opt/tool /bin/true && test p/rootfs/opt/tool -ef p/rootfs/opt/tool-link");
+}
