@@ -28,17 +28,7 @@ pub fn print(
     if args.json {
         let mut v = to_json(args, path, chain, who, desc, p, missing);
         if args.require.is_some() && desc.is_some() {
-            v["fixes"] = fixes
-                .iter()
-                .map(|(t, text)| {
-                    serde_json::json!({
-                        "change": text,
-                        "add": t.add.names(),
-                        "allow_new_privileges": t.no_nnp,
-                    })
-                })
-                .collect::<Vec<_>>()
-                .into();
+            v["fixes"] = fixes_json(fixes);
         }
         writeln!(out, "{v}")?;
     } else {
@@ -632,17 +622,7 @@ pub fn print_chain(
                 .collect::<Vec<_>>()
                 .into();
             if desc.is_some() {
-                v["fixes"] = fixes
-                    .iter()
-                    .map(|(t, text)| {
-                        serde_json::json!({
-                            "change": text,
-                            "add": t.add.names(),
-                            "allow_new_privileges": t.no_nnp,
-                        })
-                    })
-                    .collect::<Vec<_>>()
-                    .into();
+                v["fixes"] = fixes_json(fixes);
             }
         }
         writeln!(out, "{v}")?;
@@ -817,4 +797,19 @@ fn switch_lines(out: &mut dyn Write, who: &Described, p: &Prediction) -> anyhow:
         )?;
     }
     Ok(())
+}
+
+/// A descriptor's re-verified fixes as `--json` lists them (one prediction or a chain).
+fn fixes_json(fixes: &[(Tweak, String)]) -> serde_json::Value {
+    fixes
+        .iter()
+        .map(|(t, text)| {
+            serde_json::json!({
+                "change": text,
+                "add": t.add.names(),
+                "allow_new_privileges": t.no_nnp,
+            })
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
