@@ -711,16 +711,7 @@ fn resolve_oci(
             let Some(cfg) = str_of(e, "Config") else {
                 continue;
             };
-            let tags: Vec<String> = e
-                .get("RepoTags")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let tags: Vec<String> = repo_tags(e);
             // Match the manifest whose config is this blob.
             for c in &mut cands {
                 if let Ok(mdata) = blob(store, &c.manifest, "manifest")
@@ -805,16 +796,7 @@ fn resolve_legacy(
         cands.push(Candidate {
             manifest: i.to_string(),
             desc: None,
-            tags: e
-                .get("RepoTags")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            tags: repo_tags(e),
             platform: None,
         });
         let _ = cfg;
@@ -1041,4 +1023,18 @@ mod tests {
         assert_eq!(s(&nope), (PathBuf::from(&nope), None));
         std::fs::remove_dir_all(&d).ok();
     }
+}
+
+/// The `RepoTags` of one `docker save` manifest.json entry (none when absent or
+/// malformed: a name is only a way to pick the image).
+pub(crate) fn repo_tags(e: &Value) -> Vec<String> {
+    e.get("RepoTags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -406,16 +406,7 @@ pub fn prepare(
     let tag = dest.tag.clone().or(old_tag);
     let repo_tags: Vec<String> = match (&dest.tag, &src.docker_entry) {
         (Some(t), _) => vec![docker_ref(t)],
-        (None, Some(e)) => e
-            .get("RepoTags")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        (None, Some(e)) => layout::repo_tags(e),
         (None, None) => tag
             .iter()
             .filter(|t| t.contains(':') || t.contains('/'))
