@@ -959,6 +959,20 @@ fn entrypoint_of(config: &Value) -> Vec<String> {
     e
 }
 
+/// The `RepoTags` of one `docker save` manifest.json entry (none when absent or
+/// malformed: a name is only a way to pick the image).
+pub(crate) fn repo_tags(e: &Value) -> Vec<String> {
+    e.get("RepoTags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1023,18 +1037,4 @@ mod tests {
         assert_eq!(s(&nope), (PathBuf::from(&nope), None));
         std::fs::remove_dir_all(&d).ok();
     }
-}
-
-/// The `RepoTags` of one `docker save` manifest.json entry (none when absent or
-/// malformed: a name is only a way to pick the image).
-pub(crate) fn repo_tags(e: &Value) -> Vec<String> {
-    e.get("RepoTags")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
