@@ -219,6 +219,17 @@ pub fn write_each(
     mut compute: impl FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
     mut done: impl FnMut(&Change),
 ) -> anyhow::Result<Exit> {
+    // One copy of the loop for grant, revoke and set (each copy was about 16 KB).
+    write_each_dyn(flags, what, out, &mut compute, &mut done)
+}
+
+fn write_each_dyn(
+    flags: &WriteFlags,
+    what: &str,
+    out: &mut dyn Write,
+    compute: &mut dyn FnMut(&Path, &Current) -> anyhow::Result<Option<FileCaps>>,
+    done: &mut dyn FnMut(&Change),
+) -> anyhow::Result<Exit> {
     let opts = WriteOpts {
         follow: !flags.no_dereference,
         dry_run: flags.dry_run,
@@ -243,7 +254,7 @@ pub fn write_each(
     if on_host {
         return each(&flags.paths, opts, out, compute, report);
     }
-    in_image(flags, what, out, &mut compute, report)
+    in_image(flags, what, out, compute, report)
 }
 
 /// [`write_each`] for files inside an image: every path is changed in one new
