@@ -15,44 +15,6 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A scratch directory where a test builds its images with real tools.
-struct Lab {
-    d: tempfile::TempDir,
-}
-
-impl Lab {
-    /// A lab for a test that uses these programs: a missing one fails the test with
-    /// its Debian package, before any shell script could say "command not found".
-    fn new(tools: &[&str]) -> Lab {
-        require_root();
-        for t in tools {
-            require_tool(t);
-        }
-        Lab { d: tempdir() }
-    }
-
-    fn p(&self, rel: &str) -> PathBuf {
-        self.d.path().join(rel)
-    }
-
-    fn s(&self, rel: &str) -> String {
-        self.p(rel).to_str().unwrap().to_string()
-    }
-
-    /// Run a bash script in the lab, failing the test (with its output) unless it
-    /// succeeds.
-    #[track_caller]
-    fn sh(&self, script: &str) -> Run {
-        let mut c = Command::new("bash");
-        c.args(["-euo", "pipefail", "-c", script])
-            .current_dir(self.d.path())
-            .env("LC_ALL", "C");
-        let r = run(c);
-        r.ok();
-        r
-    }
-}
-
 /// `getcap -r` on a tree, as image-absolute lines sorted like fcap sorts them (by
 /// path bytes). `rootid`: `getcap -n`, for v3 values.
 fn getcap_tree(root: &Path, rootid: bool) -> String {

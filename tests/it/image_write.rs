@@ -9,43 +9,6 @@ use crate::util::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A scratch directory where a test builds images with real tools.
-struct Lab {
-    d: tempfile::TempDir,
-}
-
-impl Lab {
-    fn new(tools: &[&str]) -> Lab {
-        require_root();
-        for t in tools {
-            require_tool(t);
-        }
-        Lab { d: tempdir() }
-    }
-
-    fn p(&self, rel: &str) -> PathBuf {
-        self.d.path().join(rel)
-    }
-
-    #[track_caller]
-    fn sh(&self, script: &str) -> Run {
-        let mut c = Command::new("bash");
-        c.args(["-euo", "pipefail", "-c", script])
-            .current_dir(self.d.path())
-            .env("LC_ALL", "C");
-        let r = run(c);
-        r.ok();
-        r
-    }
-
-    /// fcap run in the lab directory.
-    fn fcap(&self, args: &[&str]) -> Run {
-        let mut c = fcap();
-        c.args(args).current_dir(self.d.path());
-        run(c)
-    }
-}
-
 /// A bash function `dyn BIN DEST ROOT` that copies a dynamically linked program and
 /// the libraries `ldd` names into a root filesystem, at the same paths.
 const DYN: &str = r#"

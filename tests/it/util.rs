@@ -532,3 +532,48 @@ pub fn build_c(name: &str, dir: &Path) -> PathBuf {
     run(c).ok();
     out
 }
+
+/// A scratch directory where a test builds its images with real tools.
+pub struct Lab {
+    pub d: tempfile::TempDir,
+}
+
+impl Lab {
+    /// A lab for a test that uses these programs: a missing one fails the test with
+    /// its Debian package, before any shell script could say "command not found".
+    pub fn new(tools: &[&str]) -> Lab {
+        require_root();
+        for t in tools {
+            require_tool(t);
+        }
+        Lab { d: tempdir() }
+    }
+
+    pub fn p(&self, rel: &str) -> std::path::PathBuf {
+        self.d.path().join(rel)
+    }
+
+    pub fn s(&self, rel: &str) -> String {
+        self.p(rel).to_str().unwrap().to_string()
+    }
+
+    /// Run a bash script in the lab, failing the test (with its output) unless it
+    /// succeeds.
+    #[track_caller]
+    pub fn sh(&self, script: &str) -> Run {
+        let mut c = std::process::Command::new("bash");
+        c.args(["-euo", "pipefail", "-c", script])
+            .current_dir(self.d.path())
+            .env("LC_ALL", "C");
+        let r = run(c);
+        r.ok();
+        r
+    }
+
+    /// fcap run in the lab directory.
+    pub fn fcap(&self, args: &[&str]) -> Run {
+        let mut c = fcap();
+        c.args(args).current_dir(self.d.path());
+        run(c)
+    }
+}
