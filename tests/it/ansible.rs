@@ -23,7 +23,6 @@ struct Env {
     collections: String,
     /// HOME for ansible-test (its cached pip bootstrap lives there).
     home: PathBuf,
-    _keep: tempfile::TempDir,
 }
 
 fn root() -> PathBuf {
@@ -51,11 +50,24 @@ fn env() -> &'static Env {
         );
         let t = target_dir();
         let venv = t.join("ansible-venv");
-        let keep = tempdir();
+        // The built and installed collection lives as long as the test process; a
+        // TempDir in this static would never be dropped (statics are not), so it goes
+        // under target/ and is made afresh by each run instead of piling up in /tmp.
+        let keep = t.join(format!("ansible-collection-{}", std::process::id()));
+        for old in fs::read_dir(&t).unwrap().flatten() {
+            // One left by a test process that has ended (its pid is gone).
+            let name = old.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("ansible-collection-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = fs::remove_dir_all(old.path());
+            }
+        }
+        fs::create_dir_all(&keep).unwrap();
         // Build the collection's tarball and install it, as a user would.
-        let build = keep.path().join("build");
+        let build = keep.join("build");
         let mut c = Command::new(venv.join("bin/ansible-galaxy"));
-        c.env("ANSIBLE_HOME", keep.path().join(".ansible"))
+        c.env("ANSIBLE_HOME", keep.join(".ansible"))
             .args(["collection", "build", "--output-path"])
             .arg(&build)
             .arg(root().join(COLLECTION));
@@ -65,9 +77,9 @@ fn env() -> &'static Env {
             .map(|e| e.unwrap().path())
             .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
             .expect("ansible-galaxy built no tarball");
-        let installed = keep.path().join("collections");
+        let installed = keep.join("collections");
         let mut c = Command::new(venv.join("bin/ansible-galaxy"));
-        c.env("ANSIBLE_HOME", keep.path().join(".ansible"))
+        c.env("ANSIBLE_HOME", keep.join(".ansible"))
             .args(["collection", "install", "--offline", "-p"])
             .arg(&installed)
             .arg(&tarball);
@@ -86,7 +98,6 @@ fn env() -> &'static Env {
             venv,
             collections,
             home: t.join("ansible-home"),
-            _keep: keep,
         }
     })
 }
