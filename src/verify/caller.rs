@@ -307,7 +307,7 @@ fn parent_is_not(ns: &str, ours: &std::fs::Metadata) -> bool {
         return false;
     };
     // SAFETY: NS_GET_PARENT takes no argument and returns a new fd or -1.
-    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_PARENT) };
+    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_PARENT as libc::Ioctl) };
     if fd < 0 {
         return false;
     }
