@@ -391,14 +391,7 @@ fn human(
             format!(", {}", flags.join(", "))
         }
     )?;
-    writeln!(
-        out,
-        "             inheritable {}; permitted {}; ambient {}; bounding {}",
-        set_text(c.inheritable),
-        set_text(c.permitted),
-        set_text(c.ambient),
-        set_text(c.bounding)
-    )?;
+    caller_sets(out, c)?;
     for n in &who.notes {
         writeln!(out, "             {}", dim(&format!("note: {n}")))?;
     }
@@ -755,14 +748,7 @@ fn switch_lines(out: &mut dyn Write, who: &Described, p: &Prediction) -> anyhow:
         c.gid,
         if c.no_new_privs { ", no_new_privs" } else { "" }
     )?;
-    writeln!(
-        out,
-        "             inheritable {}; permitted {}; ambient {}; bounding {}",
-        set_text(c.inheritable),
-        set_text(c.permitted),
-        set_text(c.ambient),
-        set_text(c.bounding)
-    )?;
+    caller_sets(out, c)?;
     match p.outcome {
         Outcome::Ok => {
             writeln!(
@@ -812,4 +798,16 @@ fn fixes_json(fixes: &[(Tweak, String)]) -> serde_json::Value {
         })
         .collect::<Vec<_>>()
         .into()
+}
+
+/// The caller's four sets, the line under `caller:` (one prediction or a chain link).
+fn caller_sets(out: &mut dyn Write, c: &model::Caller) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "             inheritable {}; permitted {}; ambient {}; bounding {}",
+        set_text(c.inheritable),
+        set_text(c.permitted),
+        set_text(c.ambient),
+        set_text(c.bounding)
+    )
 }
