@@ -656,17 +656,7 @@ pub fn platforms(store: &Store, tag: Option<&str>) -> anyhow::Result<(Vec<String
     let Some(b) = store.locate("index.json") else {
         return Ok((Vec::new(), 0));
     };
-    let index = json(&store.read_small(&b, "index.json")?, "index.json")?;
-    let mut cands = Vec::new();
-    walk_index(
-        store,
-        &index,
-        "index.json",
-        &[],
-        0,
-        &mut Walk::default(),
-        &mut cands,
-    )?;
+    let mut cands = candidates(store, &b)?;
     if let Some(t) = tag {
         cands.retain(|c| tag_matches(&c.tags, t));
     }
@@ -682,15 +672,10 @@ pub fn platforms(store: &Store, tag: Option<&str>) -> anyhow::Result<(Vec<String
     Ok((out, attestations))
 }
 
-fn resolve_oci(
-    store: &Store,
-    tag: Option<&str>,
-    platform: Option<&str>,
-) -> anyhow::Result<Resolved> {
-    let b = store
-        .locate("index.json")
-        .ok_or_else(|| anyhow!("index.json is missing"))?;
-    let index = json(&store.read_small(&b, "index.json")?, "index.json")?;
+/// Every image manifest below the layout's `index.json` (the blob `b`), nested
+/// indexes walked, with its names and platform.
+fn candidates(store: &Store, b: &Bytes) -> anyhow::Result<Vec<Candidate>> {
+    let index = json(&store.read_small(b, "index.json")?, "index.json")?;
     let mut cands = Vec::new();
     walk_index(
         store,
@@ -701,6 +686,18 @@ fn resolve_oci(
         &mut Walk::default(),
         &mut cands,
     )?;
+    Ok(cands)
+}
+
+fn resolve_oci(
+    store: &Store,
+    tag: Option<&str>,
+    platform: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    let b = store
+        .locate("index.json")
+        .ok_or_else(|| anyhow!("index.json is missing"))?;
+    let mut cands = candidates(store, &b)?;
     // Docker 25+ keeps manifest.json beside the layout: its RepoTags name images too.
     let mut docker_entries: Vec<(String, Value)> = Vec::new();
     if let Some(b) = store.locate("manifest.json")
