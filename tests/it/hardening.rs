@@ -81,8 +81,7 @@ use crate::util::*;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// The raw state of a file's `security.capability`: its bytes, or the errno the
 /// kernel answers with (a missing path or attribute is just "absent").
@@ -109,32 +108,6 @@ fn xattr_state(p: &Path) -> Result<Option<Vec<u8>>, i32> {
         | libc::ENAMETOOLONG
         | libc::ELOOP => Ok(None),
         e => Err(e),
-    }
-}
-
-/// Run a command with a deadline: a hang is a failure, not a stuck test run.
-pub(crate) fn run_bounded(mut c: Command) -> Run {
-    let cmd = format!("{c:?}");
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("`{cmd}` hung (killed after 20 s)");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Run {
-        cmd,
-        out: child.wait_with_output().unwrap(),
     }
 }
 

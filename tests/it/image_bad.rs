@@ -11,7 +11,6 @@
 //! image a buggy writer produced). What no tool writes (a pax record claiming
 //! 1 GiB, a 7-byte capability value, `..` names) is crafted with Python's tarfile.
 
-use crate::hardening::run_bounded;
 use crate::util::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -261,7 +261,7 @@ fn random_process_sections_and_files_match_runc() {
         }
         // The entrypoint's own capabilities and mode.
         let file = b.entrypoint();
-        let _ = Command::new("setcap").arg("-r").arg(&file).output();
+        setcap_clear(&file);
         let fp = rng.subset(&[0, 5, 10, 13, 21, 24], 35);
         let fi = rng.subset(&[0, 5, 10, 13, 21, 24], 25);
         let fe = rng.chance(50);
@@ -443,10 +443,7 @@ fn kubernetes_restricted_pod_under_runc_per_runtime() {
         assert_eq!(v["caller"]["no_new_privs"], true);
     }
     // Without a file capability the non-root entrypoint gets nothing anywhere.
-    let _ = Command::new("setcap")
-        .arg("-r")
-        .arg(b.entrypoint())
-        .output();
+    setcap_clear(&b.entrypoint());
     for rt in ["containerd", "docker"] {
         let flags = ["--k8s", &file, "--container", "metrics", "--runtime", rt];
         let v = descriptor_matches_runc(&b, &flags, rt);
@@ -464,10 +461,7 @@ fn k8s_restricted_profile_matches_runc_per_runtime_with_and_without_the_added_ca
         if caps {
             setcap_on(&b.entrypoint(), &["cap_net_bind_service=ep"]);
         } else {
-            let _ = Command::new("setcap")
-                .arg("-r")
-                .arg(b.entrypoint())
-                .output();
+            setcap_clear(&b.entrypoint());
         }
         // (runtime flag, extra flags, the section that runtime writes)
         let cases = [
@@ -549,10 +543,7 @@ fn compose_and_docker_run_flags_under_runc_for_docker_and_podman() {
         if caps {
             setcap_on(&b.entrypoint(), &["cap_net_bind_service=ep"]);
         } else {
-            let _ = Command::new("setcap")
-                .arg("-r")
-                .arg(b.entrypoint())
-                .output();
+            setcap_clear(&b.entrypoint());
         }
         for (rt, got) in [("docker", false), ("podman", true)] {
             let flags = ["--compose", &file, "--service", "web", "--runtime", rt];
@@ -742,7 +733,7 @@ fn systemd_units_match_the_caller_built_for_real() {
             Some("cap_net_raw,cap_net_bind_service=ep"),
             Some("cap_kill+ip"),
         ] {
-            let _ = Command::new("setcap").arg("-r").arg(&prog).output();
+            setcap_clear(&prog);
             if let Some(t) = file_caps {
                 setcap_on(&prog, &[t]);
             }
@@ -958,10 +949,7 @@ fn kubernetes_privileged_add_drop_and_pod_level_users_under_runc() {
     .unwrap();
     let m = manifest.to_str().unwrap();
     for file_caps in [None, Some("cap_net_admin,cap_sys_time=ep")] {
-        let _ = Command::new("setcap")
-            .arg("-r")
-            .arg(b.entrypoint())
-            .output();
+        setcap_clear(&b.entrypoint());
         if let Some(t) = file_caps {
             setcap_on(&b.entrypoint(), &[t]);
         }
@@ -1277,10 +1265,7 @@ fn engine_add_drop_and_merge_keys_match_runc_running_the_engines_section() {
             )
         };
         // The entrypoint's own capabilities.
-        let _ = Command::new("setcap")
-            .arg("-r")
-            .arg(b.entrypoint())
-            .output();
+        setcap_clear(&b.entrypoint());
         let fcaps = *rng.pick(&[
             None,
             Some("cap_net_bind_service=ep"),
@@ -1446,7 +1431,7 @@ fn units_match_systemd_252s_exec_child_rebuilt() {
             prog.display()
         );
         std::fs::write(&unit, &t).unwrap();
-        let _ = Command::new("setcap").arg("-r").arg(&prog).output();
+        setcap_clear(&prog);
         let fcaps = *rng.pick(&[
             None,
             Some("cap_net_raw,cap_net_bind_service=ep"),

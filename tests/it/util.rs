@@ -3,8 +3,10 @@
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// The fcap binary under test, with a hermetic environment.
 pub fn fcap() -> Command {
@@ -94,6 +96,55 @@ pub fn run(mut c: Command) -> Run {
     Run { cmd, out }
 }
 
+/// How long one program of the suite may run before it counts as hung.
+pub const HUNG_AFTER: Duration = Duration::from_secs(20);
+
+/// [`run`] with a deadline and standard input from /dev/null: a hang is a failure,
+/// not a stuck test run.
+#[track_caller]
+pub fn run_bounded(c: Command) -> Run {
+    run_bounded_with(c, Stdio::null(), "")
+}
+
+/// Run `c` with this standard input and a deadline: still running after
+/// [`HUNG_AFTER`], it is killed with its whole process group (a wrapper such as capsh
+/// or setpriv and what it runs) and the test fails, naming `what` and the command.
+/// Output is drained while it runs, so a chatty program is never taken for a hung one.
+#[track_caller]
+pub fn run_bounded_with(mut c: Command, stdin: Stdio, what: &str) -> Run {
+    let cmd = format!("{c:?}");
+    let child = c
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                missing_tool(&c.get_program().to_string_lossy());
+            }
+            panic!("cannot run {cmd}: {e}")
+        });
+    let group = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(HUNG_AFTER) {
+        Ok(out) => Run {
+            out: out.unwrap_or_else(|e| panic!("waiting for {cmd}: {e}")),
+            cmd,
+        },
+        Err(_) => {
+            // SAFETY: kill(2) with a negative pid signals the process group the child
+            // leads (process_group(0) above); nothing else is in it.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            panic!(
+                "{what}: `{cmd}` still running after {} s (hung): killed",
+                HUNG_AFTER.as_secs()
+            )
+        }
+    }
+}
+
 /// The Debian package that provides `tool`, from `scripts/test`'s `tools=(...)` list:
 /// the one place that says which packages the suite needs.
 pub fn package_of(tool: &str) -> Option<String> {
@@ -174,11 +225,18 @@ pub fn copy_prog(dir: &Path, name: &str) -> PathBuf {
     p
 }
 
-/// Run libcap's setcap; returns (status, stderr).
+/// Run libcap's setcap, with a bounded wait (see [`run_bounded`]): since Debian's
+/// 1:2.66-4+deb12u3 it opens its file, which blocks forever on a fifo.
 pub fn setcap(args: &[&OsStr]) -> Run {
     let mut c = Command::new("setcap");
     c.args(args);
-    run(c)
+    run_bounded(c)
+}
+
+/// Remove `p`'s capabilities with libcap's `setcap -r`, if it has any (setcap exits 1
+/// when there is nothing to remove: that is ignored).
+pub fn setcap_clear(p: &Path) {
+    let _ = setcap(&[OsStr::new("-r"), p.as_os_str()]);
 }
 
 /// libcap's `getcap` output for one file.

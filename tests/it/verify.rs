@@ -1537,7 +1537,7 @@ fn verify_never_opens_proc_kmsg_or_a_fifo_on_the_chain() {
             .arg(env!("CARGO_BIN_EXE_fcap"))
             .args(["verify", "--json"])
             .arg(target);
-        let r = crate::hardening::run_bounded(c);
+        let r = run_bounded(c);
         assert!(
             r.stdout().contains("\"exec\""),
             "verify {} answered: {}{}",

@@ -386,11 +386,10 @@ fn set_reads_the_expression_from_stdin_like_setcap_dash() {
 }
 
 /// `COMMAND - FILE` with `input` on standard input (from a file).
-fn with_stdin(mut c: Command, dir: &Path, input: &[u8]) -> Run {
+fn with_stdin(c: Command, dir: &Path, input: &[u8]) -> Run {
     let src = dir.join("stdin");
     std::fs::write(&src, input).unwrap();
-    c.stdin(std::fs::File::open(&src).unwrap());
-    run(c)
+    run_bounded_with(c, std::fs::File::open(&src).unwrap().into(), "")
 }
 
 /// setcap refuses `-` with nothing before the first empty line (usage, exit 1) and
@@ -921,7 +920,7 @@ fn a_lock_held_by_nobody_does_not_stall_grant_set_revoke_or_apply() {
     let g = copy_prog(d.path(), "other");
     let _held = (NobodyLock::on(&f), NobodyLock::on(&g));
     let warned = "another process holds a lock on this file";
-    let bounded = |args: &[&OsStr]| crate::hardening::run_bounded(fcap_cmd(args));
+    let bounded = |args: &[&OsStr]| run_bounded(fcap_cmd(args));
     bounded(&[os("grant"), os("kill"), p(&f)])
         .ok()
         .stderr_has(&format!("fcap: warning: '{}': {warned}", f.display()));
