@@ -4,6 +4,8 @@
 //! non-root caller, root without CAP_SETFCAP, texts from the grammar generator), the
 //! drop-in must give the same exit status, the same standard output byte for byte,
 //! the same bytes on disk, and standard error exactly when libcap writes some.
+//! Where Debian's opening setcap (1:2.66-4+deb12u3) would hang, on a fifo, libcap's
+//! side gets a socket instead (see `setcap_opens_its_file`), and every run is bounded.
 //!
 //! Case counts: FCAP_COMPAT_CASES scales them (default 1 = the CI count).
 
@@ -158,20 +160,75 @@ struct Outcome {
     stderr: Vec<u8>,
 }
 
-fn run_in(mut c: Command, cwd: &Path, stdin: Option<&Path>) -> Outcome {
+/// Run one program of a case in `cwd`, with a bounded wait; `what` names the case if
+/// it hangs.
+#[track_caller]
+fn run_in(mut c: Command, cwd: &Path, stdin: Option<&Path>, what: &str) -> Outcome {
     c.current_dir(cwd);
-    c.stdin(match stdin {
+    let stdin = match stdin {
         Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
         None => Stdio::null(),
-    });
-    let out = c
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    };
+    let out = run_bounded_with(c, stdin, what).out;
     Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,
         stderr: out.stderr,
     }
+}
+
+/// Whether the machine's setcap opens the file it writes (`open(O_RDONLY|O_NOFOLLOW)`,
+/// then fsetxattr), as Debian's libcap 1:2.66-4+deb12u3 does (its fix for
+/// CVE-2026-4878), rather than checking the path with lstat and writing it with
+/// setxattr as libcap 2.66 does. Opening blocks forever on a fifo without a writer.
+///
+/// Asked once, without a timeout deciding it: setcap runs on a fifo, and this process
+/// tries to open the fifo for writing without blocking, which succeeds only while a
+/// reader has it open, that is, while setcap waits in its open(2). Either that
+/// succeeds (setcap opens; the writer then lets its open return) or setcap exits
+/// without ever opening it (the path-based libcap).
+fn setcap_opens_its_file() -> bool {
+    static OPENS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OPENS.get_or_init(|| {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::process::CommandExt;
+        let d = tempdir();
+        let fifo = d.path().join("p");
+        mkfifo(&fifo);
+        let mut child = Command::new("setcap")
+            .args(["cap_kill=p", "p"])
+            .current_dir(d.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let opens = loop {
+            if let Ok(_writer) = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+            {
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            if start.elapsed() > HUNG_AFTER {
+                // SAFETY: kill(2) on the process group the child leads.
+                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+                panic!("probing setcap on a fifo: neither open nor exited after 20 s: killed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        // Either way setcap refuses the fifo once it looks at it.
+        let st = child.wait().unwrap();
+        assert_eq!(st.code(), Some(1), "setcap on a fifo");
+        eprintln!("setcap opens its file: {opens}");
+        opens
+    })
 }
 
 /// Compare libcap's outcome with the drop-in's; `what` describes the case.
@@ -226,8 +283,17 @@ fn initial(r: &mut Rng) -> Option<Vec<u8>> {
 /// The names a setcap case may touch, created identically in each tree.
 const SETCAP_ENTRIES: [&str; 6] = ["f1", "f2", "sub/f3", "d", "p", "ro"];
 
+/// What stands at "p" in a setcap tree.
+#[derive(Clone, Copy, PartialEq)]
+enum AtP {
+    Fifo,
+    /// A socket, in libcap's tree for a case whose fifo an opening setcap would block
+    /// on (see the setcap test).
+    Socket,
+}
+
 /// Build one setcap tree; `init` gives the starting values of f1, f2 and sub/f3.
-fn setcap_tree(root: &Path, init: &[Option<Vec<u8>>; 3]) {
+fn setcap_tree(root: &Path, init: &[Option<Vec<u8>>; 3], at_p: AtP) {
     std::fs::create_dir(root).unwrap();
     std::fs::create_dir(root.join("sub")).unwrap();
     std::fs::create_dir(root.join("d")).unwrap();
@@ -245,7 +311,11 @@ fn setcap_tree(root: &Path, init: &[Option<Vec<u8>>; 3]) {
     std::os::unix::fs::symlink("f1", root.join("l")).unwrap();
     std::os::unix::fs::symlink("d", root.join("dl")).unwrap();
     std::os::unix::fs::symlink("gone", root.join("dangling")).unwrap();
-    mkfifo(&root.join("p"));
+    match at_p {
+        AtP::Fifo => mkfifo(&root.join("p")),
+        // The socket file stays when the listener is dropped.
+        AtP::Socket => drop(std::os::unix::net::UnixListener::bind(root.join("p")).unwrap()),
+    }
 }
 
 const FILES: [&str; 30] = [
@@ -379,9 +449,10 @@ fn setcap_matches_libcap_on_generated_command_lines() {
     require_tool("capsh", "libcap2-bin");
     let drop_in = DropIn::new();
     let work = tempdir();
+    let opens = setcap_opens_its_file();
     let mut r = Rng::new(0x005e_7ca9_d1ff);
     let n = 320 * scale();
-    let (mut ok, mut failed, mut verified) = (0, 0, 0);
+    let (mut ok, mut failed, mut verified, mut stood_in) = (0, 0, 0, 0);
     for case in 0..n {
         let (args, stdin) = setcap_case(&mut r);
         let caller = match case % 8 {
@@ -396,19 +467,40 @@ fn setcap_matches_libcap_on_generated_command_lines() {
         let base = work.path().join(case.to_string());
         std::fs::create_dir(&base).unwrap();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // An opening setcap that holds CAP_SETFCAP blocks forever in open(2) on the
+        // fifo: its answer there is a hang, libcap's regression, not a value to copy.
+        // libcap 2.66 refused every file that is not regular alike, by lstat, before
+        // touching it, so in libcap's tree a socket stands in for the fifo: the opening
+        // setcap refuses that without blocking (open gives ENXIO, then it looks through
+        // O_PATH), with the answer path-based libcap gave for the fifo, and the drop-in,
+        // on the real fifo, must give that answer too (and promptly: see run_in).
+        let stand_in = opens
+            && matches!(caller, Caller::Root | Caller::NobodyWithSetfcap)
+            && args.iter().any(|x| x == "p");
+        stood_in += usize::from(stand_in);
         let (a, b) = (base.join("libcap"), base.join("fcap"));
-        setcap_tree(&a, &init);
-        setcap_tree(&b, &init);
+        setcap_tree(&a, &init, if stand_in { AtP::Socket } else { AtP::Fifo });
+        setcap_tree(&b, &init, AtP::Fifo);
         let input = base.join("stdin");
         std::fs::write(&input, &stdin).unwrap();
 
-        let libcap = run_in(caller.wrap(OsStr::new("setcap"), &args), &a, Some(&input));
-        let (prog, pargs) = drop_in.invocation(form, "setcap", &args);
-        let ours = run_in(caller.wrap(&prog, &pargs), &b, Some(&input));
         let what = format!(
-            "case {case}: {caller:?} {form:?} setcap {args:?} < {:?}",
-            String::from_utf8_lossy(&stdin)
+            "case {case}: {caller:?} {form:?} setcap {args:?} < {:?}{}",
+            String::from_utf8_lossy(&stdin),
+            if stand_in {
+                " (libcap: a socket at p)"
+            } else {
+                ""
+            }
         );
+        let libcap = run_in(
+            caller.wrap(OsStr::new("setcap"), &args),
+            &a,
+            Some(&input),
+            &what,
+        );
+        let (prog, pargs) = drop_in.invocation(form, "setcap", &args);
+        let ours = run_in(caller.wrap(&prog, &pargs), &b, Some(&input), &what);
         assert_same(&libcap, &ours, &what);
         assert_eq!(snapshot(&b), snapshot(&a), "bytes on disk differ: {what}");
         if libcap.code == 0 {
@@ -419,11 +511,88 @@ fn setcap_matches_libcap_on_generated_command_lines() {
         verified += usize::from(args.iter().any(|x| x == "-v"));
         std::fs::remove_dir_all(&base).unwrap();
     }
-    eprintln!("setcap: {n} command lines, {ok} succeeded, {failed} failed, {verified} with -v");
+    eprintln!(
+        "setcap: {n} command lines, {ok} succeeded, {failed} failed, {verified} with -v, \
+         {stood_in} with a socket for libcap's fifo"
+    );
     // The generator must reach both outcomes in earnest, and -v lines.
     assert!(
         ok >= n / 8 && failed >= n / 4 && verified >= n / 4,
         "ok {ok}, failed {failed}, with -v {verified} of {n}"
+    );
+    // The stand-in is there exactly when setcap opens its file, and then only for the
+    // few lines naming the fifo: it cannot quietly take over the comparison.
+    if opens {
+        assert!(
+            stood_in > 0 && stood_in <= n / 10,
+            "{stood_in} of {n} lines had a socket for libcap's fifo"
+        );
+    } else {
+        assert_eq!(stood_in, 0);
+    }
+}
+
+/// Where Debian's opening setcap (1:2.66-4+deb12u3) hangs, on a fifo, the drop-in
+/// gives path-based libcap 2.66's answer at once: exit 1 and one line, nothing written,
+/// for a set, a removal and a set of several pairs that stops at the fifo; it never
+/// opens the file, so it cannot block (a hang fails run_in). With only CAP_SETFCAP
+/// it writes a file it cannot read, as both libcaps do (the opening one falls back to
+/// O_PATH when its open fails).
+#[test]
+fn setcap_on_a_fifo_answers_at_once_and_an_unreadable_file_is_written() {
+    require_root();
+    require_tool("capsh", "libcap2-bin");
+    let d = DropIn::new();
+    let work = tempdir();
+    setcap_tree(&work.path().join("t"), &[None, None, None], AtP::Fifo);
+    let t = work.path().join("t");
+    for caller in [Caller::Root, Caller::NobodyWithSetfcap] {
+        for args in [
+            &["cap_net_raw=ep", "p"][..],
+            &["-r", "p"],
+            &["all=ep", "p"],
+            &["cap_kill=p", "f1", "cap_kill=p", "p", "cap_kill=p", "f2"],
+        ] {
+            let what = format!("{caller:?} setcap {args:?}");
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let (prog, pargs) = d.invocation(Form::Symlink, "setcap", &args);
+            let out = run_in(caller.wrap(&prog, &pargs), &t, None, &what);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!((out.code, out.stdout.len()), (1, 0), "{what}: {stderr}");
+            assert_eq!(
+                stderr,
+                "fcap: setcap: 'p': not a regular file (a fifo); file capabilities can \
+                 only be set on regular files\n",
+                "{what}"
+            );
+            assert_eq!(raw_xattr(&t.join("p")), None, "{what}");
+            // Pairs before the fifo are written, pairs after it are not, as in libcap.
+            let f1 = FileCaps::from_text("cap_kill=p", None).unwrap().encode();
+            let wrote_f1 = args.len() == 6;
+            assert_eq!(raw_xattr(&t.join("f1")), wrote_f1.then_some(f1), "{what}");
+            assert_eq!(raw_xattr(&t.join("f2")), None, "{what}");
+            setcap_clear(&t.join("f1"));
+        }
+    }
+    let (prog, pargs) = d.invocation(
+        Form::Symlink,
+        "setcap",
+        &[OsString::from("cap_net_raw=ep"), OsString::from("ro")],
+    );
+    let out = run_in(
+        Caller::NobodyWithSetfcap.wrap(&prog, &pargs),
+        &t,
+        None,
+        "ro",
+    );
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        raw_xattr(&t.join("ro")),
+        Some(
+            FileCaps::from_text("cap_net_raw=ep", None)
+                .unwrap()
+                .encode()
+        )
     );
 }
 
@@ -557,9 +726,9 @@ fn getcap_matches_libcap_on_generated_command_lines() {
             libcap.env("POSIXLY_CORRECT", "1");
             ours.env("POSIXLY_CORRECT", "1");
         }
-        let libcap = run_in(libcap, work.path(), None);
-        let ours = run_in(ours, work.path(), None);
         let what = format!("case {case}: {caller:?} {form:?} posix={posix} getcap {args:?}");
+        let libcap = run_in(libcap, work.path(), None, &what);
+        let ours = run_in(ours, work.path(), None, &what);
         assert_same(&libcap, &ours, &what);
         printed += usize::from(!libcap.stdout.is_empty());
     }
@@ -575,7 +744,7 @@ fn the_license_flags_and_help_name_fcap() {
     let d = DropIn::new();
     for (name, args) in [("setcap", ["--license"]), ("getcap", ["-l"])] {
         let (prog, a) = d.invocation(Form::Symlink, name, &args.map(OsString::from));
-        let out = run_in(Caller::Root.wrap(&prog, &a), Path::new("/"), None);
+        let out = run_in(Caller::Root.wrap(&prog, &a), Path::new("/"), None, name);
         assert_eq!(out.code, 0);
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(
@@ -584,7 +753,7 @@ fn the_license_flags_and_help_name_fcap() {
         );
         // Help goes to stderr with status 0, as libcap's does, and points at fcap.
         let (prog, a) = d.invocation(Form::Subcommand, name, &[OsString::from("-h")]);
-        let out = run_in(Caller::Root.wrap(&prog, &a), Path::new("/"), None);
+        let out = run_in(Caller::Root.wrap(&prog, &a), Path::new("/"), None, name);
         assert_eq!((out.code, out.stdout.len()), (0, 0));
         let help = String::from_utf8(out.stderr).unwrap();
         assert!(
@@ -613,9 +782,10 @@ fn setcap_refuses_an_immutable_file_like_libcap_even_when_unchanged() {
         Caller::Root.wrap(OsStr::new("setcap"), &args),
         work.path(),
         None,
+        "immutable",
     );
     let (prog, a) = d.invocation(Form::Symlink, "setcap", &args);
-    let ours = run_in(Caller::Root.wrap(&prog, &a), work.path(), None);
+    let ours = run_in(Caller::Root.wrap(&prog, &a), work.path(), None, "immutable");
     Command::new("chattr").arg("-i").arg(&f).status().unwrap();
     assert_same(&libcap, &ours, "setcap on an immutable file");
     assert_eq!(
@@ -706,7 +876,7 @@ fn global_options_before_the_drop_in_name_reach_it() {
                 let mut a = pre.to_vec();
                 a.extend(os(args));
                 a.push(f.file_name().unwrap().into());
-                run_in(Caller::Root.wrap(prog, &a), work.path(), None)
+                run_in(Caller::Root.wrap(prog, &a), work.path(), None, name)
             };
             let libcap = run_on(OsStr::new(name), &[], &theirs);
             let pre = [os(globals), os(&[name])].concat();
