@@ -42,7 +42,8 @@ for t in umoci:umoci skopeo:skopeo zstd:zstd gzip:gzip getcap:libcap2-bin \
     }
 done
 cargo build --release --quiet
-fcap=$PWD/target/release/fcap
+# Every build is for the musl target (.cargo/config.toml).
+fcap=$PWD/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/fcap
 baseline=${FCAP_BASELINE:-}
 floor=$(cargo bench --no-run --bench image_floor 2>&1 |
     sed -n 's/.*Executable .*(\(.*image_floor-[0-9a-f]*\)).*/\1/p' | tail -1)

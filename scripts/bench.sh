@@ -22,7 +22,8 @@ dir=${1:-/usr}
 runs=${2:-15}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-fcap=$PWD/target/release/fcap
+# Every build is for the musl target (.cargo/config.toml).
+fcap=$PWD/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/fcap
 baseline=${FCAP_BASELINE:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

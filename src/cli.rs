@@ -63,7 +63,8 @@ Examples:
   A Dockerfile step: copy the static fcap into the final stage and grant after the
   last COPY of the program, because copying a file between stages can drop its
   capabilities:
-    COPY --from=build /src/target/release/fcap /usr/local/bin/fcap
+    COPY --from=build /src/target/x86_64-unknown-linux-musl/release/fcap \\
+      /usr/local/bin/fcap
     RUN fcap grant cap_net_bind_service /usr/bin/node \\
      && fcap verify /usr/bin/node --user node --require net_bind_service
 

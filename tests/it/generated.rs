@@ -921,10 +921,10 @@ fn fish_completion_loads_and_completes() {
     );
 }
 
-/// The binary the tests run is linked the way the release binary is (the rustc
-/// wrapper in .cargo/config.toml adds crt-static for every profile), so every test of
-/// user lookups also runs without NSS. This fails if the wrapper is bypassed, e.g. by
-/// an RUSTC_WRAPPER in the environment.
+/// The binary the tests run is linked the way the release binary is (every profile
+/// builds for the musl target, .cargo/config.toml), so every test of user lookups also
+/// runs without NSS. This fails if the build is for another target, e.g. with
+/// CARGO_BUILD_TARGET=x86_64-unknown-linux-gnu in the environment.
 #[test]
 fn binary_is_static() {
     let exe = env!("CARGO_BIN_EXE_fcap");
@@ -940,7 +940,7 @@ fn binary_is_static() {
     });
     assert!(
         !interp,
-        "{exe} asks for a dynamic loader (PT_INTERP): the crt-static wrapper in .cargo/config.toml was not used"
+        "{exe} asks for a dynamic loader (PT_INTERP): it was not built for the musl target of .cargo/config.toml"
     );
     // And the issue's own criterion, through the system's ldd.
     let mut c = Command::new("ldd");
