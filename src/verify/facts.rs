@@ -474,7 +474,13 @@ fn node(path: &Path, host: &Host, role: Role) -> Node {
     // itself rather than at the path it prints. A relative name that verify cannot
     // resolve to an absolute one (a directory above the working directory it may not
     // search) is used as it is, from the working directory, as the kernel uses it.
+    // The C library's realpath may also resolve such a name (musl's is lexical where
+    // no symlink is met), to a path this process cannot stat: then the facts are read
+    // through the relative name.
     let (real, io, magic_link) = match std::fs::canonicalize(&access) {
+        Ok(r) if path.is_relative() && std::fs::symlink_metadata(&r).is_err() => {
+            (r, access.clone(), false)
+        }
         Ok(r) => (r.clone(), r, false),
         Err(e) => match std::fs::metadata(&access) {
             Ok(_) if access.starts_with("/proc") && path.is_absolute() => {

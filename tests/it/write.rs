@@ -680,6 +680,28 @@ fn a_filesystem_without_xattrs_is_named() {
     assert_eq!(raw_errno(&f), Some(libc::ENOTSUP));
 }
 
+/// fcap links musl, but words every errno as glibc does (the oracle: Python's
+/// `os.strerror`, which is glibc's `strerror` on Debian), for the numbers Linux has and
+/// one past them.
+#[test]
+fn errno_messages_are_glibcs() {
+    let mut c = Command::new("/usr/bin/python3");
+    c.args([
+        "-c",
+        "import os\nfor i in range(0, 135): print(os.strerror(i))",
+    ]);
+    let glibc = run(c).ok().stdout();
+    let glibc: Vec<&str> = glibc.lines().collect();
+    assert_eq!(glibc.len(), 135);
+    for (i, want) in glibc.iter().enumerate() {
+        assert_eq!(fcap::error::errno_message(i as i32), *want, "errno {i}");
+    }
+    assert_eq!(fcap::error::errno_message(-1), "Unknown error -1");
+    // And through the path every I/O error takes.
+    let e = std::io::Error::from_raw_os_error(libc::ENAMETOOLONG);
+    assert_eq!(fcap::error::strerror(&e), "File name too long");
+}
+
 #[test]
 fn a_read_only_filesystem_is_refused_with_a_hint() {
     require_root();
