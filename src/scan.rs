@@ -20,14 +20,16 @@
 //! * **Parallel.** One worker per core, each walking depth-first from its own stack
 //!   and handing its shallowest pending directories to idle workers.
 //! * **Little allocation.** A path is only built for a hit (or, with `-v`, for every
-//!   entry) and for a directory still to be walked; only the hits are sorted, by the
-//!   caller.
+//!   entry) and for a directory still to be walked (in the buffer of a directory
+//!   done); only the hits are sorted, by the caller. Under musl, whose allocator takes
+//!   one lock for every call, an allocation per directory made the workers wait for
+//!   each other.
 
 use crate::error::{at_path, strerror};
 use crate::filecaps::{FileCaps, XATTR_CAPS_SZ_3, XATTR_NAME_C};
 use crate::{fsinfo, sys};
 use std::collections::HashSet;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -169,12 +171,18 @@ pub fn read_error(path: &Path, e: &io::Error) -> anyhow::Error {
 /// doubled slash when the root is `/`.
 fn join_bytes(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(dir.len() + name.len() + 1);
+    join_into(&mut p, dir, name);
+    p
+}
+
+/// [`join_bytes`] into a buffer (emptied first).
+fn join_into(p: &mut Vec<u8>, dir: &[u8], name: &[u8]) {
+    p.clear();
     p.extend_from_slice(dir);
     if !dir.ends_with(b"/") {
         p.push(b'/');
     }
     p.extend_from_slice(name);
-    p
 }
 
 fn to_path(b: Vec<u8>) -> PathBuf {
@@ -481,6 +489,9 @@ fn fills_readdir(fs: i64) -> bool {
 /// NUL, rounded up to 8.
 pub const MAX_DIRENT: usize = 280;
 
+/// The longest name a directory entry has (`NAME_MAX`).
+const MAX_NAME: usize = 255;
+
 struct Queue {
     /// Directories nobody has taken yet.
     jobs: Vec<Job>,
@@ -537,6 +548,12 @@ struct Harvest {
 struct Worker<'a, 'b> {
     shared: &'a Shared<'b>,
     buf: Vec<u8>,
+    /// A directory holder to reuse (see [`Worker::hold`]).
+    spare: Option<Arc<DirFd>>,
+    /// A NUL-terminated path for path-based calls (see [`Worker::lget_joined`]).
+    cpath: Vec<u8>,
+    /// Paths of directories done, to reuse for new jobs (see [`Worker::job_path`]).
+    paths: Vec<Vec<u8>>,
     out: Harvest,
     files: u64,
     hits: u64,
@@ -546,6 +563,10 @@ struct Worker<'a, 'b> {
     labelled: u64,
 }
 
+/// How many paths of directories done a worker keeps for new jobs: a directory
+/// with more subdirectories than that allocates for the rest.
+const SPARE_PATHS: usize = 64;
+
 /// `getdents64` buffer: big enough for a few thousand names per call.
 pub const DIRENT_BUF: usize = 128 * 1024;
 
@@ -554,6 +575,9 @@ impl<'a, 'b> Worker<'a, 'b> {
         Worker {
             shared,
             buf: vec![0; DIRENT_BUF],
+            spare: None,
+            cpath: Vec::new(),
+            paths: Vec::new(),
             out: Harvest::default(),
             files: 0,
             hits: 0,
@@ -602,9 +626,11 @@ impl<'a, 'b> Worker<'a, 'b> {
             None => open_dir(&path),
         };
         // The parent's descriptor is closed once its last pending child is open.
-        drop(job.parent);
+        if let Some(parent) = job.parent {
+            self.recycle(parent);
+        }
         let fd = match opened {
-            Ok(fd) => DirFd::new(fd),
+            Ok(fd) => self.hold(fd),
             Err(e) => {
                 // A mount point we would skip anyway (an unreadable debugfs, another
                 // filesystem with -x) is skipped silently, as it would be if readable.
@@ -674,6 +700,45 @@ impl<'a, 'b> Worker<'a, 'b> {
             p.files.fetch_add(self.files - files0, Ordering::Relaxed);
             p.hits.fetch_add(self.hits - hits0, Ordering::Relaxed);
         }
+        self.recycle(fd);
+        if self.paths.len() < SPARE_PATHS {
+            self.paths.push(path);
+        }
+    }
+
+    /// `dir/name` for a subdirectory's job, in the buffer of a directory done if
+    /// there is one: with [`Worker::hold`], the walk allocates nothing for most
+    /// directories.
+    fn job_path(&mut self, dir: &[u8], name: &[u8]) -> Vec<u8> {
+        match self.paths.pop() {
+            Some(mut p) => {
+                join_into(&mut p, dir, name);
+                p
+            }
+            None => join_bytes(dir, name),
+        }
+    }
+
+    /// A shareable holder for a directory just opened. Most directories have no
+    /// subdirectory, so no job ever holds theirs: the holder of the last one done
+    /// is reused (its old descriptor closed now) instead of a new allocation per
+    /// directory, which musl's allocator serialises between the workers.
+    fn hold(&mut self, fd: OwnedFd) -> Arc<DirFd> {
+        if let Some(mut spare) = self.spare.take()
+            && let Some(d) = Arc::get_mut(&mut spare)
+        {
+            d.0 = fd;
+            return spare;
+        }
+        DirFd::new(fd)
+    }
+
+    /// Done with a directory's holder: keep it for [`Worker::hold`] when no job
+    /// holds it any more (else the last job to open its directory drops it).
+    fn recycle(&mut self, fd: Arc<DirFd>) {
+        if self.spare.is_none() && Arc::strong_count(&fd) == 1 {
+            self.spare = Some(fd);
+        }
     }
 
     /// Look at the entries of one `getdents64` reply.
@@ -716,7 +781,7 @@ impl<'a, 'b> Worker<'a, 'b> {
             }
             match d_type {
                 libc::DT_DIR => stack.push(Job {
-                    path: join_bytes(dir, name),
+                    path: self.job_path(dir, name),
                     parent: (HELD_FDS.load(Ordering::Relaxed) < MAX_HELD_FDS)
                         .then(|| Arc::clone(here.fd)),
                     dev: here.dev,
@@ -772,18 +837,20 @@ impl<'a, 'b> Worker<'a, 'b> {
         if sized && matches!(raw, Some(Ok(None))) {
             self.labelled += 1;
         }
-        if matches!(raw, Some(Ok(None))) && !keep {
+        let raw = match raw {
+            Some(r) => r,
+            // No getxattrat: the path-based call does the same, with a path walk.
+            None => self.lget_joined(dir, name_z),
+        };
+        if matches!(raw, Ok(None)) && !keep {
             return;
         }
         // From here on the entry is reported: build its path once.
         let path = join_bytes(dir, name);
         let p = Path::new(OsStr::from_bytes(&path));
         let found = match raw {
-            Some(Ok(None)) => Found::File(None),
-            Some(Ok(raw)) => decode(p, raw),
-            Some(Err(e)) => Found::Unreadable(read_error(p, &e)),
-            // No getxattrat: the path-based call does the same, with a path walk.
-            None => read_caps(p),
+            Ok(raw) => decode(p, raw),
+            Err(e) => Found::Unreadable(read_error(p, &e)),
         };
         match found {
             Found::File(None) if !keep => {}
@@ -792,6 +859,19 @@ impl<'a, 'b> Worker<'a, 'b> {
                 self.hits += 1;
                 self.emit_meta(path, found, meta);
             }
+        }
+    }
+
+    /// [`lget_any`] of `dir/name`, the path joined in a buffer the worker reuses:
+    /// kernels before 6.13 (no `getxattrat`) make this call for every file, and
+    /// an allocation per file is not free (musl's allocator takes a global lock).
+    fn lget_joined(&mut self, dir: &[u8], name_z: &[u8]) -> io::Result<sys::RawCaps> {
+        let c = &mut self.cpath;
+        join_into(c, dir, name_z);
+        let path = Path::new(OsStr::from_bytes(&c[..c.len() - 1]));
+        match CStr::from_bytes_with_nul(c) {
+            Ok(z) if crate::openpath::fits(path) => sys::lget_c(z),
+            _ => lget_any(path),
         }
     }
 
@@ -870,9 +950,19 @@ fn open_dir(path: &[u8]) -> io::Result<OwnedFd> {
 /// Open the directory `path` relative to its open parent (by its last component).
 fn open_dir_at(parent: &OwnedFd, path: &[u8]) -> io::Result<OwnedFd> {
     let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
-    let c = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` is NUL-terminated and the parent fd is open.
-    finish_open(unsafe { libc::openat(parent.as_raw_fd(), c.as_ptr(), DIR_FLAGS) })
+    // A directory entry's name (at most 255 bytes) is made NUL-terminated on the
+    // stack: no allocation per directory.
+    // (The errors are the kernel's and CString's for such names.)
+    if name.len() > MAX_NAME {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    if name.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut z = [0u8; MAX_NAME + 1];
+    z[..name.len()].copy_from_slice(name);
+    // SAFETY: `z` holds the name and at least one NUL after it; the parent fd is open.
+    finish_open(unsafe { libc::openat(parent.as_raw_fd(), z.as_ptr().cast(), DIR_FLAGS) })
 }
 
 fn finish_open(fd: libc::c_int) -> io::Result<OwnedFd> {
@@ -962,11 +1052,30 @@ fn list_at(dir: &OwnedFd, name_z: &[u8], names: bool) -> Option<bool> {
     if LISTXATTRAT.load(Ordering::Relaxed) == 2 {
         return None;
     }
+    if !names {
+        // Only the size: no buffer (the kernel writes nothing for size 0), so
+        // nothing to clear for each of the many files this call settles.
+        // SAFETY: `name_z` is NUL-terminated; a null buffer of size 0 is never written.
+        let n = unsafe {
+            libc::syscall(
+                SYS_LISTXATTRAT,
+                dir.as_raw_fd(),
+                name_z.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                std::ptr::null_mut::<u8>(),
+                0usize,
+            )
+        };
+        if n >= 0 {
+            return (n == 0).then_some(false);
+        }
+        // Any failure: let getxattrat (or the path call) answer, and report the error.
+        missing_syscall(&LISTXATTRAT, &io::Error::last_os_error());
+        return None;
+    }
     // Room for a handful of names; a longer list (ERANGE) falls back to getxattrat.
     let mut buf = [0u8; 1024];
-    let size = if names { buf.len() } else { 0 };
-    // SAFETY: `name_z` is NUL-terminated and the buffer is live for the size passed
-    // (with size 0 the kernel writes nothing).
+    // SAFETY: `name_z` is NUL-terminated and the buffer is live for the size passed.
     let n = unsafe {
         libc::syscall(
             SYS_LISTXATTRAT,
@@ -974,12 +1083,9 @@ fn list_at(dir: &OwnedFd, name_z: &[u8], names: bool) -> Option<bool> {
             name_z.as_ptr(),
             libc::AT_SYMLINK_NOFOLLOW,
             buf.as_mut_ptr(),
-            size,
+            buf.len(),
         )
     };
-    if !names && n >= 0 {
-        return (n == 0).then_some(false);
-    }
     // Any failure: let getxattrat (or the path call) answer, and report the error.
     let names = sys::value(n as isize, &buf);
     if let Err(e) = &names {

@@ -6,7 +6,7 @@
 //! was opened with `O_NOFOLLOW` (no path is resolved twice).
 
 use crate::filecaps::{XATTR_CAPS_SZ_3, XATTR_NAME_C};
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -61,6 +61,12 @@ pub fn lget(path: &Path) -> io::Result<RawCaps> {
     fold_absent(lget_raw(path))
 }
 
+/// [`lget`] of a path that is already NUL-terminated (no allocation: the scan's
+/// fallback on kernels without `getxattrat` makes this call for every file).
+pub fn lget_c(path: &CStr) -> io::Result<RawCaps> {
+    fold_absent(c_get(path, libc::lgetxattr))
+}
+
 /// [`lget`] without folding any error: for callers to whom ENOTSUP and ENODATA
 /// mean different things (verify).
 pub fn lget_raw(path: &Path) -> io::Result<Vec<u8>> {
@@ -88,7 +94,10 @@ type GetXattr = unsafe extern "C" fn(
 ) -> libc::ssize_t;
 
 fn path_get(path: &Path, call: GetXattr) -> io::Result<Vec<u8>> {
-    let c = cpath(path)?;
+    c_get(&cpath(path)?, call)
+}
+
+fn c_get(c: &CStr, call: GetXattr) -> io::Result<Vec<u8>> {
     let mut buf: Buf = [0; XATTR_CAPS_SZ_3 + 8];
     // SAFETY: `c` is NUL-terminated, the name is a static C string, and the buffer
     // length passed is the buffer's real size.
