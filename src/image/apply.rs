@@ -209,6 +209,9 @@ pub fn resolve_in(
     follow_last: bool,
     step: &dyn Fn(&[u8]) -> Step,
 ) -> Result<Vec<u8>, i32> {
+    if plain(path, follow_last, step) {
+        return Ok(path.to_vec());
+    }
     let parts = |p: &[u8]| -> Vec<Vec<u8>> {
         p.split(|&b| b == b'/')
             .filter(|c| !c.is_empty() && *c != b".")
@@ -248,6 +251,35 @@ pub fn resolve_in(
         at.push(b'/');
     }
     Ok(at)
+}
+
+/// Whether `path` resolves to itself: already clean (absolute, no empty, `.` or
+/// `..` component) and no component on the way a symlink or a non-directory (the
+/// last one may be anything but a link to follow). The same lookups as the walk
+/// of [`resolve_in`] but no allocation: nearly every entry of a layer is such a
+/// path, and [`resolve_in`] runs for each (musl's allocator takes a lock per call).
+fn plain(path: &[u8], follow_last: bool, step: &dyn Fn(&[u8]) -> Step) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return false;
+    };
+    let mut end = 0;
+    for c in rest.split(|&b| b == b'/') {
+        if c.is_empty() || c == b"." || c == b".." {
+            return false;
+        }
+        end += 1 + c.len();
+        let last = end == path.len();
+        match step(&path[..end]) {
+            Step::Plain => {}
+            Step::Link(_) if last && !follow_last => {}
+            Step::NotDir if last => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Where an entry really lands: the directories on its way resolved through the
@@ -913,6 +945,29 @@ mod tests {
         assert_eq!(clean(b"usr/../etc/p").unwrap(), b"/etc/p");
         assert_eq!(clean(b"./").unwrap(), b"/");
         assert!(clean(b"usr/../../etc/shadow").is_err());
+    }
+
+    #[test]
+    fn paths_resolve_through_links_whether_plain_or_not() {
+        // /lib -> usr/lib, /usr/bin/sh -> dash, /etc/passwd a file.
+        let step = |p: &[u8]| match p {
+            b"/lib" => Step::Link(b"usr/lib".to_vec()),
+            b"/usr/bin/sh" => Step::Link(b"dash".to_vec()),
+            b"/etc/passwd" => Step::NotDir,
+            _ => Step::Plain,
+        };
+        let r = |p: &[u8], follow| resolve_in(p, follow, &step);
+        assert_eq!(r(b"/", false).unwrap(), b"/");
+        assert_eq!(r(b"/usr/lib/x", false).unwrap(), b"/usr/lib/x");
+        assert_eq!(r(b"/lib/x", false).unwrap(), b"/usr/lib/x");
+        assert_eq!(r(b"/lib", false).unwrap(), b"/lib");
+        assert_eq!(r(b"/lib", true).unwrap(), b"/usr/lib");
+        assert_eq!(r(b"/usr/bin/sh", false).unwrap(), b"/usr/bin/sh");
+        assert_eq!(r(b"/usr/bin/sh", true).unwrap(), b"/usr/bin/dash");
+        assert_eq!(r(b"/etc/passwd", true).unwrap(), b"/etc/passwd");
+        assert_eq!(r(b"/etc/passwd/x", false), Err(libc::ENOTDIR));
+        assert_eq!(r(b"usr//bin/./x/", false).unwrap(), b"/usr/bin/x");
+        assert_eq!(r(b"/usr/../lib/x", false).unwrap(), b"/usr/lib/x");
     }
 
     #[test]
