@@ -55,6 +55,29 @@ impl Compression {
     }
 }
 
+/// A zstd decompression context kept by one thread across the layers it reads
+/// (`None` until its first zstd layer).
+pub(crate) type ZstdCtx = Option<zstd::zstd_safe::DCtx<'static>>;
+
+/// A zstd decoder over `r` using the thread's context, which it resets first. A new
+/// context per layer would allocate its window buffers again for each layer, and
+/// musl's allocator gives freed big blocks straight back to the kernel: every layer
+/// then paid for the window's pages afresh (about half again glibc's page faults on
+/// a zstd image).
+pub(crate) fn zstd_decoder<'a, R: BufRead>(
+    r: R,
+    ctx: &'a mut ZstdCtx,
+) -> io::Result<zstd::stream::read::Decoder<'a, R>> {
+    let ctx = match ctx {
+        Some(c) => c,
+        None => ctx
+            .insert(zstd::zstd_safe::DCtx::try_create().ok_or_else(|| {
+                io::Error::other("zstd: cannot allocate a decompression context")
+            })?),
+    };
+    Ok(zstd::stream::read::Decoder::with_context(r, ctx))
+}
+
 /// An image, opened and resolved to the layers of one manifest.
 pub struct Image {
     /// IMAGE as the user wrote it (for messages).
@@ -191,12 +214,13 @@ impl Image {
         let workers = crate::scan::threads().min(layers.len()).max(1);
         let result = std::thread::scope(|s| -> Result<(), String> {
             let work = || {
+                let mut zstd = None;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= layers.len() || sh.stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let r = self.read_layer(&layers[i], &sh);
+                    let r = self.read_layer(&layers[i], &sh, &mut zstd);
                     if r.is_err() {
                         sh.stop.store(true, Ordering::Relaxed);
                     }
@@ -313,7 +337,12 @@ impl Image {
     }
 
     /// Stream one layer: read, hash, decompress, parse; then check the digest.
-    fn read_layer(&self, layer: &layout::Layer, sh: &Shared) -> Result<apply::LayerOut, String> {
+    fn read_layer(
+        &self,
+        layer: &layout::Layer,
+        sh: &Shared,
+        zstd: &mut ZstdCtx,
+    ) -> Result<apply::LayerOut, String> {
         let raw = match &self.store {
             Some(s) => s.open(&layer.bytes),
             None => match &layer.bytes {
@@ -344,8 +373,7 @@ impl Image {
                     Box::new(Named(flate2::bufread::MultiGzDecoder::new(&mut br), comp))
                 }
                 Compression::Zstd => Box::new(Named(
-                    zstd::stream::read::Decoder::with_buffer(&mut br)
-                        .map_err(|e| format!("zstd: {e}"))?,
+                    zstd_decoder(&mut br, zstd).map_err(|e| e.to_string())?,
                     comp,
                 )),
             };

@@ -21,7 +21,7 @@
 
 use super::apply::{self, Kept, Want};
 use super::tar::{self, CapRecord, Kind};
-use super::{Compression, Image, layout};
+use super::{Compression, Image, ZstdCtx, layout, zstd_decoder};
 use crate::error::{at_path, quote};
 use crate::filecaps::FileCaps;
 use crate::tree::ImageTree;
@@ -483,11 +483,12 @@ pub fn layer(found: &Found, items: &[&Item], dest: &Path) -> anyhow::Result<NewL
         })
         .map_err(|e| anyhow!("{}: {e:#}", quote(dest)))?;
     }
+    let mut zstd = None;
     for (li, want) in &wanted {
         let layer = &image.resolved.layers[*li];
         let at =
             |e: &dyn std::fmt::Display| anyhow!("{}: {}: {e}", quote(&image.name), layer.label);
-        let mut tr = image.layer_tar(layer).map_err(|e| at(&e))?;
+        let mut tr = image.layer_tar(layer, &mut zstd).map_err(|e| at(&e))?;
         let mut left: HashSet<&Vec<u8>> = want.keys().collect();
         while !left.is_empty() {
             let Some(h) = tr.next_entry().map_err(|e| at(&e))? else {
@@ -748,20 +749,21 @@ pub fn changed(done: &HashMap<Vec<u8>, Item>) -> Vec<&Item> {
 
 impl Image {
     /// A layer's entries, read again (the scan verified its digest already).
-    pub(crate) fn layer_tar(
+    pub(crate) fn layer_tar<'a>(
         &self,
         layer: &layout::Layer,
-    ) -> io::Result<tar::Reader<BufReader<Box<dyn Read + Send>>>> {
+        zstd: &'a mut ZstdCtx,
+    ) -> io::Result<tar::Reader<BufReader<Box<dyn Read + Send + 'a>>>> {
         let raw = match self.store() {
             Some(s) => s.open(&layer.bytes)?,
             None => return Err(io::Error::other("no image store")),
         };
         let mut br = BufReader::with_capacity(1 << 17, raw);
         let comp = Compression::sniff(br.fill_buf()?);
-        let dec: Box<dyn Read + Send> = match comp {
+        let dec: Box<dyn Read + Send + 'a> = match comp {
             Compression::None => Box::new(br),
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(br)?),
+            Compression::Zstd => Box::new(zstd_decoder(br, zstd)?),
         };
         Ok(tar::Reader::new(BufReader::with_capacity(1 << 17, dec)))
     }

@@ -771,6 +771,34 @@ echo '/usr/bin/ping cap_net_raw=ep' > allow.caps
         .status(1);
 }
 
+/// Copy-ups from two zstd layers (skopeo): the files come out whole. Each layer is
+/// read with the same zstd context, and the first is left mid-frame (a large file
+/// follows the one copied up), so a context not reset between layers would fail
+/// or corrupt the second.
+#[test]
+fn copy_ups_from_two_zstd_layers() {
+    let lab = Lab::new(&["umoci", "skopeo", "zstd", "tar", "gzip", "head"]);
+    lab.sh("umoci init --layout oci && umoci new --image oci:base && \
+         mkdir -p one two && echo first >one/a && head -c 4000000 /dev/urandom >one/z && \
+         echo second >two/b && \
+         umoci insert --image oci:base one /opt && umoci insert --image oci:base two /srv && \
+         skopeo copy -q --dest-compress-format zstd oci:oci:base oci:z:base");
+    let r = lab.fcap(&[
+        "grant",
+        "cap_net_raw",
+        "/opt/a",
+        "/srv/b",
+        "--image",
+        "z:base",
+        "--output",
+        "z:capped",
+    ]);
+    r.ok();
+    let top = top_layer(&lab.p("z"), "capped");
+    let got = lab.sh(&format!("tar -xzOf {} opt/a srv/b", top.display()));
+    assert_eq!(got.stdout(), "first\nsecond\n");
+}
+
 /// A legacy `docker save` (skopeo's docker-archive: layers named by diff_id and
 /// symlinked) as input: the output is a docker save that skopeo reads again, whose
 /// unpacked tree has the capability.
