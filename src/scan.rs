@@ -1044,38 +1044,14 @@ pub const SYS_LISTXATTRAT: libc::c_long = 465;
 /// 0: not tried yet or works, 2: the kernel lacks it.
 static LISTXATTRAT: AtomicU8 = AtomicU8::new(0);
 
-/// Does `name` in `dir` carry a `security.capability` attribute, by the list of its
-/// attribute names (`names`) or only by whether it has any attribute at all?
-/// `None`: cannot tell (no syscall, some attribute when only sized, a long list,
-/// an error): ask `getxattrat`, which also reports the error properly.
-fn list_at(dir: &OwnedFd, name_z: &[u8], names: bool) -> Option<bool> {
-    if LISTXATTRAT.load(Ordering::Relaxed) == 2 {
-        return None;
+/// `listxattrat(dir, name_z, AT_SYMLINK_NOFOLLOW)` into `buf`: the size of the list
+/// of attribute names (an empty `buf` asks only that).
+pub fn listxattrat(dir: &OwnedFd, name_z: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+    if name_z.last() != Some(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    if !names {
-        // Only the size: no buffer (the kernel writes nothing for size 0), so
-        // nothing to clear for each of the many files this call settles.
-        // SAFETY: `name_z` is NUL-terminated; a null buffer of size 0 is never written.
-        let n = unsafe {
-            libc::syscall(
-                SYS_LISTXATTRAT,
-                dir.as_raw_fd(),
-                name_z.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-                std::ptr::null_mut::<u8>(),
-                0usize,
-            )
-        };
-        if n >= 0 {
-            return (n == 0).then_some(false);
-        }
-        // Any failure: let getxattrat (or the path call) answer, and report the error.
-        missing_syscall(&LISTXATTRAT, &io::Error::last_os_error());
-        return None;
-    }
-    // Room for a handful of names; a longer list (ERANGE) falls back to getxattrat.
-    let mut buf = [0u8; 1024];
-    // SAFETY: `name_z` is NUL-terminated and the buffer is live for the size passed.
+    // SAFETY: `name_z` is NUL-terminated (checked) and `buf` is live and writable for
+    // the size passed (the kernel writes nothing when it is 0).
     let n = unsafe {
         libc::syscall(
             SYS_LISTXATTRAT,
@@ -1086,12 +1062,37 @@ fn list_at(dir: &OwnedFd, name_z: &[u8], names: bool) -> Option<bool> {
             buf.len(),
         )
     };
-    // Any failure: let getxattrat (or the path call) answer, and report the error.
-    let names = sys::value(n as isize, &buf);
-    if let Err(e) = &names {
-        missing_syscall(&LISTXATTRAT, e);
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Does `name` in `dir` carry a `security.capability` attribute, by the list of its
+/// attribute names (`names`) or only by whether it has any attribute at all?
+/// `None`: cannot tell (no syscall, some attribute when only sized, a long list,
+/// an error): ask `getxattrat`, which also reports the error properly.
+fn list_at(dir: &OwnedFd, name_z: &[u8], names: bool) -> Option<bool> {
+    if LISTXATTRAT.load(Ordering::Relaxed) == 2 {
+        return None;
     }
-    let names = names.ok()?;
+    if !names {
+        // Only the size: no buffer, so nothing to clear for each of the many files
+        // this call settles.
+        return match listxattrat(dir, name_z, &mut []) {
+            Ok(n) => (n == 0).then_some(false),
+            // Any failure: let getxattrat (or the path call) answer, and report the
+            // error.
+            Err(e) => {
+                missing_syscall(&LISTXATTRAT, &e);
+                None
+            }
+        };
+    }
+    // Room for a handful of names; a longer list (ERANGE) falls back to getxattrat.
+    let mut buf = [0u8; 1024];
+    // Any failure: let getxattrat (or the path call) answer, and report the error.
+    let n = listxattrat(dir, name_z, &mut buf)
+        .map_err(|e| missing_syscall(&LISTXATTRAT, &e))
+        .ok()?;
+    let names = &buf[..n.min(buf.len())];
     Some(
         names
             .split(|b| *b == 0)
