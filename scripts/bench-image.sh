@@ -41,9 +41,14 @@ for t in umoci:umoci skopeo:skopeo zstd:zstd gzip:gzip getcap:libcap2-bin \
         exit 2
     }
 done
-cargo build --release --quiet
-# Every build is for the musl target (.cargo/config.toml).
-fcap=$PWD/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/fcap
+# The binary's path as cargo reports it: it depends on the target .cargo/config.toml
+# (or CARGO_BUILD_TARGET) builds for.
+fcap=$(cargo build --release --quiet --message-format=json |
+    sed -n 's/.*"executable":"\([^"]*\/fcap\)".*/\1/p' | tail -1)
+[ -x "$fcap" ] || {
+    echo "${0##*/}: cargo built no fcap binary" >&2
+    exit 2
+}
 baseline=${FCAP_BASELINE:-}
 floor=$(cargo bench --no-run --bench image_floor 2>&1 |
     sed -n 's/.*Executable .*(\(.*image_floor-[0-9a-f]*\)).*/\1/p' | tail -1)

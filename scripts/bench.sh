@@ -21,9 +21,14 @@ set -euo pipefail
 dir=${1:-/usr}
 runs=${2:-15}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-# Every build is for the musl target (.cargo/config.toml).
-fcap=$PWD/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/fcap
+# The binary's path as cargo reports it: it depends on the target .cargo/config.toml
+# (or CARGO_BUILD_TARGET) builds for.
+fcap=$(cargo build --release --quiet --message-format=json |
+    sed -n 's/.*"executable":"\([^"]*\/fcap\)".*/\1/p' | tail -1)
+[ -x "$fcap" ] || {
+    echo "${0##*/}: cargo built no fcap binary" >&2
+    exit 2
+}
 baseline=${FCAP_BASELINE:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
